@@ -1,0 +1,81 @@
+/**
+ * Status codes and their messages are decided here and nowhere else. Actions return these
+ * responses (or throw ActionError); the dispatcher turns anything else into 500 or 503.
+ */
+
+/** What an action answers: the seed service's ActionResponse. */
+export interface ActionResponse<F = unknown> {
+  status_code: number;
+  message: string | null;
+  fields: F | null;
+}
+
+/** What goes on the wire: the plugboard's HTTP side reads `status` and `message`. */
+export interface AnswerPayload extends ActionResponse {
+  status: "success" | "error";
+}
+
+export const MESSAGES = {
+  unknownAction: (name: string) => `Unknown action: ${name}`,
+  invalidFields: (details: string) => `Invalid fields: ${details}`,
+  internal: "Internal server error",
+  unavailable: "Service unavailable",
+  overloaded: "Service unavailable: too many requests",
+  shuttingDown: "Service unavailable: shutting down",
+  timedOut: "Action timed out",
+} as const;
+
+function response<F>(status_code: number, message: string | null, fields?: F | null): ActionResponse<F> {
+  return { status_code, message, fields: fields ?? null };
+}
+
+export const ok = <F>(message: string | null = "OK", fields?: F | null) => response(200, message, fields);
+export const created = <F>(message: string | null = "Created", fields?: F | null) => response(201, message, fields);
+export const badRequest = <F>(message: string, fields?: F | null) => response(400, message, fields);
+export const unauthorized = <F>(message: string, fields?: F | null) => response(401, message, fields);
+export const forbidden = <F>(message: string, fields?: F | null) => response(403, message, fields);
+export const notFound = <F>(message: string, fields?: F | null) => response(404, message, fields);
+export const conflict = <F>(message: string, fields?: F | null) => response(409, message, fields);
+export const tooManyRequests = <F>(message: string, fields?: F | null) => response(429, message, fields);
+export const internalError = () => response(500, MESSAGES.internal);
+export const unavailable = (message: string = MESSAGES.unavailable) => response(503, message);
+export const timedOut = () => response(504, MESSAGES.timedOut);
+
+/** Thrown by an action (or code it calls) to answer with a given status; the dispatcher catches it. */
+export class ActionError extends Error {
+  constructor(
+    readonly status_code: number,
+    message: string,
+    readonly fields: unknown = null,
+  ) {
+    super(message);
+    this.name = "ActionError";
+  }
+  toResponse(): ActionResponse {
+    return response(this.status_code, this.message, this.fields);
+  }
+}
+
+/**
+ * Thrown when a dependency (the database) is down or too slow: the caller gets 503 and may
+ * retry on another replica. The cause is logged, never shown.
+ */
+export class DependencyError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "DependencyError";
+  }
+}
+
+export function isSuccess(statusCode: number): boolean {
+  return statusCode >= 200 && statusCode < 300;
+}
+
+export function toAnswer(r: ActionResponse): AnswerPayload {
+  return {
+    status: isSuccess(r.status_code) ? "success" : "error",
+    status_code: r.status_code,
+    message: r.message,
+    fields: r.fields ?? null,
+  };
+}

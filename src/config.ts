@@ -1,0 +1,213 @@
+/**
+ * The one reader of the environment. Everything the service can be told comes through here,
+ * is checked with zod, and is handed out as a frozen object. A bad value stops the process
+ * before it connects anywhere: loadConfig throws a ConfigError listing every problem.
+ */
+import { z } from "zod";
+
+const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+const HS_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
+const ALGORITHMS = [...HS_ALGORITHMS, "RS256", "ES256"] as const;
+
+export type JwtAlgorithm = (typeof ALGORITHMS)[number];
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, "must be a whole number")
+    .transform(Number)
+    .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
+
+const optionalText = z
+  .string()
+  .optional()
+  .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
+
+const wsUrl = z
+  .string()
+  .url("must be a URL such as ws://localhost:4000/websocket")
+  .refine((v) => /^wss?:\/\//.test(v), "must start with ws:// or wss://");
+
+/** Raw environment schema: names and defaults exactly as the README's table. */
+const envSchema = z.object({
+  WEBSOCKET_URL: optionalText.pipe(wsUrl.optional()),
+  TOKEN: optionalText,
+  DATABASE_URL: optionalText,
+  POSTGRES_HOST: z.string().default("localhost"),
+  POSTGRES_PORT: int(1, 65535).default("5432"),
+  POSTGRES_USER: optionalText,
+  POSTGRES_PASSWORD: optionalText,
+  POSTGRES_DB: optionalText,
+  JWT_SECRET: optionalText,
+  JWT_ALGORITHM: z.enum(ALGORITHMS).default("HS256"),
+  JWT_PRIVATE_KEY: optionalText,
+  JWT_KEY_ID: optionalText,
+  JWT_PREVIOUS_PUBLIC_KEYS: optionalText,
+  JWT_ISSUER: z.string().min(1).default("vera-service"),
+  JWT_AUDIENCE: z.string().min(1).default("vera-clients"),
+  JWT_TTL_SECONDS: int(1).default("3600"),
+  JWT_MAX_TTL_SECONDS: int(1).default("2592000"),
+  MIN_NAME_LENGTH: int(0).default("1"),
+  MAX_NAME_LENGTH: int(1).default("255"),
+  MIN_USERNAME_LENGTH: int(1).default("3"),
+  MAX_USERNAME_LENGTH: int(1).default("50"),
+  MIN_EMAIL_LENGTH: int(3).default("3"),
+  MAX_EMAIL_LENGTH: int(3).default("254"),
+  MIN_PASSWORD_LENGTH: int(1).default("8"),
+  MAX_PASSWORD_LENGTH: int(1, 72).default("72"),
+  BCRYPT_COST: int(4, 31).default("12"),
+  BCRYPT_THREADS: optionalText.pipe(int(1, 64).optional()),
+  LOGIN_MAX_FAILURES: int(1).default("10"),
+  LOGIN_WINDOW_SECONDS: int(1).default("900"),
+  MAX_CONCURRENCY: int(1, 100_000).default("64"),
+  QUEUE_LIMIT: int(0, 1_000_000).default("1024"),
+  ACTION_TIMEOUT_MS: int(1, 29_000).default("25000"),
+  SHUTDOWN_TIMEOUT_MS: int(0).default("20000"),
+  HEARTBEAT_INTERVAL_MS: int(10).default("30000"),
+  HEALTH_PORT: optionalText.pipe(int(0, 65535).optional()),
+  LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  PLUGBOARD_PORT: int(0, 65535).default("4000"),
+  PLUGBOARD_HOST: z.string().min(1).default("127.0.0.1"),
+  ACTIONS_DIR: z.string().min(1).default("actions"),
+  DATA_DIR: z.string().min(1).default(".data"),
+  NODE_ENV: optionalText,
+});
+
+export interface Config {
+  /** Production mode: a real plugboard is configured. */
+  production: boolean;
+  websocketUrl: string | undefined;
+  token: string | undefined;
+  database: { url: string } | undefined;
+  jwt: {
+    algorithm: JwtAlgorithm;
+    secret: string | undefined;
+    privateKey: string | undefined;
+    keyId: string | undefined;
+    previousPublicKeys: string | undefined;
+    issuer: string;
+    audience: string;
+    ttlSeconds: number;
+    maxTtlSeconds: number;
+  };
+  limits: {
+    name: { min: number; max: number };
+    username: { min: number; max: number };
+    email: { min: number; max: number };
+    password: { min: number; max: number };
+  };
+  bcrypt: { cost: number; threads: number | undefined };
+  login: { maxFailures: number; windowSeconds: number };
+  maxConcurrency: number;
+  queueLimit: number;
+  actionTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  heartbeatIntervalMs: number;
+  healthPort: number | undefined;
+  logLevel: (typeof LOG_LEVELS)[number];
+  plugboard: { port: number; host: string };
+  actionsDir: string;
+  dataDir: string;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`invalid configuration: ${problems.join("; ")}`);
+    this.name = "ConfigError";
+  }
+}
+
+function databaseUrl(env: z.infer<typeof envSchema>): string | undefined {
+  if (env.DATABASE_URL) return env.DATABASE_URL;
+  if (!env.POSTGRES_USER && !env.POSTGRES_DB && !env.POSTGRES_PASSWORD) return undefined;
+  const url = new URL("postgres://localhost");
+  url.hostname = env.POSTGRES_HOST;
+  url.port = String(env.POSTGRES_PORT);
+  url.username = env.POSTGRES_USER ?? "";
+  url.password = env.POSTGRES_PASSWORD ?? "";
+  url.pathname = `/${env.POSTGRES_DB ?? env.POSTGRES_USER ?? "postgres"}`;
+  return url.toString();
+}
+
+/** Cross-field rules zod's per-field schema cannot say. */
+function crossChecks(env: z.infer<typeof envSchema>, production: boolean): string[] {
+  const problems: string[] = [];
+  const relaxed = env.NODE_ENV === "test" || env.NODE_ENV === "development";
+  if (production && !env.TOKEN) problems.push("TOKEN: required when WEBSOCKET_URL is set");
+  const hs = (HS_ALGORITHMS as readonly string[]).includes(env.JWT_ALGORITHM);
+  if (hs) {
+    if (production && !env.JWT_SECRET) problems.push(`JWT_SECRET: required for ${env.JWT_ALGORITHM} when WEBSOCKET_URL is set`);
+    if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET, "utf8") < 32) problems.push("JWT_SECRET: must be at least 32 bytes");
+  } else {
+    if (!env.JWT_PRIVATE_KEY) problems.push(`JWT_PRIVATE_KEY: required for ${env.JWT_ALGORITHM}`);
+    if (!env.JWT_KEY_ID) problems.push(`JWT_KEY_ID: required for ${env.JWT_ALGORITHM}`);
+  }
+  if (production && !relaxed && env.BCRYPT_COST < 10) problems.push("BCRYPT_COST: must be at least 10 in production");
+  for (const [name, min, max] of [
+    ["NAME", env.MIN_NAME_LENGTH, env.MAX_NAME_LENGTH],
+    ["USERNAME", env.MIN_USERNAME_LENGTH, env.MAX_USERNAME_LENGTH],
+    ["EMAIL", env.MIN_EMAIL_LENGTH, env.MAX_EMAIL_LENGTH],
+    ["PASSWORD", env.MIN_PASSWORD_LENGTH, env.MAX_PASSWORD_LENGTH],
+  ] as const) {
+    if (min > max) problems.push(`MIN_${name}_LENGTH: must not exceed MAX_${name}_LENGTH (${min} > ${max})`);
+  }
+  if (env.JWT_TTL_SECONDS > env.JWT_MAX_TTL_SECONDS) problems.push("JWT_TTL_SECONDS: must not exceed JWT_MAX_TTL_SECONDS");
+  return problems;
+}
+
+/** Parses an environment (process.env by default) into a frozen Config, or throws ConfigError. */
+export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+  const parsed = envSchema.safeParse(source);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  }
+  const env = parsed.data;
+  const production = env.WEBSOCKET_URL !== undefined;
+  const problems = crossChecks(env, production);
+  if (problems.length > 0) throw new ConfigError(problems);
+  const dbUrl = databaseUrl(env);
+  return deepFreeze<Config>({
+    production,
+    websocketUrl: env.WEBSOCKET_URL,
+    token: env.TOKEN,
+    database: dbUrl ? { url: dbUrl } : undefined,
+    jwt: {
+      algorithm: env.JWT_ALGORITHM,
+      secret: env.JWT_SECRET,
+      privateKey: env.JWT_PRIVATE_KEY,
+      keyId: env.JWT_KEY_ID,
+      previousPublicKeys: env.JWT_PREVIOUS_PUBLIC_KEYS,
+      issuer: env.JWT_ISSUER,
+      audience: env.JWT_AUDIENCE,
+      ttlSeconds: env.JWT_TTL_SECONDS,
+      maxTtlSeconds: env.JWT_MAX_TTL_SECONDS,
+    },
+    limits: {
+      name: { min: env.MIN_NAME_LENGTH, max: env.MAX_NAME_LENGTH },
+      username: { min: env.MIN_USERNAME_LENGTH, max: env.MAX_USERNAME_LENGTH },
+      email: { min: env.MIN_EMAIL_LENGTH, max: env.MAX_EMAIL_LENGTH },
+      password: { min: env.MIN_PASSWORD_LENGTH, max: env.MAX_PASSWORD_LENGTH },
+    },
+    bcrypt: { cost: env.BCRYPT_COST, threads: env.BCRYPT_THREADS },
+    login: { maxFailures: env.LOGIN_MAX_FAILURES, windowSeconds: env.LOGIN_WINDOW_SECONDS },
+    maxConcurrency: env.MAX_CONCURRENCY,
+    queueLimit: env.QUEUE_LIMIT,
+    actionTimeoutMs: env.ACTION_TIMEOUT_MS,
+    shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
+    heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
+    healthPort: env.HEALTH_PORT,
+    logLevel: env.LOG_LEVEL,
+    plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST },
+    actionsDir: env.ACTIONS_DIR,
+    dataDir: env.DATA_DIR,
+  });
+}
+
+function deepFreeze<T>(value: T): Readonly<T> {
+  if (value && typeof value === "object") {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
+}

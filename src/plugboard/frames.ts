@@ -1,0 +1,68 @@
+/**
+ * Pure encode/decode of Phoenix channel frames, V1 (objects) and V2 (arrays).
+ * Decoding never throws: a frame that is not a well-formed message yields an error string.
+ */
+
+export type Ref = string | null;
+
+export interface Message {
+  join_ref: Ref;
+  ref: Ref;
+  topic: string;
+  event: string;
+  payload: unknown;
+}
+
+export type Serializer = "v1" | "v2";
+
+export type Decoded = { ok: true; message: Message } | { ok: false; error: string };
+
+export function encode(message: Message, serializer: Serializer = "v2"): string {
+  if (serializer === "v2") {
+    return JSON.stringify([message.join_ref, message.ref, message.topic, message.event, message.payload]);
+  }
+  return JSON.stringify({
+    topic: message.topic,
+    event: message.event,
+    payload: message.payload,
+    ref: message.ref,
+    ...(message.join_ref !== null ? { join_ref: message.join_ref } : {}),
+  });
+}
+
+function isRef(value: unknown): value is Ref {
+  return value === null || typeof value === "string";
+}
+
+function check(candidate: Message): Decoded {
+  if (typeof candidate.topic !== "string" || candidate.topic === "") return { ok: false, error: "topic is not a string" };
+  if (typeof candidate.event !== "string" || candidate.event === "") return { ok: false, error: "event is not a string" };
+  if (!isRef(candidate.ref)) return { ok: false, error: "ref is neither a string nor null" };
+  if (!isRef(candidate.join_ref)) return { ok: false, error: "join_ref is neither a string nor null" };
+  return { ok: true, message: candidate };
+}
+
+export function decode(text: string, serializer: Serializer = "v2"): Decoded {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return { ok: false, error: "frame is not JSON" };
+  }
+  if (serializer === "v2") {
+    if (!Array.isArray(parsed) || parsed.length !== 5) return { ok: false, error: "frame is not a 5-element array" };
+    const [join_ref, ref, topic, event, payload] = parsed as unknown[];
+    return check({ join_ref, ref, topic, event, payload } as Message);
+  }
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    return { ok: false, error: "frame is not a JSON object" };
+  }
+  const obj = parsed as Record<string, unknown>;
+  return check({
+    join_ref: (obj.join_ref ?? null) as Ref,
+    ref: (obj.ref ?? null) as Ref,
+    topic: obj.topic,
+    event: obj.event,
+    payload: obj.payload ?? {},
+  } as Message);
+}
