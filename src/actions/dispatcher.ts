@@ -1,0 +1,197 @@
+/**
+ * Turns one plugboard request into one answer: finds the action, validates its fields, runs
+ * it within the concurrency bound and its deadline, and maps every outcome to a status code.
+ * It never throws and never answers twice.
+ */
+import type { Logger } from "../ops/logger.ts";
+import type { Services } from "../services.ts";
+import type { ActionContext } from "./action.ts";
+import type { Registry, RegisteredAction } from "./registry.ts";
+import {
+  ActionError,
+  DependencyError,
+  MESSAGES,
+  badRequest,
+  internalError,
+  notFound,
+  timedOut,
+  toAnswer,
+  unavailable,
+  type ActionResponse,
+  type AnswerPayload,
+} from "./responses.ts";
+import { describeErrors, validateFields } from "./validation.ts";
+
+export interface Request {
+  action: string;
+  fields: unknown;
+  response_ref: string;
+}
+
+/** Told about every answer, for metrics. */
+export interface DispatchObserver {
+  answered?(action: string, statusCode: number, durationMs: number): void;
+  queueChanged?(inFlight: number, queued: number): void;
+}
+
+export interface DispatcherOptions {
+  registry: Registry;
+  services: Services;
+  log: Logger;
+  maxConcurrency: number;
+  queueLimit: number;
+  actionTimeoutMs: number;
+  observer?: DispatchObserver;
+}
+
+interface Job {
+  action: RegisteredAction;
+  fields: unknown;
+  ref: string;
+  receivedAt: number;
+  resolve(answer: ActionResponse): void;
+}
+
+export class Dispatcher {
+  private readonly options: DispatcherOptions;
+  private readonly queue: Job[] = [];
+  private running = 0;
+  private draining = false;
+  private idleWaiters: Array<() => void> = [];
+  /** The controllers of the running actions, aborted together on a hard stop. */
+  private readonly controllers = new Set<AbortController>();
+
+  constructor(options: DispatcherOptions) {
+    this.options = options;
+  }
+
+  get inFlight(): number {
+    return this.running;
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get isDraining(): boolean {
+    return this.draining;
+  }
+
+  /** Answers one request; resolves with the wire payload, never rejects. */
+  async dispatch(request: Request): Promise<AnswerPayload> {
+    const started = performance.now();
+    const response = await this.respond(request);
+    this.options.observer?.answered?.(request.action, response.status_code, performance.now() - started);
+    return toAnswer(response);
+  }
+
+  private respond(request: Request): ActionResponse | Promise<ActionResponse> {
+    if (this.draining) return unavailable(MESSAGES.shuttingDown);
+    const action = typeof request.action === "string" ? this.options.registry.get(request.action) : undefined;
+    if (!action) return notFound(MESSAGES.unknownAction(String(request.action)));
+
+    const validated = validateFields(action.validator, request.fields);
+    if (!validated.ok) {
+      return badRequest(MESSAGES.invalidFields(describeErrors(validated.errors)), { errors: validated.errors });
+    }
+
+    if (this.running >= this.options.maxConcurrency && this.queue.length >= this.options.queueLimit) {
+      this.options.log.warn({ action: action.name, response_ref: request.response_ref }, "queue full: request refused");
+      return unavailable(MESSAGES.overloaded);
+    }
+    return new Promise<ActionResponse>((resolve) => {
+      const job: Job = { action, fields: validated.data, ref: request.response_ref, receivedAt: Date.now(), resolve };
+      if (this.running < this.options.maxConcurrency) this.start(job);
+      else this.queue.push(job);
+      this.options.observer?.queueChanged?.(this.running, this.queue.length);
+    });
+  }
+
+  /** Runs a job in a slot; the slot is freed at the answer or at the deadline, whichever is first. */
+  private start(job: Job): void {
+    this.running++;
+    let settled = false;
+    const finish = (response: ActionResponse) => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      this.controllers.delete(controller);
+      this.running--;
+      job.resolve(response);
+      this.next();
+    };
+
+    // The deadline counts from arrival, so time spent queued counts too: the plugboard's
+    // caller waits 30 s at most, whatever the reason.
+    const remaining = job.receivedAt + this.options.actionTimeoutMs - Date.now();
+    const controller = new AbortController();
+    this.controllers.add(controller);
+    const timer = setTimeout(() => {
+      controller.abort(new Error("action deadline passed"));
+      this.options.log.warn({ action: job.action.name, response_ref: job.ref }, "action timed out");
+      finish(timedOut());
+    }, Math.max(0, remaining));
+
+    const log = this.options.log.child({ action: job.action.name, response_ref: job.ref });
+    const ctx: ActionContext = { log, signal: controller.signal, responseRef: job.ref, services: this.options.services };
+    this.run(job.action, job.fields, ctx).then(finish);
+  }
+
+  private async run(action: RegisteredAction, fields: unknown, ctx: ActionContext): Promise<ActionResponse> {
+    try {
+      if (ctx.signal.aborted) return timedOut();
+      const response = await action.instance.run(fields, ctx);
+      if (!isActionResponse(response)) {
+        ctx.log.error({ returned: typeof response }, "action returned something that is not an ActionResponse");
+        return internalError();
+      }
+      return response;
+    } catch (error) {
+      return this.classify(error, ctx);
+    }
+  }
+
+  private classify(error: unknown, ctx: ActionContext): ActionResponse {
+    if (error instanceof ActionError) return error.toResponse();
+    if (error instanceof DependencyError) {
+      ctx.log.error({ err: error.cause ?? error }, `dependency unavailable: ${error.message}`);
+      return unavailable();
+    }
+    if (ctx.signal.aborted) return timedOut();
+    ctx.log.error({ err: error }, "action failed");
+    return internalError();
+  }
+
+  private next(): void {
+    while (this.running < this.options.maxConcurrency && this.queue.length > 0) {
+      this.start(this.queue.shift()!);
+    }
+    this.options.observer?.queueChanged?.(this.running, this.queue.length);
+    if (this.running === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  /**
+   * Stops taking requests (new ones get 503 "shutting down") and resolves once every accepted
+   * request, running or queued, has been answered.
+   */
+  drain(): Promise<void> {
+    this.draining = true;
+    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Aborts every running action's signal (a hard stop after the shutdown deadline). */
+  abortAll(): void {
+    for (const controller of this.controllers) controller.abort(new Error("service stopping"));
+  }
+}
+
+function isActionResponse(value: unknown): value is ActionResponse {
+  if (typeof value !== "object" || value === null) return false;
+  const code = (value as { status_code?: unknown }).status_code;
+  return Number.isInteger(code) && (code as number) >= 100 && (code as number) <= 599;
+}

@@ -1,0 +1,113 @@
+/**
+ * Finds the actions: globs a folder, imports each file, keeps every Action subclass it
+ * exports, and builds the `actions` JSON published to the plugboard. Every skipped file is
+ * logged with the reason; two actions with one name stop the start-up.
+ */
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import fg from "fast-glob";
+import { zodToJsonSchema } from "zod-to-json-schema";
+import { isActionClass, type Action, type ActionClass, type FieldsSchema } from "./action.ts";
+import type { Logger } from "../ops/logger.ts";
+
+/** One action as the plugboard sees it. */
+export interface PublishedAction {
+  description: string;
+  fields: Record<string, unknown>;
+  required: string[];
+}
+
+export interface RegisteredAction {
+  name: string;
+  cls: ActionClass;
+  /** The action's schema made strict (unknown fields rejected), built once at start-up. */
+  validator: FieldsSchema;
+  /** One instance serves every request: actions keep no per-request state. */
+  instance: Action;
+  file: string;
+}
+
+export class Registry {
+  readonly byName: ReadonlyMap<string, RegisteredAction>;
+  /** The published actions object, its keys sorted. */
+  readonly published: Readonly<Record<string, PublishedAction>>;
+  /** JSON text of `published`: identical for every replica of one build. */
+  readonly json: string;
+
+  constructor(actions: RegisteredAction[]) {
+    const sorted = [...actions].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    this.byName = new Map(sorted.map((a) => [a.name, a]));
+    this.published = Object.fromEntries(sorted.map((a) => [a.name, publish(a.cls)]));
+    this.json = JSON.stringify(this.published);
+  }
+
+  get(name: string): RegisteredAction | undefined {
+    return this.byName.get(name);
+  }
+
+  get names(): string[] {
+    return [...this.byName.keys()];
+  }
+}
+
+export class DuplicateActionError extends Error {
+  constructor(name: string, files: string[]) {
+    super(`Duplicate action name "${name}" in ${files.join(" and ")}`);
+    this.name = "DuplicateActionError";
+  }
+}
+
+/** JSON Schema of each field, from the action's zod schema. */
+export function publish(cls: ActionClass): PublishedAction {
+  const schema = zodToJsonSchema(cls.schema, { target: "jsonSchema7", $refStrategy: "none" }) as {
+    properties?: Record<string, unknown>;
+    required?: string[];
+  };
+  return {
+    description: cls.description ?? "",
+    fields: schema.properties ?? {},
+    required: schema.required ?? [],
+  };
+}
+
+const SOURCE_PATTERN = "**/*.{ts,mts,js,mjs}";
+const IGNORED = ["**/*.d.ts", "**/*.test.*", "**/node_modules/**", "**/_*"];
+
+export async function loadActions(options: { dir: string; log: Logger }): Promise<Registry> {
+  const { log } = options;
+  const dir = path.resolve(options.dir);
+  const files = (await fg(SOURCE_PATTERN, { cwd: dir, absolute: true, ignore: IGNORED })).sort();
+  const found = new Map<string, RegisteredAction>();
+  const seenClasses = new Set<ActionClass>();
+
+  for (const file of files) {
+    const rel = path.relative(process.cwd(), file);
+    let mod: Record<string, unknown>;
+    try {
+      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    } catch (error) {
+      log.warn({ file: rel, err: error }, "skipped action file: it failed to import");
+      continue;
+    }
+    const classes = Object.values(mod).filter(isActionClass);
+    if (classes.length === 0) {
+      log.warn({ file: rel }, "skipped action file: it exports no Action subclass");
+      continue;
+    }
+    for (const cls of classes) {
+      // A class re-exported from a second file is the same action, not a duplicate.
+      if (seenClasses.has(cls)) continue;
+      seenClasses.add(cls);
+      if (typeof cls.prototype.run !== "function") {
+        log.warn({ file: rel, class: cls.name }, "skipped class: it has no run method (an abstract base?)");
+        continue;
+      }
+      const previous = found.get(cls.name);
+      if (previous) throw new DuplicateActionError(cls.name, [previous.file, rel]);
+      found.set(cls.name, { name: cls.name, cls, validator: cls.schema.strict(), instance: new cls(), file: rel });
+    }
+  }
+  const registry = new Registry([...found.values()]);
+  log.info({ actions: registry.names, dir: path.relative(process.cwd(), dir) || "." }, "actions loaded");
+  return registry;
+}

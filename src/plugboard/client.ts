@@ -1,0 +1,284 @@
+/**
+ * The consumer's side of the wire, on the official `phoenix` client with the `ws` transport:
+ * connect with token/actions/vsn, join `service`, heartbeat, reconnect and rejoin with
+ * backoff, and send answers as socket-level frames whose ref is the request's response_ref.
+ * Decoding is ours, so a malformed frame is logged and dropped instead of throwing inside
+ * the socket's message handler.
+ */
+import { Socket, type Channel } from "phoenix";
+import WebSocket from "ws";
+import type { ZodTypeAny } from "zod";
+import type { Logger } from "../ops/logger.ts";
+import type { AnswerPayload } from "../actions/responses.ts";
+import type { Request } from "../actions/dispatcher.ts";
+import { decode, encode, type Message } from "./frames.ts";
+import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
+import { Outbox } from "./outbox.ts";
+import { PlugboardState } from "./state.ts";
+import { reconnectBackoff, rejoinBackoff } from "./backoff.ts";
+import { EVENT, PHX, TOPIC, VSN_V2 } from "./wire.ts";
+
+export interface PlugboardClientOptions {
+  /** The full socket URL, e.g. ws://localhost:4000/websocket. */
+  url: string;
+  token: string;
+  /** The published actions, as JSON text (identical on every replica). */
+  actionsJson: string;
+  log: Logger;
+  handlers: readonly EventHandler[];
+  dispatch(request: Request): Promise<AnswerPayload>;
+  /** Called when the consumer must stop for good (e.g. service_deleted). */
+  onFatal(reason: string, exitCode: number): void;
+  heartbeatIntervalMs?: number;
+  reconnectAfterMs?: (tries: number, refused: boolean) => number;
+  rejoinAfterMs?: (tries: number) => number;
+  /** How long to wait for the server to confirm phx_leave. */
+  leaveTimeoutMs?: number;
+}
+
+export type ConnectionState = "connecting" | "connected" | "joined" | "closed";
+
+/** Matches ws's error for a refused upgrade, e.g. "Unexpected server response: 403". */
+const REFUSAL = /Unexpected server response: (\d{3})/;
+
+export class PlugboardClient {
+  readonly state = new PlugboardState();
+  readonly outbox: Outbox;
+  /** Connections opened after the first one. */
+  reconnects = 0;
+  private readonly options: PlugboardClientOptions;
+  private readonly log: Logger;
+  private readonly socket: Socket;
+  private readonly channel: Channel;
+  private readonly handlers = new Map<string, EventHandler>();
+  private joined = false;
+  private everConnected = false;
+  /** The last refusal's HTTP status, until a connection opens. */
+  private refusedStatus: number | undefined;
+  /** When the current connection last delivered a frame: the last moment it was surely alive. */
+  private lastHeardAt: number | undefined;
+  /** Set when a joined channel was lost; the next join flushes the outbox relative to it. */
+  private lostHeardAt: number | undefined;
+  private lostJoin = false;
+  private stopped = false;
+
+  constructor(options: PlugboardClientOptions) {
+    this.options = options;
+    this.log = options.log.child({ component: "plugboard" });
+    for (const handler of options.handlers) this.handlers.set(handler.event, handler);
+    this.outbox = new Outbox({ canSend: () => this.canSend(), send: (ref, payload) => this.sendAnswer(ref, payload) });
+
+    const reconnectAfterMs = options.reconnectAfterMs ?? reconnectBackoff;
+    this.socket = new Socket(options.url, {
+      transport: this.transportClass(),
+      params: { token: options.token, actions: options.actionsJson },
+      vsn: VSN_V2,
+      heartbeatIntervalMs: options.heartbeatIntervalMs,
+      reconnectAfterMs: (tries: number) => reconnectAfterMs(tries, this.refusedStatus === 403),
+      rejoinAfterMs: options.rejoinAfterMs ?? rejoinBackoff,
+      decode: (raw: unknown, callback: (message: Message) => void) => this.decodeFrame(raw, callback),
+      encode: (message: Message, callback: (text: string) => void) => callback(encode(message, "v2")),
+    } as ConstructorParameters<typeof Socket>[1]);
+    // WEBSOCKET_URL is the full socket URL; the phoenix client would append "/websocket" itself.
+    (this.socket as unknown as { endPoint: string }).endPoint = options.url;
+
+    this.socket.onOpen(() => this.onOpen());
+    this.socket.onClose(() => this.onConnectionLost("socket closed"));
+    this.socket.onError(() => this.onConnectionLost("socket error"));
+    this.socket.onMessage((message: object) => this.onMessage(message as Message));
+
+    this.channel = this.socket.channel(TOPIC.service, {});
+    this.channel.onError(() => this.onChannelLost("channel error"));
+    this.channel.onClose(() => this.onChannelLost("channel closed"));
+    for (const handler of options.handlers) {
+      if (handler.event === JOIN_REPLY) continue;
+      this.channel.on(handler.event, (payload: unknown) => this.runHandler(handler, payload));
+    }
+  }
+
+  /** Connects and joins; rejoins and reconnects by itself from then on. */
+  start(): void {
+    this.socket.connect();
+    this.channel
+      .join()
+      .receive("ok", (reply: unknown) => this.onJoined(reply))
+      .receive("error", (reply: unknown) => this.log.warn({ reply: summarize(reply) }, "plugboard refused the join; retrying"))
+      .receive("timeout", () => this.log.warn("join timed out; retrying"));
+  }
+
+  get connectionState(): ConnectionState {
+    if (this.stopped) return "closed";
+    if (this.joined && this.socket.isConnected()) return "joined";
+    if (this.socket.isConnected()) return "connected";
+    return "connecting";
+  }
+
+  get isJoined(): boolean {
+    return this.connectionState === "joined";
+  }
+
+  /**
+   * Leaves the channel (after the caller has drained: answers sent after phx_leave are lost),
+   * then closes the socket. Resolves when done or after leaveTimeoutMs.
+   */
+  async stop(): Promise<void> {
+    if (this.stopped) return;
+    this.stopped = true;
+    if (this.joined && this.socket.isConnected()) {
+      await new Promise<void>((resolve) => {
+        this.channel
+          .leave(this.options.leaveTimeoutMs ?? 2_000)
+          .receive("ok", () => resolve())
+          .receive("timeout", () => resolve())
+          .receive("error", () => resolve());
+      });
+    }
+    this.joined = false;
+    await new Promise<void>((resolve) => this.socket.disconnect(() => resolve(), 1000, "shutting down"));
+  }
+
+  private canSend(): boolean {
+    return this.joined && !this.stopped && this.socket.isConnected();
+  }
+
+  private sendAnswer(ref: string, payload: AnswerPayload): void {
+    // channel.push picks its own ref, so answers go as socket-level frames with ours.
+    this.socket.push({ topic: TOPIC.service, event: EVENT.response, payload, ref, join_ref: joinRefOf(this.channel) });
+  }
+
+  /** A ws subclass that remembers why an upgrade was refused (the plugboard sends a bare 403). */
+  private transportClass(): unknown {
+    const client = this;
+    return class PlugboardTransport extends WebSocket {
+      constructor(url: string, protocols?: string | string[]) {
+        super(url, protocols, { handshakeTimeout: 10_000, maxPayload: 16 * 1024 * 1024 });
+        this.on("error", (error: Error) => client.onTransportError(error));
+      }
+    };
+  }
+
+  private onTransportError(error: Error): void {
+    const refused = REFUSAL.exec(error.message);
+    if (!refused) {
+      this.log.warn({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, "plugboard connection failed");
+      return;
+    }
+    const status = Number(refused[1]);
+    this.refusedStatus = status;
+    if (status === 403) {
+      this.log.error(
+        { http_status: 403 },
+        "plugboard refused the connection (HTTP 403): TOKEN is wrong, or this replica's actions differ from the replicas already joined; retrying slowly",
+      );
+    } else {
+      this.log.error({ http_status: status }, `plugboard refused the connection (HTTP ${status}); retrying`);
+    }
+  }
+
+  private onOpen(): void {
+    if (this.everConnected) this.reconnects++;
+    this.everConnected = true;
+    this.refusedStatus = undefined;
+    this.lastHeardAt = Date.now();
+    this.log.info({ reconnects: this.reconnects }, "connected to the plugboard");
+  }
+
+  private onConnectionLost(reason: string): void {
+    this.onChannelLost(reason);
+  }
+
+  private onChannelLost(reason: string): void {
+    if (!this.joined) return;
+    this.joined = false;
+    this.lostJoin = true;
+    this.lostHeardAt = this.lastHeardAt;
+    if (!this.stopped) this.log.warn({ reason }, "lost the plugboard channel; will rejoin");
+  }
+
+  private onJoined(reply: unknown): void {
+    this.joined = true;
+    this.runHandler(this.handlers.get(JOIN_REPLY), reply);
+    if (this.lostJoin) {
+      this.lostJoin = false;
+      const before = { ...this.outbox.stats };
+      this.outbox.flushAfterRejoin(this.lostHeardAt);
+      const { held, resent, expired } = this.outbox.stats;
+      this.log.info(
+        { held: held - before.held, resent: resent - before.resent, expired: expired - before.expired },
+        "rejoined: sent the answers held or possibly lost meanwhile",
+      );
+    } else {
+      this.outbox.flushAfterRejoin(undefined);
+    }
+  }
+
+  private decodeFrame(raw: unknown, callback: (message: Message) => void): void {
+    if (typeof raw !== "string") {
+      this.log.warn("ignored a binary frame: the plugboard sends text frames only");
+      return;
+    }
+    const decoded = decode(raw, "v2");
+    if (!decoded.ok) {
+      this.log.warn({ problem: decoded.error, bytes: raw.length }, "ignored a malformed frame");
+      return;
+    }
+    const { payload } = decoded.message;
+    // phoenix.js reads payload.status and friends: a non-object payload would throw inside it.
+    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+      this.log.warn({ event: decoded.message.event, topic: decoded.message.topic }, "ignored a frame whose payload is not an object");
+      return;
+    }
+    this.lastHeardAt = Date.now();
+    try {
+      callback(decoded.message);
+    } catch (error) {
+      this.log.warn({ err: error, event: decoded.message.event }, "a frame could not be handled");
+    }
+  }
+
+  private onMessage(message: Message): void {
+    if (message.topic !== TOPIC.service || this.handlers.has(message.event)) return;
+    if (Object.values(PHX).includes(message.event as never)) return;
+    this.log.debug({ event: message.event }, "ignored an unknown plugboard event");
+  }
+
+  private runHandler(handler: EventHandler | undefined, payload: unknown): void {
+    if (!handler) return;
+    const parsed = (handler.schema as ZodTypeAny).safeParse(payload);
+    if (!parsed.success) {
+      this.log.warn(
+        { event: handler.event, problems: parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`) },
+        "ignored a malformed event payload",
+      );
+      return;
+    }
+    try {
+      handler.handle(parsed.data, this.eventContext());
+    } catch (error) {
+      this.log.error({ err: error, event: handler.event }, "event handler failed");
+    }
+  }
+
+  private context: EventContext | undefined;
+  private eventContext(): EventContext {
+    this.context ??= {
+      log: this.log,
+      state: this.state,
+      outbox: this.outbox,
+      dispatch: this.options.dispatch,
+      stop: (reason, exitCode) => this.options.onFatal(reason, exitCode),
+    };
+    return this.context;
+  }
+}
+
+/** The current join's ref (phoenix.js has it; its type declarations lag behind). */
+function joinRefOf(channel: Channel): string | null {
+  return (channel as unknown as { joinRef(): string | null }).joinRef();
+}
+
+function summarize(reply: unknown): unknown {
+  if (typeof reply !== "object" || reply === null) return reply;
+  const { reason } = reply as { reason?: unknown };
+  return reason === undefined ? "(no reason)" : reason;
+}

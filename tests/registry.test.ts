@@ -1,0 +1,57 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { loadActions, DuplicateActionError } from "../src/actions/registry.ts";
+import { captureLogs } from "./support/logs.ts";
+
+const FIXTURES = "tests/fixtures/actions";
+
+test("registry keeps every Action subclass, direct or indirect, and skips the rest with a reason", async () => {
+  const { log, lines } = captureLogs();
+  const registry = await loadActions({ dir: FIXTURES, log });
+  assert.deepEqual(registry.names, ["BadReturn", "Boom", "DatabaseDown", "Derived", "Echo", "Hang", "Slow", "Teapot"]);
+  const skipped = lines().filter((l) => String(l.msg).startsWith("skipped"));
+  assert.ok(skipped.some((l) => String(l.file).endsWith("helpers.ts") && /exports no Action/.test(String(l.msg))));
+  assert.ok(skipped.some((l) => l.class === "Base" && /no run method/.test(String(l.msg))));
+});
+
+test("published schema: description, JSON Schema per field, required list", async () => {
+  const { log } = captureLogs();
+  const registry = await loadActions({ dir: FIXTURES, log });
+  const echo = registry.published.Echo!;
+  assert.equal(echo.description, "Echoes the text back");
+  assert.deepEqual(echo.required, ["text"]);
+  assert.deepEqual(echo.fields.text, { type: "string", minLength: 1, maxLength: 100, description: "What to echo" });
+  assert.deepEqual(echo.fields.times, { type: "integer", minimum: 1, maximum: 5, default: 1, description: "How often" });
+  assert.deepEqual(echo.fields.shout, { type: "boolean" });
+  assert.deepEqual(registry.published.Hang, { description: "Never answers", fields: {}, required: [] });
+  assert.deepEqual(JSON.parse(registry.json), registry.published);
+});
+
+test("the published JSON is the same text in every process (replicas of one build agree)", async () => {
+  const script = `import {loadActions} from "./src/actions/registry.ts"; import {createLogger} from "./src/ops/logger.ts";
+    const r = await loadActions({dir: "${FIXTURES}", log: createLogger({level: "silent"})}); process.stdout.write(r.json);`;
+  const run = () => spawnSync(process.execPath, ["--import", "tsx", "--input-type=module", "-e", script], { encoding: "utf8" });
+  const [a, b] = [run(), run()];
+  assert.equal(a.status, 0, a.stderr);
+  assert.ok(a.stdout.length > 100);
+  assert.equal(a.stdout, b.stdout);
+  const { log } = captureLogs();
+  assert.equal(a.stdout, (await loadActions({ dir: FIXTURES, log })).json);
+});
+
+test("two actions with one name stop the start-up", async () => {
+  const { log } = captureLogs();
+  await assert.rejects(loadActions({ dir: "tests/fixtures/dup-actions", log }), (error: unknown) => {
+    assert.ok(error instanceof DuplicateActionError);
+    assert.match(error.message, /Duplicate action name "Same" in .*One\.ts and .*Two\.ts/);
+    return true;
+  });
+});
+
+test("an empty or missing folder gives an empty registry", async () => {
+  const { log } = captureLogs();
+  const registry = await loadActions({ dir: "tests/fixtures/no-such-folder", log });
+  assert.deepEqual(registry.names, []);
+  assert.equal(registry.json, "{}");
+});
