@@ -1,0 +1,101 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { ConfigError, loadConfig } from "../src/config.ts";
+
+const SECRET = "x".repeat(32);
+
+test("defaults: dev mode with the spec's values", () => {
+  const config = loadConfig({});
+  assert.equal(config.production, false);
+  assert.equal(config.jwt.algorithm, "HS256");
+  assert.equal(config.jwt.issuer, "vera-service");
+  assert.equal(config.jwt.audience, "vera-clients");
+  assert.equal(config.jwt.ttlSeconds, 3600);
+  assert.equal(config.jwt.maxTtlSeconds, 2592000);
+  assert.deepEqual(config.limits, {
+    name: { min: 1, max: 255 },
+    username: { min: 3, max: 50 },
+    email: { min: 3, max: 254 },
+    password: { min: 8, max: 72 },
+  });
+  assert.equal(config.bcrypt.cost, 12);
+  assert.deepEqual(config.login, { maxFailures: 10, windowSeconds: 900 });
+  assert.equal(config.maxConcurrency, 64);
+  assert.equal(config.actionTimeoutMs, 25000);
+  assert.equal(config.shutdownTimeoutMs, 20000);
+  assert.equal(config.healthPort, undefined);
+  assert.equal(config.logLevel, "info");
+  assert.equal(config.plugboard.port, 4000);
+  assert.equal(config.plugboard.host, "127.0.0.1");
+  assert.equal(config.database, undefined);
+});
+
+test("the config object is frozen, all the way down", () => {
+  const config = loadConfig({});
+  assert.ok(Object.isFrozen(config));
+  assert.ok(Object.isFrozen(config.jwt));
+  assert.throws(() => {
+    (config as { maxConcurrency: number }).maxConcurrency = 1;
+  });
+});
+
+test("production mode needs TOKEN and JWT_SECRET", () => {
+  assert.throws(
+    () => loadConfig({ WEBSOCKET_URL: "ws://localhost:4000/websocket" }),
+    (e: unknown) => e instanceof ConfigError && e.problems.length === 2 && /TOKEN/.test(e.problems[0]!) && /JWT_SECRET/.test(e.problems[1]!),
+  );
+  const config = loadConfig({ WEBSOCKET_URL: "ws://localhost:4000/websocket", TOKEN: "t", JWT_SECRET: SECRET });
+  assert.equal(config.production, true);
+  assert.equal(config.token, "t");
+});
+
+test("every bad value is reported, one problem each", () => {
+  try {
+    loadConfig({ WEBSOCKET_URL: "http://x", MAX_CONCURRENCY: "many", BCRYPT_COST: "3", LOG_LEVEL: "loud", JWT_SECRET: "short" });
+    assert.fail("should throw");
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    const text = error.problems.join("\n");
+    assert.match(text, /WEBSOCKET_URL: must start with ws:\/\//);
+    assert.match(text, /MAX_CONCURRENCY: must be a whole number/);
+    assert.match(text, /BCRYPT_COST: must be at least 4/);
+    assert.match(text, /LOG_LEVEL/);
+  }
+  assert.throws(() => loadConfig({ JWT_SECRET: "short" }), /JWT_SECRET: must be at least 32 bytes/);
+  assert.throws(() => loadConfig({ MIN_PASSWORD_LENGTH: "20", MAX_PASSWORD_LENGTH: "10" }), /MIN_PASSWORD_LENGTH/);
+  assert.throws(() => loadConfig({ MAX_PASSWORD_LENGTH: "100" }), /MAX_PASSWORD_LENGTH: must be at most 72/);
+  assert.throws(() => loadConfig({ ACTION_TIMEOUT_MS: "30000" }), /ACTION_TIMEOUT_MS/);
+});
+
+test("a bcrypt cost below 10 is refused in production, allowed in dev and in tests", () => {
+  const prod = { WEBSOCKET_URL: "ws://h/websocket", TOKEN: "t", JWT_SECRET: SECRET, BCRYPT_COST: "4" };
+  assert.throws(() => loadConfig(prod), /BCRYPT_COST: must be at least 10 in production/);
+  assert.equal(loadConfig({ ...prod, NODE_ENV: "test" }).bcrypt.cost, 4);
+  assert.equal(loadConfig({ BCRYPT_COST: "4" }).bcrypt.cost, 4);
+});
+
+test("database URL from DATABASE_URL or the POSTGRES_* variables", () => {
+  assert.equal(loadConfig({ DATABASE_URL: "postgres://u:p@h:1/d" }).database?.url, "postgres://u:p@h:1/d");
+  const url = loadConfig({ POSTGRES_USER: "vera", POSTGRES_PASSWORD: "p@ss word", POSTGRES_DB: "accounts", POSTGRES_HOST: "db" }).database?.url;
+  assert.equal(url, "postgres://vera:p%40ss%20word@db:5432/accounts");
+});
+
+test("asymmetric algorithms need a private key and a key id", () => {
+  assert.throws(() => loadConfig({ JWT_ALGORITHM: "RS256" }), (e: unknown) => e instanceof ConfigError && e.problems.length === 2);
+  assert.throws(() => loadConfig({ JWT_ALGORITHM: "none" }), /JWT_ALGORITHM/);
+});
+
+test("npm start with a bad configuration exits non-zero before connecting, one line per problem", () => {
+  const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    encoding: "utf8",
+    env: { PATH: process.env.PATH, WEBSOCKET_URL: "ws://127.0.0.1:9/websocket", MAX_CONCURRENCY: "0" },
+    timeout: 20_000,
+  });
+  assert.equal(result.status, 2);
+  const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
+  assert.ok(lines.length >= 3);
+  assert.ok(lines.every((l) => l.level === "fatal" && l.msg.startsWith("configuration: ")));
+  assert.ok(lines.some((l) => /TOKEN/.test(l.msg)));
+  assert.ok(lines.some((l) => /MAX_CONCURRENCY/.test(l.msg)));
+});

@@ -1,0 +1,86 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { Outbox, RESEND_WINDOW_MS } from "../src/plugboard/outbox.ts";
+import type { AnswerPayload } from "../src/actions/responses.ts";
+
+function setup() {
+  let now = 1_000_000;
+  let joined = true;
+  const sent: string[] = [];
+  const outbox = new Outbox({ canSend: () => joined, send: (ref) => sent.push(ref) }, () => now);
+  return {
+    outbox,
+    sent,
+    advance: (ms: number) => (now += ms),
+    now: () => now,
+    setJoined: (value: boolean) => (joined = value),
+  };
+}
+
+const answer: AnswerPayload = { status: "success", status_code: 200, message: "ok", fields: null };
+
+test("answers go out at once while joined", () => {
+  const { outbox, sent, now } = setup();
+  assert.equal(outbox.begin("a"), true);
+  outbox.deliver("a", answer, now());
+  assert.deepEqual(sent, ["a"]);
+});
+
+test("answers finished while unjoined are held, then sent after the rejoin if younger than 30 s", () => {
+  const { outbox, sent, now, advance, setJoined } = setup();
+  const t0 = now();
+  outbox.begin("old");
+  outbox.begin("young");
+  setJoined(false);
+  outbox.deliver("old", answer, t0);
+  advance(10_000);
+  outbox.deliver("young", answer, now());
+  assert.deepEqual(sent, []);
+  assert.equal(outbox.heldCount, 2);
+  advance(21_000); // "old" is now 31 s old, "young" 21 s
+  setJoined(true);
+  outbox.flushAfterRejoin(undefined);
+  assert.deepEqual(sent, ["young"]);
+  assert.equal(outbox.heldCount, 0);
+  assert.equal(outbox.stats.expired, 1);
+  assert.equal(outbox.stats.held, 1);
+});
+
+test("answers sent shortly before the connection was last heard from are resent after the rejoin", () => {
+  const { outbox, sent, now, advance, setJoined } = setup();
+  for (const ref of ["early", "late1", "late2"]) outbox.begin(ref);
+  outbox.deliver("early", answer, now());
+  advance(RESEND_WINDOW_MS + 1_000);
+  outbox.deliver("late1", answer, now());
+  advance(500);
+  const lastHeard = now();
+  outbox.deliver("late2", answer, now());
+  setJoined(false);
+  advance(2_000);
+  setJoined(true);
+  outbox.flushAfterRejoin(lastHeard);
+  assert.deepEqual(sent, ["early", "late1", "late2", "late1", "late2"]);
+  assert.equal(outbox.stats.resent, 2);
+});
+
+test("a request is never run twice: duplicates of running or answered refs are not started", () => {
+  const { outbox, sent, now } = setup();
+  assert.equal(outbox.begin("r"), true);
+  assert.equal(outbox.begin("r"), false); // still running
+  outbox.deliver("r", answer, now());
+  assert.equal(outbox.begin("r"), false); // answered: the answer is sent again instead
+  assert.deepEqual(sent, ["r", "r"]);
+  assert.equal(outbox.stats.duplicates, 2);
+});
+
+test("memory stays bounded: old answers are forgotten", () => {
+  const { outbox, now, advance } = setup();
+  for (let i = 0; i < 1000; i++) {
+    outbox.begin(`r${i}`);
+    outbox.deliver(`r${i}`, answer, now());
+    advance(100);
+  }
+  // 100 s of traffic: only the last 30 s are remembered, so an old ref is new again.
+  assert.equal(outbox.begin("r0"), true);
+  assert.equal(outbox.begin("r999"), false);
+});
