@@ -44,3 +44,25 @@ export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 export const RECONNECT_MIN_MS = 10;
 export const RECONNECT_MAX_MS = 5_000;
 export const REFUSED_RECONNECT_MAX_MS = 30_000;
+
+/** Query parameters of the socket URL. */
+export const SOCKET_PARAM = { token: "token", actions: "actions", vsn: "vsn" } as const;
+/** `vsn` values Phoenix maps to the V2 serializer (`~> 2.0.0`); an absent vsn means V1. */
+export const VSN_V2_PATTERN = /^2\.0\.\d+$/;
+
+/** The `reason` of the error reply to a frame on a topic that is not joined. */
+export const UNMATCHED_TOPIC_REASON = "unmatched topic";
+
+/** WebSocket close codes the server side uses. */
+export const CLOSE_CODE = {
+  normal: 1000,
+  goingAway: 1001,
+  /** Phoenix closes with this when it cannot decode a frame. */
+  undecodable: 1011,
+} as const;
+
+/** The Vera Plugboard's HTTP side: the messages of its own error answers. */
+export const PLUGBOARD_HTTP_MESSAGE = {
+  noConsumers: "No service consumers are available to handle the request",
+  timedOut: "Request timed out",
+} as const;

@@ -1,0 +1,61 @@
+/**
+ * `npm run plugboard`: the dev plugboard alone, on PLUGBOARD_HOST:PLUGBOARD_PORT (127.0.0.1:4000).
+ * Consumers connect with the printed socket URL and token; the explorer is at the printed URL.
+ */
+import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { createLogger, flushLogs, type Logger } from "../ops/logger.ts";
+import { DevPlugboard } from "./server.ts";
+
+function configOrExit(): Readonly<Config> {
+  try {
+    return loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    const log = createLogger();
+    for (const problem of error.problems) log.fatal(`configuration: ${problem}`);
+    flushLogs();
+    process.exit(1);
+  }
+}
+
+function announce(log: Logger, board: DevPlugboard, tokenFromEnv: boolean): void {
+  // A TOKEN from the environment may be a real one: say where it came from, never print it.
+  const token = tokenFromEnv ? "the TOKEN from the environment" : board.token;
+  log.info(
+    { websocket_url: board.socketUrl, explorer: `${board.url}/` },
+    `dev plugboard ready: WEBSOCKET_URL=${board.socketUrl} TOKEN=${token} explorer ${board.url}/`,
+  );
+  // The logger batches stdout writes; the developer needs this line now.
+  flushLogs();
+}
+
+function stopOnSignals(log: Logger, board: DevPlugboard): void {
+  let stopping = false;
+  const onSignal = (signal: NodeJS.Signals) => {
+    // A second signal means: do not wait for the clean stop.
+    if (stopping) process.exit(1);
+    stopping = true;
+    log.info({ signal }, "dev plugboard stopping");
+    void board.stop().then(() => {
+      flushLogs();
+      process.exit(0);
+    });
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+}
+
+async function main(): Promise<void> {
+  const config = configOrExit();
+  const log = createLogger({ level: config.logLevel });
+  const board = await DevPlugboard.start({
+    port: config.plugboard.port,
+    host: config.plugboard.host,
+    ...(config.token ? { token: config.token } : {}),
+    log,
+  });
+  announce(log, board, config.token !== undefined);
+  stopOnSignals(log, board);
+}
+
+await main();

@@ -1,0 +1,129 @@
+/**
+ * The dev plugboard's plain HTTP side: `POST /` calls an action, `GET /` serves the action
+ * explorer, `GET /actions` the published schemas. WebSocket upgrades never reach this handler.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Logger } from "../ops/logger.ts";
+import { SOCKET_PATH } from "../plugboard/wire.ts";
+import { EXPLORER_CONTENT_SECURITY_POLICY } from "./explorer.ts";
+import { isJsonObject } from "./handshake.ts";
+import type { HttpAnswer } from "./router.ts";
+
+/** Bodies above this size are refused with 413: action fields are small. */
+export const MAX_BODY_BYTES = 1024 * 1024;
+
+export interface HttpApi {
+  call(action: string, fields: unknown): Promise<HttpAnswer>;
+  publishedActions(): unknown;
+  explorerPage(): string;
+  log: Logger;
+}
+
+class BodyTooLarge extends Error {}
+
+const BAD_BODY = 'The body must be a JSON object with a string "action" and optional "fields"';
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body) ?? "null";
+  res.writeHead(status, { "content-type": "application/json; charset=utf-8", "content-length": Buffer.byteLength(text) });
+  res.end(text);
+}
+
+function sendError(res: ServerResponse, status: number, message: string): void {
+  sendJson(res, status, { status: "error", message });
+}
+
+function sendEmpty(res: ServerResponse, status: number): void {
+  res.writeHead(status, { "content-length": 0 });
+  res.end();
+}
+
+/**
+ * Collects the body up to `limit` bytes. Listeners rather than for-await: leaving a for-await
+ * early destroys the request and its socket before the 413 could be sent.
+ */
+function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    if (Number(req.headers["content-length"] ?? 0) > limit) return reject(new BodyTooLarge());
+    const chunks: Buffer[] = [];
+    let size = 0;
+    function onData(chunk: Buffer): void {
+      size += chunk.length;
+      if (size <= limit) return void chunks.push(chunk);
+      req.off("data", onData).off("end", onEnd);
+      reject(new BodyTooLarge());
+    }
+    function onEnd(): void {
+      resolve(Buffer.concat(chunks));
+    }
+    req.on("data", onData).on("end", onEnd).on("error", reject);
+  });
+}
+
+/** `{action, fields}` from a POST body (`service_id` is accepted and ignored), or null. */
+function parseCall(body: Buffer): { action: string; fields: unknown } | null {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body.toString("utf8"));
+  } catch {
+    return null;
+  }
+  if (!isJsonObject(parsed) || typeof parsed.action !== "string") return null;
+  // The Vera Plugboard forwards whatever the caller posted; an absent `fields` arrives as null.
+  return { action: parsed.action, fields: parsed.fields ?? null };
+}
+
+async function postCall(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  let body: Buffer;
+  try {
+    body = await readBody(req, MAX_BODY_BYTES);
+  } catch (error) {
+    if (!(error instanceof BodyTooLarge)) throw error;
+    // Stop reading an oversized upload: answer, then drop the connection.
+    res.setHeader("connection", "close");
+    sendError(res, 413, `The body must not exceed ${MAX_BODY_BYTES} bytes`);
+    req.resume();
+    return;
+  }
+  const call = parseCall(body);
+  if (!call) return sendError(res, 400, BAD_BODY);
+  const answer = await api.call(call.action, call.fields);
+  sendJson(res, answer.status, answer.body);
+}
+
+function getExplorer(api: HttpApi, res: ServerResponse): void {
+  const html = api.explorerPage();
+  res.writeHead(200, {
+    "content-type": "text/html; charset=utf-8",
+    "content-length": Buffer.byteLength(html),
+    "content-security-policy": EXPLORER_CONTENT_SECURITY_POLICY,
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+  });
+  res.end(html);
+}
+
+function route(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+  const path = new URL(req.url ?? "/", "http://devboard").pathname;
+  // Reaching here on the socket path means the request was not a WebSocket upgrade.
+  if (path === SOCKET_PATH) return sendEmpty(res, 400);
+  if (path === "/") {
+    if (req.method === "POST") return postCall(api, req, res);
+    if (req.method === "GET") return getExplorer(api, res);
+    res.setHeader("allow", "GET, POST");
+    return sendError(res, 405, "Method not allowed");
+  }
+  if (path === "/actions" && req.method === "GET") return sendJson(res, 200, api.publishedActions());
+  sendError(res, 404, "Not found");
+}
+
+/** The `request` listener of the board's HTTP server. */
+export async function handleHttp(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  try {
+    await route(api, req, res);
+  } catch (error) {
+    api.log.error({ err: error, url: req.url }, "dev plugboard HTTP handler failed");
+    if (!res.headersSent) sendError(res, 500, "Internal server error");
+    else res.destroy();
+  }
+}

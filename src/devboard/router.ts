@@ -1,0 +1,98 @@
+/**
+ * The plugboard's request side: round-robin over the joined consumers and the map of callers
+ * waiting for an answer. The map belongs to the board, not to a socket, so an answer sent after
+ * the consumer reconnected and rejoined still finds its caller, as on the Vera Plugboard.
+ */
+import { randomUUID } from "node:crypto";
+import type { Logger } from "../ops/logger.ts";
+import { EVENT, PLUGBOARD_HTTP_MESSAGE } from "../plugboard/wire.ts";
+import type { ConsumerConnection } from "./connection.ts";
+import { isJsonObject } from "./handshake.ts";
+
+/** What the HTTP caller gets: a status code and a JSON body. */
+export interface HttpAnswer {
+  status: number;
+  body: unknown;
+}
+
+interface PendingCall {
+  resolve(answer: HttpAnswer): void;
+  timer: NodeJS.Timeout;
+}
+
+export interface RouterOptions {
+  /** The consumers currently joined to `service`, in a stable order. */
+  joined(): ConsumerConnection[];
+  timeoutMs: number;
+  log: Logger;
+}
+
+const errorAnswer = (status: number, message: string): HttpAnswer => ({ status, body: { status: "error", message } });
+
+/**
+ * The HTTP status the plugboard gives a consumer's answer: its `status_code` when that is a
+ * usable final status, else what the Vera Plugboard derives from `status`. 1xx codes are not
+ * final responses over HTTP (a client would wait for another), so they fall through as well.
+ */
+export function httpStatusOf(payload: unknown): number {
+  if (!isJsonObject(payload)) return 502;
+  const code = payload.status_code;
+  if (typeof code === "number" && Number.isInteger(code) && code >= 200 && code <= 599) return code;
+  if (!("status" in payload)) return 502;
+  return payload.status === "success" ? 200 : 400;
+}
+
+export class RequestRouter {
+  private readonly pending = new Map<string, PendingCall>();
+  private turn = 0;
+
+  constructor(private readonly options: RouterOptions) {}
+
+  /** How many callers are waiting for an answer. */
+  get waiting(): number {
+    return this.pending.size;
+  }
+
+  /** Pushes a `request` to the next joined consumer and waits for its answer or the timeout. */
+  route(action: string, fields: unknown, timeoutMs = this.options.timeoutMs): Promise<HttpAnswer> {
+    const consumers = this.options.joined();
+    if (consumers.length === 0) return Promise.resolve(errorAnswer(422, PLUGBOARD_HTTP_MESSAGE.noConsumers));
+    const consumer = consumers[this.turn++ % consumers.length]!;
+    const responseRef = randomUUID();
+    return new Promise<HttpAnswer>((resolve) => {
+      const timer = setTimeout(() => this.expire(responseRef), timeoutMs);
+      this.pending.set(responseRef, { resolve, timer });
+      this.options.log.debug({ action, response_ref: responseRef, consumer: consumer.id }, "request pushed");
+      consumer.push(EVENT.request, { action, fields, response_ref: responseRef });
+    });
+  }
+
+  /** Resolves the caller waiting on `ref`; a repeated or unknown ref is ignored (returns false). */
+  answer(ref: string, payload: unknown): boolean {
+    const call = this.pending.get(ref);
+    if (!call) {
+      this.options.log.debug({ response_ref: ref }, "answer for no waiting caller ignored");
+      return false;
+    }
+    this.settle(ref, call, { status: httpStatusOf(payload), body: payload });
+    return true;
+  }
+
+  /** Answers every waiting caller at once (the board is stopping). */
+  failAll(status: number, message: string): void {
+    for (const [ref, call] of this.pending) this.settle(ref, call, errorAnswer(status, message));
+  }
+
+  private expire(ref: string): void {
+    const call = this.pending.get(ref);
+    if (!call) return;
+    this.options.log.info({ response_ref: ref }, "request timed out");
+    this.settle(ref, call, errorAnswer(408, PLUGBOARD_HTTP_MESSAGE.timedOut));
+  }
+
+  private settle(ref: string, call: PendingCall, answer: HttpAnswer): void {
+    clearTimeout(call.timer);
+    this.pending.delete(ref);
+    call.resolve(answer);
+  }
+}

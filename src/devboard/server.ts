@@ -1,0 +1,380 @@
+/**
+ * The dev plugboard: a Phoenix-protocol server that plays the Vera Plugboard's consumer socket
+ * (PROTOCOL.md) and its HTTP side. It is the project's test server and the local dev server,
+ * so besides the protocol it offers hooks for tests: crash a channel, drop sockets, push any
+ * event, stop answering heartbeats, read the frame log, and wait for events without sleeping.
+ */
+import { randomBytes } from "node:crypto";
+import { EventEmitter } from "node:events";
+import { createServer, type IncomingMessage, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
+import { WebSocketServer, type WebSocket } from "ws";
+import { createLogger, type Logger } from "../ops/logger.ts";
+import { CLOSE_CODE, EVENT, PLUGBOARD_REQUEST_TIMEOUT_MS, SERVER_IDLE_TIMEOUT_MS, SOCKET_PATH } from "../plugboard/wire.ts";
+import { ConsumerConnection, type Admission, type ConnectionHost, type ConsumerInfo, type UnjoinReason } from "./connection.ts";
+import { renderExplorer } from "./explorer.ts";
+import { FrameLog, type FrameRecord } from "./frame-log.ts";
+import { makeIdentity, type Identity, type ServiceRecord } from "./identity.ts";
+import { checkHandshake, sameJson, type AcceptedHandshake, type ActionsObject } from "./handshake.ts";
+import { handleHttp, type HttpApi } from "./http-api.ts";
+import { RequestRouter, type HttpAnswer } from "./router.ts";
+import { ConditionWaiters, waitForEvent } from "./wait.ts";
+
+export type { ConsumerInfo, UnjoinReason } from "./connection.ts";
+export type { FrameRecord } from "./frame-log.ts";
+export type { HttpAnswer } from "./router.ts";
+export type { Identity, ServiceRecord, TokenRecord } from "./identity.ts";
+
+export interface DevPlugboardOptions {
+  /** 0 (the default) picks a free port. */
+  port?: number;
+  /** Default 127.0.0.1: the board has no authentication besides its token. */
+  host?: string;
+  /** The token consumers must present; random hex when absent. */
+  token?: string;
+  /** How long a caller waits for an answer before 408; default 30 s like the Vera Plugboard. */
+  requestTimeoutMs?: number;
+  /** A socket that sends nothing for this long is closed; default 60 s like Phoenix. */
+  idleTimeoutMs?: number;
+  log?: Logger;
+  service?: { id: string; name: string };
+}
+
+export interface LeaveEvent {
+  consumer: ConsumerInfo;
+  reason: UnjoinReason;
+}
+
+export interface DisconnectEvent {
+  consumer: ConsumerInfo;
+  code: number;
+  reason: string;
+}
+
+export interface RefusedEvent {
+  reason: string;
+  path: string;
+}
+
+export interface BoardEvents {
+  connect: [ConsumerInfo];
+  join: [ConsumerInfo];
+  leave: [LeaveEvent];
+  frame: [FrameRecord];
+  refused: [RefusedEvent];
+  disconnect: [DisconnectEvent];
+}
+
+export type BoardEventName = keyof BoardEvents;
+
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_WAIT_MS = 5_000;
+/** What callers still waiting get when the board stops. */
+export const BOARD_STOPPED_MESSAGE = "The dev plugboard stopped";
+/** How long stop() lets consumers answer the close handshake before cutting them off. */
+const CLOSE_GRACE_MS = 1_000;
+
+function silentLogger(): Logger {
+  return createLogger({ level: "silent", destination: { write: () => undefined } });
+}
+
+/** Answers an upgrade request without upgrading: a bare status line, no body. */
+function refuseUpgrade(socket: Duplex, status: 403 | 404 | 503): void {
+  const text = { 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable" }[status];
+  socket.once("finish", () => socket.destroy());
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms).unref());
+}
+
+export class DevPlugboard extends EventEmitter<BoardEvents> {
+  readonly host: string;
+  readonly token: string;
+  private boundPort = 0;
+  private readonly options: DevPlugboardOptions;
+  private readonly log: Logger;
+  private readonly identity: Identity;
+  private readonly server: Server;
+  private readonly sockets = new WebSocketServer({ noServer: true });
+  private readonly connections = new Map<string, ConsumerConnection>();
+  private readonly router: RequestRouter;
+  private readonly frameLog = new FrameLog();
+  private readonly conditions = new ConditionWaiters();
+  private heartbeatReplies = true;
+  private nextConsumer = 1;
+  private stopping: Promise<void> | undefined;
+
+  /** The board as its connections see it. */
+  private readonly connectionHost: ConnectionHost = {
+    answersHeartbeats: () => this.heartbeatReplies,
+    admit: (connection) => this.admit(connection),
+    joined: (connection) => this.onJoined(connection),
+    unjoined: (connection, reason) => this.onUnjoined(connection, reason),
+    answered: (ref, payload) => void this.router.answer(ref, payload),
+    frame: (direction, connection, text) => this.onFrame(direction, connection, text),
+    undecodable: (connection, error) => this.log.warn({ consumer: connection.id, error }, "undecodable frame: closing the socket"),
+    closed: (connection, code, reason) => this.onClosed(connection, code, reason),
+  };
+
+  /** Starts a board listening on `options.port` (0: a free port). */
+  static async start(options: DevPlugboardOptions = {}): Promise<DevPlugboard> {
+    const board = new DevPlugboard(options);
+    await board.listen(options.port ?? 0);
+    return board;
+  }
+
+  private constructor(options: DevPlugboardOptions) {
+    super();
+    // Tests await many events at once; the default limit of 10 would only warn.
+    this.setMaxListeners(0);
+    this.options = options;
+    this.host = options.host ?? DEFAULT_HOST;
+    this.token = options.token ?? randomBytes(24).toString("hex");
+    this.log = options.log ?? silentLogger();
+    this.identity = makeIdentity(options.service);
+    this.router = new RequestRouter({
+      joined: () => this.joinedConnections(),
+      timeoutMs: options.requestTimeoutMs ?? PLUGBOARD_REQUEST_TIMEOUT_MS,
+      log: this.log,
+    });
+    const api: HttpApi = {
+      call: (action, fields) => this.request(action, fields),
+      publishedActions: () => this.publishedActions(),
+      explorerPage: () => this.explorerPage(),
+      log: this.log,
+    };
+    this.server = createServer((req, res) => void handleHttp(api, req, res));
+    this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
+  }
+
+  get port(): number {
+    return this.boundPort;
+  }
+
+  /** http://host:port — the HTTP side: POST / and the explorer. */
+  get url(): string {
+    return `http://${this.authority}`;
+  }
+
+  /** ws://host:port/websocket — the full socket URL (WEBSOCKET_URL). */
+  get socketUrl(): string {
+    return `ws://${this.authority}${SOCKET_PATH}`;
+  }
+
+  /** ws://host:port — what the phoenix client wants: it appends /websocket itself. */
+  get endpoint(): string {
+    return `ws://${this.authority}`;
+  }
+
+  /** The service the join reply describes. */
+  get service(): ServiceRecord {
+    return { ...this.identity.service };
+  }
+
+  /** The last frames in and out (bounded). */
+  get frames(): readonly FrameRecord[] {
+    return this.frameLog.all;
+  }
+
+  clearFrames(): void {
+    this.frameLog.clear();
+  }
+
+  consumers(): ConsumerInfo[] {
+    return [...this.connections.values()].map((c) => c.info());
+  }
+
+  /** The `actions` the joined consumers published, or null when none is joined. */
+  publishedActions(): ActionsObject | null {
+    const first = this.joinedConnections()[0];
+    return first ? structuredClone(first.actions) : null;
+  }
+
+  /** Exactly what `POST /` does with `{action, fields}`. */
+  request(action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<HttpAnswer> {
+    return this.router.route(action, fields, options.timeoutMs);
+  }
+
+  /** Pushes any event on `service` to the joined consumers (or one); returns how many got it. */
+  push(event: string, payload: unknown, consumerId?: string): number {
+    const targets = this.select(consumerId).filter((c) => c.joined);
+    for (const consumer of targets) consumer.push(event, payload);
+    return targets.length;
+  }
+
+  /** Sends a text frame verbatim to every connected consumer (or one); returns how many got it. */
+  sendRaw(text: string, consumerId?: string): number {
+    const targets = this.select(consumerId);
+    for (const consumer of targets) consumer.sendText(text);
+    return targets.length;
+  }
+
+  /** Kills the `service` channel of the joined consumers (or one): phx_error, topic unjoined. */
+  crashChannel(consumerId?: string): number {
+    const targets = this.select(consumerId).filter((c) => c.joined);
+    for (const consumer of targets) consumer.crash();
+    return targets.length;
+  }
+
+  /** Cuts every consumer socket without a close frame; settles once the board saw them close. */
+  async dropSockets(): Promise<number> {
+    const targets = [...this.connections.values()];
+    for (const consumer of targets) consumer.terminate();
+    await Promise.all(targets.map((c) => c.closed));
+    return targets.length;
+  }
+
+  /** With false, heartbeats go unanswered, as on a dead or stalled server. */
+  setHeartbeatReplies(enabled: boolean): void {
+    this.heartbeatReplies = enabled;
+  }
+
+  /**
+   * Waits for an event (optionally one passing `filter`) and resolves with its argument, or
+   * until `predicate()` holds, re-checked after every board event. Rejects after `timeoutMs`.
+   */
+  waitFor<K extends BoardEventName>(event: K, timeoutMs?: number, filter?: (...args: BoardEvents[K]) => boolean): Promise<BoardEvents[K][0]>;
+  waitFor(predicate: () => boolean, timeoutMs?: number): Promise<void>;
+  waitFor(target: BoardEventName | (() => boolean), timeoutMs = DEFAULT_WAIT_MS, filter?: (...args: never[]) => boolean): Promise<unknown> {
+    if (typeof target === "function") return this.conditions.until(target, timeoutMs);
+    return waitForEvent(this as EventEmitter, target, timeoutMs, filter as ((...args: unknown[]) => boolean) | undefined);
+  }
+
+  /** Closes every socket and the listener; callers still waiting get 503. Idempotent. */
+  stop(): Promise<void> {
+    this.stopping ??= this.shutdown();
+    return this.stopping;
+  }
+
+  private get authority(): string {
+    const host = this.host.includes(":") ? `[${this.host}]` : this.host;
+    return `${host}:${this.boundPort}`;
+  }
+
+  private listen(port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.server.once("error", reject);
+      this.server.listen({ port, host: this.host }, () => {
+        this.server.off("error", reject);
+        this.boundPort = (this.server.address() as AddressInfo).port;
+        this.log.debug({ port: this.boundPort, host: this.host }, "dev plugboard listening");
+        resolve();
+      });
+    });
+  }
+
+  private explorerPage(): string {
+    return renderExplorer({
+      actions: this.publishedActions(),
+      serviceName: this.identity.service.name,
+      socketUrl: this.socketUrl,
+      joinedConsumers: this.joinedConnections().length,
+    });
+  }
+
+  private joinedConnections(): ConsumerConnection[] {
+    return [...this.connections.values()].filter((c) => c.joined);
+  }
+
+  private select(consumerId: string | undefined): ConsumerConnection[] {
+    if (consumerId === undefined) return [...this.connections.values()];
+    const connection = this.connections.get(consumerId);
+    if (!connection) throw new Error(`no connected consumer ${consumerId}`);
+    return [connection];
+  }
+
+  private announce<K extends BoardEventName>(event: K, ...args: BoardEvents[K]): void {
+    (this.emit as (event: K, ...args: BoardEvents[K]) => boolean)(event, ...args);
+    this.conditions.check();
+  }
+
+  private onUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
+    // A client that vanishes mid-handshake must not take the board down.
+    socket.on("error", () => undefined);
+    const url = new URL(req.url ?? "/", "http://devboard");
+    if (url.pathname !== SOCKET_PATH) return refuseUpgrade(socket, 404);
+    if (this.stopping) return refuseUpgrade(socket, 503);
+    const handshake = checkHandshake(url, this.token, this.publishedActions());
+    if (!handshake.ok) {
+      this.log.info({ reason: handshake.reason }, "connect refused with 403");
+      this.announce("refused", { reason: handshake.reason, path: url.pathname });
+      return refuseUpgrade(socket, 403);
+    }
+    this.sockets.handleUpgrade(req, socket, head, (ws) => this.accept(ws, handshake));
+  }
+
+  private accept(socket: WebSocket, handshake: AcceptedHandshake): void {
+    const id = `consumer-${this.nextConsumer++}`;
+    const connection = new ConsumerConnection({
+      id,
+      socket,
+      handshake,
+      host: this.connectionHost,
+      idleTimeoutMs: this.options.idleTimeoutMs ?? SERVER_IDLE_TIMEOUT_MS,
+    });
+    this.connections.set(id, connection);
+    this.log.info({ consumer: id, serializer: handshake.serializer }, "consumer connected");
+    this.announce("connect", connection.info());
+  }
+
+  private admit(connection: ConsumerConnection): Admission {
+    const others = this.joinedConnections().filter((c) => c !== connection);
+    // Connect already compared actions, but two sockets may have connected before either joined.
+    if (others[0] && !sameJson(connection.actions, others[0].actions)) {
+      return { ok: false, reason: "actions differ from the consumers already joined" };
+    }
+    return { ok: true, response: { ...this.identity, num_consumers: others.length + 1 } };
+  }
+
+  private broadcastNumConsumers(except: ConsumerConnection): void {
+    const joined = this.joinedConnections();
+    for (const consumer of joined) {
+      if (consumer !== except) consumer.push(EVENT.numConsumers, { num_consumers: joined.length });
+    }
+  }
+
+  private onJoined(connection: ConsumerConnection): void {
+    this.log.info({ consumer: connection.id, join_ref: connection.joinRef }, "consumer joined");
+    this.broadcastNumConsumers(connection);
+    this.announce("join", connection.info());
+  }
+
+  private onUnjoined(connection: ConsumerConnection, reason: UnjoinReason): void {
+    this.log.info({ consumer: connection.id, reason }, "consumer no longer joined");
+    this.broadcastNumConsumers(connection);
+    this.announce("leave", { consumer: connection.info(), reason });
+  }
+
+  private onFrame(direction: "in" | "out", connection: ConsumerConnection, text: string): void {
+    const record: FrameRecord = { direction, consumerId: connection.id, text, at: new Date() };
+    this.frameLog.add(record);
+    this.log.trace({ consumer: connection.id, direction }, "frame");
+    this.announce("frame", record);
+  }
+
+  private onClosed(connection: ConsumerConnection, code: number, reason: string): void {
+    this.connections.delete(connection.id);
+    this.log.info({ consumer: connection.id, code }, "consumer disconnected");
+    this.announce("disconnect", { consumer: connection.info(), code, reason });
+  }
+
+  private async shutdown(): Promise<void> {
+    this.router.failAll(503, BOARD_STOPPED_MESSAGE);
+    // Let the HTTP handlers write those answers before their sockets are closed.
+    await new Promise((resolve) => setImmediate(resolve));
+    const open = [...this.connections.values()];
+    for (const consumer of open) consumer.close(CLOSE_CODE.goingAway);
+    const allClosed = Promise.all(open.map((c) => c.closed));
+    await Promise.race([allClosed, delay(CLOSE_GRACE_MS)]);
+    for (const consumer of this.connections.values()) consumer.terminate();
+    await allClosed;
+    this.sockets.close();
+    const listenerClosed = new Promise((resolve) => this.server.close(resolve));
+    this.server.closeAllConnections();
+    await listenerClosed;
+    this.log.debug({ port: this.boundPort }, "dev plugboard stopped");
+  }
+}
