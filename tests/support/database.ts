@@ -1,13 +1,209 @@
 /**
- * Placeholder until the PostgreSQL harness lands: no database.
+ * PostgreSQL for the tests. tests/run.ts calls startTestDatabase() once: DATABASE_URL (or
+ * TEST_DATABASE_URL) when set, else an ephemeral cluster from the system binaries (initdb and
+ * pg_ctl on PATH or under /usr/lib/postgresql/<version>/bin), started in a temp dir on a free
+ * port, as the `postgres` OS user when running as root. The admin URL reaches the test files
+ * as TEST_DATABASE_URL; each file makes its own databases from it with createTestDatabase(),
+ * so files run in parallel in isolation. A test that needs to stop PostgreSQL starts a
+ * private cluster with startCluster().
  */
+import { execFileSync, spawnSync } from "node:child_process";
+import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { createServer } from "node:net";
+import { tmpdir, userInfo } from "node:os";
+import { join } from "node:path";
+import pg from "pg";
+import type { Kysely } from "kysely";
+import { createDatabase } from "../../src/db/database.ts";
+import { migrateToLatest } from "../../src/db/migrator.ts";
+import type { Database } from "../../src/db/schema.ts";
+import { createLogger } from "../../src/ops/logger.ts";
+
 export interface TestDatabase {
   description: string;
-  /** Environment handed to the test processes (e.g. TEST_DATABASE_URL). */
+  /** Environment handed to the test processes (TEST_DATABASE_URL). */
   env: Record<string, string>;
   stop(): Promise<void>;
 }
 
 export async function startTestDatabase(): Promise<TestDatabase> {
-  return { description: "none", env: {}, stop: async () => undefined };
+  const given = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
+  if (given) {
+    return { description: `PostgreSQL at ${redact(given)} (from the environment)`, env: { TEST_DATABASE_URL: given }, stop: async () => undefined };
+  }
+  const binaries = findPostgresBinaries();
+  if (!binaries) {
+    return {
+      description: "none: no DATABASE_URL and no PostgreSQL binaries (initdb, pg_ctl) found; database tests are skipped",
+      env: {},
+      stop: async () => undefined,
+    };
+  }
+  const cluster = await startCluster({ binaries });
+  return {
+    description: `ephemeral PostgreSQL cluster (${binaries}) on 127.0.0.1:${cluster.port}`,
+    env: { TEST_DATABASE_URL: cluster.url },
+    stop: () => cluster.remove(),
+  };
+}
+
+/** Why the database tests cannot run here, or undefined when they can (for `describe(…, { skip })`). */
+export function databaseSkipReason(): string | undefined {
+  return process.env.TEST_DATABASE_URL ? undefined : "no PostgreSQL for the tests (no DATABASE_URL, no initdb/pg_ctl)";
+}
+
+/** The directory holding initdb and pg_ctl, or undefined. */
+export function findPostgresBinaries(): string | undefined {
+  const candidates = (process.env.PATH ?? "").split(":").filter(Boolean);
+  const versions = existsSync("/usr/lib/postgresql") ? readdirSync("/usr/lib/postgresql").sort((a, b) => Number(b) - Number(a)) : [];
+  candidates.push(...versions.map((v) => `/usr/lib/postgresql/${v}/bin`));
+  return candidates.find((dir) => existsSync(join(dir, "initdb")) && existsSync(join(dir, "pg_ctl")));
+}
+
+export interface Cluster {
+  /** Superuser URL of the `postgres` database. */
+  url: string;
+  port: number;
+  dataDir: string;
+  /** Starts the (stopped) cluster again on the same port. */
+  start(): Promise<void>;
+  /** Stops the server ("fast": disconnects every client at once). */
+  stop(): Promise<void>;
+  /** Stops the server if running and deletes its files. */
+  remove(): Promise<void>;
+}
+
+/** Starts a throw-away cluster: trust auth, 127.0.0.1 only, fsync off. */
+export async function startCluster(options: { binaries?: string } = {}): Promise<Cluster> {
+  const binaries = options.binaries ?? findPostgresBinaries();
+  if (!binaries) throw new Error("no PostgreSQL binaries (initdb, pg_ctl) found");
+  const asRoot = process.getuid?.() === 0;
+  const base = mkdtempSync(join(tmpdir(), "vera-pg-"));
+  const dataDir = join(base, "data");
+  if (asRoot) {
+    const { uid, gid } = postgresUser();
+    chownSync(base, uid, gid);
+  }
+  // initdb and postgres refuse to run as root: run them as the postgres user then.
+  const run = (program: string, args: string[]) => {
+    const [file, argv] = asRoot ? ["runuser", ["-u", "postgres", "--", join(binaries, program), ...args]] : [join(binaries, program), args];
+    const result = spawnSync(file, argv, { encoding: "utf8", cwd: base });
+    if (result.status !== 0) {
+      throw new Error(`${program} failed (${result.status}): ${result.stderr || result.stdout}`);
+    }
+  };
+  run("initdb", ["-D", dataDir, "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-locale", "--no-sync"]);
+
+  const port = await freePort();
+  const serverOptions = [
+    `-p ${port}`,
+    "-c listen_addresses=127.0.0.1",
+    `-c unix_socket_directories=${base}`,
+    "-c fsync=off",
+    "-c synchronous_commit=off",
+    "-c full_page_writes=off",
+    "-c max_connections=300",
+  ].join(" ");
+  let running = false;
+  const start = async () => {
+    run("pg_ctl", ["-D", dataDir, "-l", join(base, "server.log"), "-o", serverOptions, "-w", "-t", "60", "start"]);
+    running = true;
+  };
+  const stop = async () => {
+    if (!running) return;
+    run("pg_ctl", ["-D", dataDir, "-m", "fast", "-w", "-t", "60", "stop"]);
+    running = false;
+  };
+  // A test process that dies without cleaning up must not leave a server behind.
+  const onExit = () => {
+    if (running) spawnSync(asRoot ? "runuser" : join(binaries, "pg_ctl"), asRoot ? ["-u", "postgres", "--", join(binaries, "pg_ctl"), "-D", dataDir, "-m", "immediate", "stop"] : ["-D", dataDir, "-m", "immediate", "stop"]);
+    rmSync(base, { recursive: true, force: true });
+  };
+  process.once("exit", onExit);
+  await start();
+  return {
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    port,
+    dataDir,
+    start,
+    stop,
+    remove: async () => {
+      await stop();
+      process.removeListener("exit", onExit);
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
+export interface FreshDatabase {
+  /** URL of the new database (same server, same user as the admin URL). */
+  url: string;
+  /** A migrated kysely instance on it. */
+  db: Kysely<Database>;
+  /** Closes `db` and drops the database. */
+  drop(): Promise<void>;
+}
+
+let counter = 0;
+
+/** Creates and migrates a database of its own from TEST_DATABASE_URL (or `adminUrl`). */
+export async function createTestDatabase(options: { adminUrl?: string; migrate?: boolean } = {}): Promise<FreshDatabase> {
+  const adminUrl = options.adminUrl ?? process.env.TEST_DATABASE_URL;
+  if (!adminUrl) throw new Error("TEST_DATABASE_URL is not set: run the tests through `npm test`");
+  const name = `vera_test_${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 8)}`;
+  await admin(adminUrl, `create database ${name}`);
+  const url = new URL(adminUrl);
+  url.pathname = `/${name}`;
+  const log = createLogger({ level: "silent" });
+  const db = createDatabase({ url: url.toString() }, log);
+  if (options.migrate !== false) await migrateToLatest(db, log);
+  return {
+    url: url.toString(),
+    db,
+    drop: async () => {
+      await db.destroy();
+      await admin(adminUrl, `drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+async function admin(url: string, statement: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  await client.connect();
+  try {
+    await client.query(statement);
+  } finally {
+    await client.end();
+  }
+}
+
+function postgresUser(): { uid: number; gid: number } {
+  try {
+    const uid = Number(execFileSync("id", ["-u", "postgres"], { encoding: "utf8" }).trim());
+    const gid = Number(execFileSync("id", ["-g", "postgres"], { encoding: "utf8" }).trim());
+    return { uid, gid };
+  } catch {
+    throw new Error(`running as ${userInfo().username}, but there is no "postgres" user to run the PostgreSQL server as`);
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
+    });
+  });
+}
+
+function redact(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.password) u.password = "***";
+    return u.toString();
+  } catch {
+    return "(unparseable URL)";
+  }
 }

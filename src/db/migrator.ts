@@ -1,0 +1,102 @@
+/**
+ * Schema migrations: kysely's Migrator over the files of migrations/, run at start-up (and by
+ * `npm run migrate`). Many replicas may start at once; they take turns on a session-level
+ * advisory lock held around the whole run, so exactly one applies a migration and the others
+ * find nothing left to do. (kysely 0.28 locks only the migration step itself, after creating
+ * its bookkeeping tables outside any lock; 0.29 fixes that but needs Node 22.)
+ */
+import { readdir } from "node:fs/promises";
+import { extname, join } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
+import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
+import type { Logger } from "../ops/logger.ts";
+import type { Database } from "./schema.ts";
+
+export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
+
+/** Arbitrary but fixed: the advisory-lock key every replica of this service agrees on. */
+const MIGRATION_LOCK_KEY = 0x7665_7261; // "vera"
+
+export class MigrationError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "MigrationError";
+  }
+}
+
+/** Imports every .ts/.js file of `dir` (sorted by name); each must export `up` (and may export `down`). */
+export function folderMigrations(dir: string = MIGRATIONS_DIR): MigrationProvider {
+  return {
+    async getMigrations() {
+      const migrations: Record<string, Migration> = {};
+      const files = (await readdir(dir)).filter((f) => /\.(ts|js|mjs)$/.test(f) && !f.endsWith(".d.ts")).sort();
+      for (const file of files) {
+        const module = (await import(pathToFileURL(join(dir, file)).href)) as Partial<Migration>;
+        if (typeof module.up !== "function") throw new MigrationError(`migration ${file} exports no up() function`);
+        migrations[file.slice(0, -extname(file).length)] = module as Migration;
+      }
+      return migrations;
+    },
+  };
+}
+
+export interface MigrateOptions {
+  /** Default: the files of migrations/. */
+  provider?: MigrationProvider;
+  /**
+   * Take the advisory lock on a connection of its own (default true). Needs a pool of at least
+   * two connections; turn it off for a single-connection database (embedded PGlite).
+   */
+  lock?: boolean;
+  /** How long to wait for another replica's migration (default 120 s). */
+  lockTimeoutMs?: number;
+}
+
+/**
+ * Brings the schema up to date and returns the names of the migrations it applied.
+ * Throws MigrationError when a migration fails (kysely's migrateToLatest only returns the error).
+ */
+export async function migrateToLatest(db: Kysely<Database>, log: Logger, options: MigrateOptions = {}): Promise<string[]> {
+  const migrator = new Migrator({ db, provider: options.provider ?? folderMigrations() });
+  const run = async () => {
+    const { error, results = [] } = await migrator.migrateToLatest();
+    for (const r of results) {
+      if (r.status === "Success") log.info({ migration: r.migrationName }, "migration applied");
+      if (r.status === "Error") log.error({ migration: r.migrationName }, "migration failed");
+    }
+    if (error) {
+      const failed = results.find((r) => r.status === "Error")?.migrationName;
+      throw new MigrationError(failed ? `migration ${failed} failed` : "migrations failed", { cause: error });
+    }
+    return results.filter((r) => r.status === "Success").map((r) => r.migrationName);
+  };
+  if (options.lock === false) return run();
+  return db.connection().execute(async (conn) => {
+    await acquireLock(conn, options.lockTimeoutMs ?? 120_000, log);
+    try {
+      return await run();
+    } finally {
+      // A failed unlock must not hide the migration's own error; the session's end frees the lock anyway.
+      await sql`select pg_advisory_unlock(${MIGRATION_LOCK_KEY}::bigint)`.execute(conn).catch((error: unknown) => {
+        log.warn({ reason: error instanceof Error ? error.message : String(error) }, "could not release the migration lock");
+      });
+    }
+  });
+}
+
+/**
+ * Polls pg_try_advisory_lock rather than blocking in pg_advisory_lock, so the wait is bounded
+ * by our own deadline and not cut short by the statement timeout.
+ */
+async function acquireLock(conn: Kysely<Database>, timeoutMs: number, log: Logger): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let logged = false;
+  for (;;) {
+    const { rows } = await sql<{ locked: boolean }>`select pg_try_advisory_lock(${MIGRATION_LOCK_KEY}::bigint) as locked`.execute(conn);
+    if (rows[0]?.locked) return;
+    if (Date.now() > deadline) throw new MigrationError(`gave up waiting ${timeoutMs} ms for the migration lock`);
+    if (!logged) log.info("waiting for another replica to finish migrating");
+    logged = true;
+    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 150));
+  }
+}

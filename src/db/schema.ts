@@ -1,0 +1,57 @@
+/**
+ * The tables as kysely sees them. The migrations in migrations/ create exactly these columns;
+ * tests/migrations.test.ts checks the two agree.
+ */
+import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+
+/** A timestamptz column: read as Date, written as Date or ISO text. */
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type DefaultedTimestamp = ColumnType<Date, Date | string | undefined, Date | string>;
+type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefined, Date | string | null>;
+
+export interface UsersTable {
+  id: Generated<number>;
+  /** As the user typed it (NFC), for display. */
+  username: string | null;
+  /** NFC + lower case: what uniqueness and login compare. */
+  username_normalized: string | null;
+  name: string;
+  email: string | null;
+  email_normalized: string | null;
+  /** E.164, e.g. +12025550123. */
+  phone_number: string | null;
+  password_digest: string;
+  /** Tokens issued (iat) before this instant are rejected; null = no such cut-off. */
+  tokens_valid_after: NullableTimestamp;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+  /** Soft delete: a deleted account is invisible to login and frees its identifiers. */
+  deleted_at: NullableTimestamp;
+}
+
+export interface RevocationsTable {
+  jti: string;
+  user_id: number | null;
+  /** The token's own `exp`: the row can be purged once this (plus the clock skew) has passed. */
+  expires_at: Timestamp;
+  created_at: DefaultedTimestamp;
+}
+
+/** One row per login attempt that counts against the throttle (see src/db/throttle.ts). */
+export interface LoginAttemptsTable {
+  id: Generated<string>;
+  identifier: string;
+  attempted_at: DefaultedTimestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  revocations: RevocationsTable;
+  login_attempts: LoginAttemptsTable;
+}
+
+export type User = Selectable<UsersTable>;
+export type NewUser = Insertable<UsersTable>;
+
+/** Partial unique indexes among live accounts; a violation of any of them means "User already exists". */
+export const USER_UNIQUE_INDEXES = ["users_username_live_key", "users_email_live_key", "users_phone_live_key"] as const;

@@ -1,0 +1,61 @@
+/**
+ * The login throttle, kept in PostgreSQL so every replica counts the same attempts. Each login
+ * first reserves an attempt for its identifier; a failure leaves the reservation in place as the
+ * failure record, a success removes it. Once an identifier holds LOGIN_MAX_FAILURES attempts in
+ * the last LOGIN_WINDOW_SECONDS, further attempts are refused (the right password too) until the
+ * oldest ones age out. Reserving under a per-identifier advisory lock keeps a burst of parallel
+ * guesses, on any number of replicas, from slipping past the count.
+ */
+import { sql, type Kysely } from "kysely";
+import type { Database } from "./schema.ts";
+
+export interface ThrottleOptions {
+  maxFailures: number;
+  windowSeconds: number;
+  /** Chance that an attempt also sweeps expired rows of every identifier (default 1 %). */
+  sweepProbability?: number;
+}
+
+export type Reservation = { throttled: true } | { throttled: false; attemptId: string };
+
+export class LoginThrottle {
+  constructor(
+    private readonly db: Kysely<Database>,
+    private readonly options: ThrottleOptions,
+  ) {}
+
+  /** Reserves one attempt for `identifier`, or says it is throttled. */
+  async reserve(identifier: string): Promise<Reservation> {
+    const window = sql<Date>`now() - make_interval(secs => ${this.options.windowSeconds})`;
+    const reservation = await this.db.transaction().execute(async (trx): Promise<Reservation> => {
+      await sql`select pg_advisory_xact_lock(hashtextextended(${identifier}, 0))`.execute(trx);
+      // This identifier's expired rows go now; that bounds the table per identifier.
+      await trx.deleteFrom("login_attempts").where("identifier", "=", identifier).where("attempted_at", "<=", window).execute();
+      const { count } = await trx
+        .selectFrom("login_attempts")
+        .select((eb) => eb.fn.countAll<string>().as("count"))
+        .where("identifier", "=", identifier)
+        .executeTakeFirstOrThrow();
+      if (Number(count) >= this.options.maxFailures) return { throttled: true };
+      const { id } = await trx.insertInto("login_attempts").values({ identifier }).returning("id").executeTakeFirstOrThrow();
+      return { throttled: false, attemptId: id };
+    });
+    if (Math.random() < (this.options.sweepProbability ?? 0.01)) await this.sweep();
+    return reservation;
+  }
+
+  /** The attempt succeeded: it no longer counts. */
+  async release(attemptId: string): Promise<void> {
+    await this.db.deleteFrom("login_attempts").where("id", "=", attemptId).execute();
+  }
+
+  /** Deletes expired rows of every identifier, a batch at a time; returns how many went. */
+  async sweep(limit = 1000): Promise<number> {
+    const window = sql<Date>`now() - make_interval(secs => ${this.options.windowSeconds})`;
+    const result = await this.db
+      .deleteFrom("login_attempts")
+      .where("id", "in", this.db.selectFrom("login_attempts").select("id").where("attempted_at", "<=", window).limit(limit))
+      .executeTakeFirst();
+    return Number(result.numDeletedRows);
+  }
+}
