@@ -1,8 +1,102 @@
 /**
- * What every action can reach through ctx.services. main.ts builds one instance at start-up.
+ * What every action can reach through ctx.services. main.ts builds one instance at start-up
+ * with createServices (database, migrations, password pool, token keys) and closes it last.
  */
+import type { Dialect, Kysely } from "kysely";
 import type { Config } from "./config.ts";
+import type { Logger } from "./ops/logger.ts";
+import { Passwords } from "./auth/passwords.ts";
+import { Tokens } from "./auth/tokens.ts";
+import { createDatabase, type PostgresOptions } from "./db/database.ts";
+import { migrateToLatest } from "./db/migrator.ts";
+import { Revocations } from "./db/revocations.ts";
+import type { Database } from "./db/schema.ts";
+import { LoginThrottle } from "./db/throttle.ts";
+import { Users } from "./db/users.ts";
 
 export interface Services {
   config: Readonly<Config>;
+  /** The database; unavailability surfaces as DependencyError (→ 503). */
+  db: Kysely<Database>;
+  /** bcrypt off the event loop. */
+  passwords: Passwords;
+  /** JWT signing and verification. */
+  tokens: Tokens;
+  users: Users;
+  revocations: Revocations;
+  throttle: LoginThrottle;
+}
+
+export interface ServiceOptions {
+  /** The HS* secret when the configuration has none (dev mode's generated secret). */
+  jwtSecret?: string;
+  /** Another kysely dialect (the embedded PGlite) instead of config.database. */
+  dialect?: Dialect;
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean;
+  /** Pool settings for PostgreSQL (size, timeouts). */
+  pool?: Omit<PostgresOptions, "url">;
+}
+
+export class NoDatabaseError extends Error {
+  constructor() {
+    super("no database configured: set DATABASE_URL or POSTGRES_HOST/_PORT/_USER/_PASSWORD/_DB");
+    this.name = "NoDatabaseError";
+  }
+}
+
+/**
+ * Connects, migrates (under the migration lock) and builds the services. Throws when the
+ * configuration is unusable, the database cannot be reached, or a migration fails: the
+ * caller exits non-zero.
+ */
+export async function createServices(config: Readonly<Config>, log: Logger, options: ServiceOptions = {}): Promise<Services> {
+  const tokens = new Tokens({ ...config.jwt, secret: config.jwt.secret ?? options.jwtSecret });
+  const url = config.database?.url;
+  if (!options.dialect && !url) throw new NoDatabaseError();
+
+  let db: Kysely<Database>;
+  if (options.dialect) {
+    // An embedded single-connection database: one process, nobody to race with.
+    db = createDatabase({ dialect: options.dialect }, log);
+    if (options.migrate !== false) await migrateToLatest(db, log, { lock: false });
+  } else {
+    if (options.migrate !== false) await migrateWithOwnPool(url!, log);
+    db = createDatabase({ ...options.pool, url: url! }, log);
+  }
+  let passwords: Passwords;
+  try {
+    passwords = await Passwords.start({ cost: config.bcrypt.cost, threads: config.bcrypt.threads });
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+  log.info({ bcrypt_cost: passwords.cost, bcrypt_threads: passwords.stats().threads, jwt_algorithm: tokens.algorithm }, "services ready");
+  return {
+    config,
+    db,
+    passwords,
+    tokens,
+    users: new Users(db),
+    revocations: new Revocations(db),
+    throttle: new LoginThrottle(db, config.login),
+  };
+}
+
+/**
+ * Migrations get a small pool of their own without the statement timeout: an index build may
+ * take longer than any request may, and waiting for another replica's migration too.
+ */
+async function migrateWithOwnPool(url: string, log: Logger): Promise<void> {
+  const db = createDatabase({ url, poolMax: 2, statementTimeoutMs: 0 }, log);
+  try {
+    await migrateToLatest(db, log);
+  } finally {
+    await db.destroy();
+  }
+}
+
+/** Closes the password pool and the database pool. */
+export async function closeServices(services: Services): Promise<void> {
+  await Promise.allSettled([services.passwords.close(), services.db.destroy()]);
 }

@@ -1,0 +1,59 @@
+/**
+ * The configurable length limits (MIN/MAX_*_LENGTH) and bcrypt's 72-byte ceiling. The actions'
+ * static zod schemas hold only fixed outer bounds (a schema is built at import, before any
+ * configuration is read); these checks run first thing in `run` and answer in the very format
+ * of the dispatcher's own validation errors.
+ */
+import type { Config } from "../config.ts";
+import { badRequest, MESSAGES, type ActionResponse } from "../actions/responses.ts";
+import { describeErrors, type FieldError } from "../actions/validation.ts";
+import { MAX_PASSWORD_BYTES, normalizePassword } from "./passwords.ts";
+
+/** Outer bounds for the static schemas: no configuration may allow more. */
+export const OUTER_BOUNDS = {
+  name: 1024,
+  username: 255,
+  email: 254, // RFC 5321's limit on a forward path
+  password: MAX_PASSWORD_BYTES, // characters; never more than 72 bytes either
+  phone: 64,
+  jwt: 16 * 1024, // the token itself may be at most 8 KiB (tokens.ts); this only bounds the input
+} as const;
+
+type Limited = "name" | "username" | "email" | "password";
+
+/** Characters as a person counts them: code points after NFC (no trimming, no case folding). */
+function characters(value: string): number {
+  return [...value.normalize("NFC")].length;
+}
+
+/**
+ * Length problems of the given fields against the configured limits; `password` is also held
+ * to 72 UTF-8 bytes after NFC, since bcrypt would silently ignore the rest.
+ */
+export function lengthErrors(values: Partial<Record<Limited, string>>, limits: Config["limits"]): FieldError[] {
+  const errors: FieldError[] = [];
+  for (const field of ["name", "username", "email", "password"] as const) {
+    const value = values[field];
+    if (value === undefined) continue;
+    const { min, max } = limits[field];
+    const n = characters(value);
+    if (n < min) errors.push({ field, message: `must be at least ${min} character${min === 1 ? "" : "s"}` });
+    else if (n > max) errors.push({ field, message: `must be at most ${max} character${max === 1 ? "" : "s"}` });
+  }
+  if (values.password !== undefined) {
+    const tooLong = passwordByteError(values.password);
+    if (tooLong && !errors.some((e) => e.field === "password")) errors.push(tooLong);
+  }
+  return errors;
+}
+
+/** The 72-byte rule alone (Login checks no other password length: old accounts keep working). */
+export function passwordByteError(password: string): FieldError | undefined {
+  if (Buffer.byteLength(normalizePassword(password), "utf8") <= MAX_PASSWORD_BYTES) return undefined;
+  return { field: "password", message: `must be at most ${MAX_PASSWORD_BYTES} bytes in UTF-8 (bcrypt would ignore the rest)` };
+}
+
+/** The 400 answer for field errors, as the dispatcher words its own. */
+export function invalidFields(errors: FieldError[]): ActionResponse {
+  return badRequest(MESSAGES.invalidFields(describeErrors(errors)), { errors });
+}

@@ -1,0 +1,28 @@
+/**
+ * What the account actions say, word for word as SPEC §5 has it. Status codes are chosen by
+ * the actions through the responses helpers; the texts live here so tests and README quote
+ * one source.
+ */
+import type { LifetimeProblem } from "./tokens.ts";
+
+export const ACCOUNT_MESSAGES = {
+  registered: "User registered successfully",
+  loggedIn: "Login successful",
+  revoked: "Token successfully revoked",
+  identifierRequired: "At least one of username or email must be provided",
+  exactlyOneIdentifier: "Exactly one identifier (username, email, or phone_number) must be provided",
+  onlyOneIdentifier: "Only one identifier (username, email, or phone_number) can be provided",
+  userExists: "User already exists",
+  userNotFound: "User not found",
+  invalidPassword: "Invalid password",
+  throttled: "Too many attempts, try again later",
+  alreadyRevoked: "Token has already been revoked",
+  invalidToken: (reason: string) => `Invalid token: ${reason}`,
+  invalidPhone: (problem: string) => `Invalid phone number: ${problem}`,
+} as const;
+
+export const LIFETIME_MESSAGES: Record<LifetimeProblem, string> = {
+  not_before_after_expiry: "Not before date must be before expiration date",
+  expiry_in_past: "Expiration date must be in the future",
+  expiry_beyond_maximum: "Expiration date exceeds the maximum token lifetime",
+};

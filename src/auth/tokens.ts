@@ -1,0 +1,190 @@
+/**
+ * JWTs (jsonwebtoken): signing with the claims every token carries, and verification that
+ * pins the algorithm, checks issuer and audience, allows 60 s of clock skew and refuses
+ * oversized tokens. Pure crypto and clock: whether a token is revoked or its account still
+ * alive is asked of the database by src/auth/authenticate.ts.
+ */
+import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from "node:crypto";
+import jwt from "jsonwebtoken";
+import type { JwtAlgorithm } from "../config.ts";
+
+export interface TokenOptions {
+  algorithm: JwtAlgorithm;
+  /** HS256/384/512: the shared secret (≥ 32 bytes). */
+  secret?: string;
+  /** RS256/ES256: the private key (PEM); its public half verifies. */
+  privateKey?: string;
+  /** RS256/ES256: the `kid` header of the tokens we sign. */
+  keyId?: string;
+  issuer: string;
+  audience: string;
+  /** Lifetime when the caller gives no expires_at. */
+  ttlSeconds: number;
+  /** Latest allowed exp: now + this. */
+  maxTtlSeconds: number;
+  clockToleranceSeconds?: number;
+  maxTokenBytes?: number;
+  /** Unix seconds; tests move the clock. */
+  now?: () => number;
+}
+
+export interface TokenClaims {
+  jti: string;
+  sub: string;
+  iss: string;
+  aud: string | string[];
+  iat: number;
+  exp: number;
+  nbf?: number;
+}
+
+/** Why a token was refused; shown to the caller as `Invalid token: <reason>`. */
+export type TokenRejection =
+  | "too large"
+  | "malformed"
+  | "algorithm not allowed"
+  | "unknown key"
+  | "invalid signature"
+  | "expired"
+  | "not active yet"
+  | "wrong issuer"
+  | "wrong audience"
+  | "missing claims";
+
+export type Verified = { valid: true; claims: TokenClaims } | { valid: false; reason: TokenRejection };
+
+/** When a token may be used: caller-chosen or defaulted, already checked. */
+export interface Lifetime {
+  notBefore?: number;
+  expiresAt: number;
+}
+
+export type LifetimeProblem = "not_before_after_expiry" | "expiry_in_past" | "expiry_beyond_maximum";
+
+export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 60;
+export const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+interface Keys {
+  signing: string | KeyObject;
+  /** The key that verifies a token with this header, if any (issue 7 adds earlier keys by kid). */
+  verifying(header: jwt.JwtHeader): string | KeyObject | undefined;
+}
+
+export class Tokens {
+  private readonly keys: Keys;
+  private readonly tolerance: number;
+  private readonly maxBytes: number;
+  private readonly now: () => number;
+
+  constructor(private readonly options: TokenOptions) {
+    this.keys = loadKeys(options);
+    this.tolerance = options.clockToleranceSeconds ?? DEFAULT_CLOCK_TOLERANCE_SECONDS;
+    this.maxBytes = options.maxTokenBytes ?? DEFAULT_MAX_TOKEN_BYTES;
+    this.now = options.now ?? (() => Math.floor(Date.now() / 1000));
+  }
+
+  get algorithm(): JwtAlgorithm {
+    return this.options.algorithm;
+  }
+
+  /**
+   * Checks a caller's not_before/expires_at (unix seconds) and fills in the default expiry:
+   * `not_before ≤ exp`, `now < exp ≤ now + max lifetime`. Without expires_at the token lives
+   * ttlSeconds from when it becomes valid.
+   */
+  lifetime(requested: { not_before?: number; expires_at?: number }): { ok: true; lifetime: Lifetime } | { ok: false; problem: LifetimeProblem } {
+    const now = this.now();
+    const { not_before: notBefore, expires_at: given } = requested;
+    const expiresAt = given ?? Math.max(now, notBefore ?? now) + this.options.ttlSeconds;
+    if (notBefore !== undefined && notBefore > expiresAt) return { ok: false, problem: "not_before_after_expiry" };
+    if (expiresAt <= now) return { ok: false, problem: "expiry_in_past" };
+    if (expiresAt > now + this.options.maxTtlSeconds) return { ok: false, problem: "expiry_beyond_maximum" };
+    return { ok: true, lifetime: notBefore === undefined ? { expiresAt } : { notBefore, expiresAt } };
+  }
+
+  /** Signs a token for a subject (the user id) with a fresh jti. */
+  sign(subject: string, lifetime: Lifetime): { jwt: string; claims: TokenClaims } {
+    const claims: TokenClaims = {
+      jti: randomUUID(),
+      sub: subject,
+      iss: this.options.issuer,
+      aud: this.options.audience,
+      iat: this.now(),
+      // exp is set here, never through jsonwebtoken's expiresIn (which reads "3600" as 3.6 s).
+      exp: lifetime.expiresAt,
+      ...(lifetime.notBefore !== undefined ? { nbf: lifetime.notBefore } : {}),
+    };
+    const token = jwt.sign(claims, this.keys.signing, {
+      algorithm: this.options.algorithm,
+      ...(this.options.keyId && !this.options.algorithm.startsWith("HS") ? { keyid: this.options.keyId } : {}),
+    });
+    return { jwt: token, claims };
+  }
+
+  /** Signature and claims only; never throws. */
+  verify(token: string): Verified {
+    if (Buffer.byteLength(token, "utf8") > this.maxBytes) return { valid: false, reason: "too large" };
+    const decoded = jwt.decode(token, { complete: true });
+    if (!decoded || typeof decoded.payload !== "object") return { valid: false, reason: "malformed" };
+    // Pinned: alg none, another HS size, or an HMAC token "signed" with a public key all stop here.
+    if (decoded.header.alg !== this.options.algorithm) return { valid: false, reason: "algorithm not allowed" };
+    const key = this.keys.verifying(decoded.header);
+    if (!key) return { valid: false, reason: "unknown key" };
+    let payload: jwt.JwtPayload;
+    try {
+      payload = jwt.verify(token, key, {
+        algorithms: [this.options.algorithm],
+        issuer: this.options.issuer,
+        audience: this.options.audience,
+        clockTolerance: this.tolerance,
+        clockTimestamp: this.now(),
+      }) as jwt.JwtPayload;
+    } catch (error) {
+      return { valid: false, reason: rejection(error) };
+    }
+    const { jti, sub, iss, aud, iat, exp, nbf } = payload;
+    if (
+      typeof jti !== "string" ||
+      !UUID.test(jti) ||
+      typeof sub !== "string" ||
+      sub === "" ||
+      typeof iss !== "string" ||
+      aud === undefined ||
+      typeof iat !== "number" ||
+      typeof exp !== "number" ||
+      (nbf !== undefined && typeof nbf !== "number")
+    ) {
+      return { valid: false, reason: "missing claims" };
+    }
+    return { valid: true, claims: { jti, sub, iss, aud, iat, exp, ...(nbf !== undefined ? { nbf } : {}) } };
+  }
+}
+
+function rejection(error: unknown): TokenRejection {
+  if (error instanceof jwt.TokenExpiredError) return "expired";
+  if (error instanceof jwt.NotBeforeError) return "not active yet";
+  const message = error instanceof Error ? error.message : "";
+  if (message === "invalid signature") return "invalid signature";
+  if (message === "invalid algorithm" || message === "jwt signature is required") return "algorithm not allowed";
+  if (message.startsWith("jwt issuer invalid")) return "wrong issuer";
+  if (message.startsWith("jwt audience invalid")) return "wrong audience";
+  return "malformed";
+}
+
+function loadKeys(options: TokenOptions): Keys {
+  if (options.algorithm.startsWith("HS")) {
+    const secret = options.secret;
+    if (!secret) throw new Error(`a secret is required for ${options.algorithm}`);
+    if (Buffer.byteLength(secret, "utf8") < 32) throw new Error("the JWT secret must be at least 32 bytes");
+    return { signing: secret, verifying: () => secret };
+  }
+  if (!options.privateKey) throw new Error(`a private key is required for ${options.algorithm}`);
+  const privateKey = createPrivateKey(options.privateKey);
+  const publicKey = createPublicKey(privateKey);
+  return {
+    signing: privateKey,
+    verifying: (header) => (header.kid === undefined || header.kid === options.keyId ? publicKey : undefined),
+  };
+}
