@@ -1,0 +1,81 @@
+import { z } from "zod";
+import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
+import { badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
+import { normalizeEmail, normalizeUsername, parsePhone, throttleKey, type AccountKey } from "../src/auth/identifiers.ts";
+import { invalidFields, OUTER_BOUNDS, passwordByteError } from "../src/auth/limits.ts";
+import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
+import { tokenFields, unixSeconds } from "../src/auth/token-fields.ts";
+import type { User } from "../src/db/schema.ts";
+
+export class Login extends Action {
+  static override description =
+    "Sign in with exactly one of username, email or phone_number and the password: answers 200 with a JWT.";
+  static override schema = z.object({
+    username: z.string().min(1).max(OUTER_BOUNDS.username).optional().describe("Any letter case"),
+    email: z.string().min(1).max(OUTER_BOUNDS.email).optional().describe("Any letter case"),
+    phone_number: z.string().min(1).max(OUTER_BOUNDS.phone).optional().describe("International format, any spacing"),
+    password: z.string().min(1).max(OUTER_BOUNDS.password).describe("The account's password"),
+    not_before: unixSeconds.optional().describe("Unix seconds before which the token is not valid"),
+    expires_at: unixSeconds.optional().describe("Unix seconds when the token expires (default: JWT_TTL_SECONDS from now)"),
+  });
+
+  async run(fields: Fields<typeof Login>, ctx: ActionContext): Promise<ActionResponse> {
+    const { users, passwords, tokens, throttle } = ctx.services;
+    // Everything about the input is settled before the lookup, so both failure paths below
+    // do the same work.
+    const key = accountKey(fields);
+    if ("answer" in key) return key.answer;
+    const tooLong = passwordByteError(fields.password);
+    if (tooLong) return invalidFields([tooLong]);
+    const lifetime = tokens.lifetime(fields);
+    if (!lifetime.ok) return badRequest(LIFETIME_MESSAGES[lifetime.problem]);
+
+    const reservation = await throttle.reserve(throttleKey(key));
+    if (reservation.throttled) {
+      ctx.log.warn({ event: "login_throttled", identifier_kind: key.kind }, "login throttled");
+      return tooManyRequests(ACCOUNT_MESSAGES.throttled);
+    }
+    const user = await users.findLive(key);
+    // With no account, compare against a real digest of the current cost all the same.
+    const matches = user
+      ? await passwords.verify(fields.password, user.password_digest, ctx.signal)
+      : await passwords.verifyWithoutAccount(fields.password, ctx.signal);
+    if (!user || !matches) {
+      const reason = user ? "bad_password" : "user_not_found";
+      ctx.log.info({ event: "login_failed", reason, identifier_kind: key.kind, user_id: user?.id }, "login failed");
+      return user ? unauthorized(ACCOUNT_MESSAGES.invalidPassword) : notFound(ACCOUNT_MESSAGES.userNotFound);
+    }
+    await throttle.release(reservation.attemptId);
+    await rehashIfOutdated(ctx, user, fields.password);
+    const token = tokens.sign(String(user.id), lifetime.lifetime);
+    ctx.log.info({ event: "login_success", user_id: user.id, jti: token.claims.jti }, "login succeeded");
+    return ok(ACCOUNT_MESSAGES.loggedIn, tokenFields(token));
+  }
+}
+
+function accountKey(fields: Fields<typeof Login>): AccountKey | { answer: ActionResponse } {
+  const given = (["username", "email", "phone_number"] as const).filter((k) => fields[k] !== undefined);
+  if (given.length === 0) return { answer: badRequest(ACCOUNT_MESSAGES.exactlyOneIdentifier) };
+  if (given.length > 1) return { answer: badRequest(ACCOUNT_MESSAGES.onlyOneIdentifier) };
+  if (fields.username !== undefined) return { kind: "username", normalized: normalizeUsername(fields.username) };
+  if (fields.email !== undefined) return { kind: "email", normalized: normalizeEmail(fields.email) };
+  // Parsed, not validated: a stored number keeps working when the metadata changes.
+  const phone = parsePhone(fields.phone_number!, { validate: false });
+  if (!phone.ok) return { answer: badRequest(ACCOUNT_MESSAGES.invalidPhone(phone.problem)) };
+  return { kind: "phone_number", normalized: phone.e164 };
+}
+
+/** A digest from a lower BCRYPT_COST (or the seed's service) is replaced while we hold the password. */
+async function rehashIfOutdated(ctx: ActionContext, user: User, password: string): Promise<void> {
+  const { passwords, users } = ctx.services;
+  if (!passwords.needsRehash(user.password_digest)) return;
+  try {
+    const digest = await passwords.hash(password, ctx.signal);
+    if (await users.replaceDigest(user.id, user.password_digest, digest)) {
+      ctx.log.info({ event: "password_rehashed", user_id: user.id, cost: passwords.cost }, "password rehashed at the current cost");
+    }
+  } catch (error) {
+    // The login itself succeeded; the next one tries again.
+    ctx.log.warn({ user_id: user.id, reason: error instanceof Error ? error.message : String(error) }, "password rehash failed");
+  }
+}

@@ -1,0 +1,76 @@
+import { z } from "zod";
+import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
+import { badRequest, conflict, created, type ActionResponse } from "../src/actions/responses.ts";
+import { parsePhone, normalizeEmail, normalizeUsername, type AccountKey } from "../src/auth/identifiers.ts";
+import { invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
+import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
+import { tokenFields, unixSeconds } from "../src/auth/token-fields.ts";
+import { UserExistsError } from "../src/db/users.ts";
+
+export class Register extends Action {
+  static override description =
+    "Create an account (username and/or email, optional phone) and sign in: answers 201 with a JWT.";
+  static override schema = z.object({
+    name: z.string().max(OUTER_BOUNDS.name).describe("Display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
+    username: z
+      .string()
+      .min(1)
+      .max(OUTER_BOUNDS.username)
+      .regex(/^[^\s\p{C}]+$/u, "must not contain spaces or control characters")
+      .optional()
+      .describe("Unique, case-insensitive (MIN/MAX_USERNAME_LENGTH characters; default 3–50). Username or email is required."),
+    email: z
+      .string()
+      .max(OUTER_BOUNDS.email)
+      .email()
+      .optional()
+      .describe("Unique, case-insensitive (MIN/MAX_EMAIL_LENGTH characters; default 3–254). Username or email is required."),
+    phone_number: z
+      .string()
+      .min(1)
+      .max(OUTER_BOUNDS.phone)
+      .optional()
+      .describe("International format with country code, e.g. +1 202 555 0123; stored as E.164 and unique"),
+    password: z
+      .string()
+      .max(OUTER_BOUNDS.password)
+      .describe("MIN/MAX_PASSWORD_LENGTH characters (default 8–72) and at most 72 bytes in UTF-8"),
+    not_before: unixSeconds.optional().describe("Unix seconds before which the token is not valid"),
+    expires_at: unixSeconds.optional().describe("Unix seconds when the token expires (default: JWT_TTL_SECONDS from now)"),
+  });
+
+  async run(fields: Fields<typeof Register>, ctx: ActionContext): Promise<ActionResponse> {
+    const { config, users, passwords, tokens } = ctx.services;
+    if (fields.username === undefined && fields.email === undefined) return badRequest(ACCOUNT_MESSAGES.identifierRequired);
+    const errors = lengthErrors(fields, config.limits);
+    if (errors.length > 0) return invalidFields(errors);
+
+    let phoneNumber: string | undefined;
+    if (fields.phone_number !== undefined) {
+      const phone = parsePhone(fields.phone_number, { validate: true });
+      if (!phone.ok) return badRequest(ACCOUNT_MESSAGES.invalidPhone(phone.problem));
+      phoneNumber = phone.e164;
+    }
+    const lifetime = tokens.lifetime(fields);
+    if (!lifetime.ok) return badRequest(LIFETIME_MESSAGES[lifetime.problem]);
+
+    // Checked before hashing so a duplicate costs no bcrypt; the unique indexes settle races.
+    const keys: AccountKey[] = [];
+    if (fields.username !== undefined) keys.push({ kind: "username", normalized: normalizeUsername(fields.username) });
+    if (fields.email !== undefined) keys.push({ kind: "email", normalized: normalizeEmail(fields.email) });
+    if (phoneNumber !== undefined) keys.push({ kind: "phone_number", normalized: phoneNumber });
+    if (await users.anyTaken(keys)) return conflict(ACCOUNT_MESSAGES.userExists);
+
+    const passwordDigest = await passwords.hash(fields.password, ctx.signal);
+    let user;
+    try {
+      user = await users.create({ name: fields.name, username: fields.username, email: fields.email, phoneNumber, passwordDigest });
+    } catch (error) {
+      if (error instanceof UserExistsError) return conflict(ACCOUNT_MESSAGES.userExists);
+      throw error;
+    }
+    const token = tokens.sign(String(user.id), lifetime.lifetime);
+    ctx.log.info({ event: "user_created", user_id: user.id, jti: token.claims.jti }, "user created");
+    return created(ACCOUNT_MESSAGES.registered, tokenFields(token));
+  }
+}
