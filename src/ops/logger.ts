@@ -37,7 +37,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   let destination = options.destination;
   if (!destination) {
     // Asynchronous writes keep logging off the request path; flushLogs() drains them on exit.
-    stdoutDestination ??= pino.destination({ dest: 1, sync: false, minLength: 4096 });
+    stdoutDestination ??= pino.destination({ dest: 1, sync: false });
     destination = stdoutDestination;
   }
   return pino(

@@ -1,0 +1,135 @@
+/**
+ * The whole consumer, assembled: services → actions → dispatcher → plugboard client, plus the
+ * dev plugboard when no WEBSOCKET_URL is configured. main.ts runs it as a process; tests start
+ * it in-process. `stop()` is the graceful drain of SPEC §8.
+ */
+import type { Config } from "./config.ts";
+import type { Logger } from "./ops/logger.ts";
+import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
+import { loadActions, type Registry } from "./actions/registry.ts";
+import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
+import { DevPlugboard } from "./devboard/server.ts";
+import { createServices, closeServices, type Services } from "./services.ts";
+import { embeddedDefaults } from "./embedded.ts";
+import { handlers } from "../events/index.ts";
+
+export interface AppOptions {
+  config: Readonly<Config>;
+  log: Logger;
+  /** Overrides for tests: backoff schedules and such. */
+  client?: Partial<Pick<PlugboardClientOptions, "reconnectAfterMs" | "rejoinAfterMs" | "leaveTimeoutMs">>;
+  observer?: DispatchObserver;
+}
+
+export class App {
+  /** Resolves with the exit code once the app has stopped for good. */
+  readonly done: Promise<number>;
+  private finish!: (code: number) => void;
+  private stopping: Promise<void> | undefined;
+
+  private constructor(
+    readonly config: Readonly<Config>,
+    readonly log: Logger,
+    readonly services: Services,
+    readonly registry: Registry,
+    readonly dispatcher: Dispatcher,
+    readonly client: PlugboardClient,
+    readonly board: DevPlugboard | undefined,
+  ) {
+    this.done = new Promise((resolve) => (this.finish = resolve));
+  }
+
+  static async start(options: AppOptions): Promise<App> {
+    const { config, log } = options;
+    const registry = await loadActions({ dir: config.actionsDir, log });
+    const board = config.websocketUrl
+      ? undefined
+      : await DevPlugboard.start({ port: config.plugboard.port, host: config.plugboard.host, token: config.token, log: log.child({ component: "devboard" }) });
+    let services: Services;
+    try {
+      services = await createServices(config, log, await embeddedDefaults(config, log));
+    } catch (error) {
+      await board?.stop();
+      throw error;
+    }
+    const dispatcher = new Dispatcher({
+      registry,
+      services,
+      log,
+      maxConcurrency: config.maxConcurrency,
+      queueLimit: config.queueLimit,
+      actionTimeoutMs: config.actionTimeoutMs,
+      observer: options.observer,
+    });
+    let app: App | undefined;
+    const client = new PlugboardClient({
+      url: config.websocketUrl ?? board!.socketUrl,
+      token: config.websocketUrl ? config.token! : board!.token,
+      actionsJson: registry.json,
+      log,
+      handlers,
+      dispatch: (request) => dispatcher.dispatch(request),
+      onFatal: (reason, exitCode) => void app?.fatal(reason, exitCode),
+      heartbeatIntervalMs: config.heartbeatIntervalMs,
+      ...options.client,
+    });
+    app = new App(config, log, services, registry, dispatcher, client, board);
+    client.start();
+    if (board) {
+      log.info({ explorer: board.url, socket: board.socketUrl }, `dev mode: open ${board.url} to call the actions (POST ${board.url}/ works too)`);
+    }
+    return app;
+  }
+
+  /**
+   * Graceful stop: new requests get 503 at once, accepted ones finish and are answered on the
+   * still-joined channel, then phx_leave, close. Past SHUTDOWN_TIMEOUT_MS it stops hard.
+   */
+  stop(): Promise<void> {
+    this.stopping ??= this.drainAndClose();
+    return this.stopping;
+  }
+
+  /** A second signal, or the deadline: abandon what is left and close now. */
+  async stopNow(reason: string): Promise<void> {
+    this.log.warn({ in_flight: this.dispatcher.inFlight, queued: this.dispatcher.queued }, `stopping at once: ${reason}`);
+    this.dispatcher.abortAll();
+    await this.closeAll().catch(() => undefined);
+    this.finish(1);
+  }
+
+  private async drainAndClose(): Promise<void> {
+    const deadline = setTimeout(() => void this.stopNow("shutdown deadline passed"), this.config.shutdownTimeoutMs);
+    deadline.unref();
+    this.log.info({ in_flight: this.dispatcher.inFlight, queued: this.dispatcher.queued }, "draining: new requests get 503");
+    await this.dispatcher.drain();
+    // Every accepted request must have its answer on the wire before phx_leave: wait for the
+    // last ones to reach the outbox, and for held ones to go out once the channel is rejoined.
+    const { outbox } = this.client;
+    while (outbox.runningCount > 0 || outbox.heldCount > 0) await delay(10);
+    await this.closeAll();
+    clearTimeout(deadline);
+    this.log.info("stopped cleanly");
+    this.finish(0);
+  }
+
+  private async fatal(reason: string, exitCode: number): Promise<void> {
+    this.log.fatal(reason);
+    this.stopping ??= (async () => {
+      void this.dispatcher.drain();
+      await this.closeAll().catch(() => undefined);
+    })();
+    await this.stopping;
+    this.finish(exitCode);
+  }
+
+  private async closeAll(): Promise<void> {
+    await this.client.stop();
+    await closeServices(this.services);
+    await this.board?.stop();
+  }
+}
+
+function delay(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}

@@ -1,0 +1,50 @@
+/**
+ * Process entry: configuration → app; signals drain it. A bad configuration stops the process
+ * before it connects anywhere, one line per problem.
+ */
+import { ConfigError, loadConfig, type Config } from "./config.ts";
+import { createLogger, flushLogs } from "./ops/logger.ts";
+import { App } from "./app.ts";
+
+const CONFIG_EXIT_CODE = 2;
+
+function exit(code: number): never {
+  flushLogs();
+  process.exit(code);
+}
+
+let config: Readonly<Config>;
+try {
+  config = loadConfig();
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error;
+  const log = createLogger();
+  for (const problem of error.problems) log.fatal({ problem }, `configuration: ${problem}`);
+  exit(CONFIG_EXIT_CODE);
+}
+
+const log = createLogger({ level: config.logLevel });
+process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
+
+let app: App;
+try {
+  app = await App.start({ config, log });
+} catch (error) {
+  log.fatal({ err: error }, "could not start");
+  exit(1);
+}
+
+let signals = 0;
+function onSignal(signal: NodeJS.Signals): void {
+  signals++;
+  if (signals === 1) {
+    log.info({ signal }, "shutting down");
+    void app.stop();
+  } else {
+    void app.stopNow(`second ${signal}`);
+  }
+}
+process.on("SIGTERM", onSignal);
+process.on("SIGINT", onSignal);
+
+exit(await app.done);

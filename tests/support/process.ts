@@ -1,0 +1,57 @@
+/**
+ * Runs the service the way operators do: `node --import tsx src/main.ts`, configured only
+ * through the environment, with its JSON log lines collected for the test.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+
+export interface ServiceProcess {
+  child: ChildProcess;
+  /** Every stdout line parsed as JSON (non-JSON lines are kept as {raw}). */
+  lines: () => Array<Record<string, unknown>>;
+  output: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  waitForLine(predicate: (line: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  kill(signal?: NodeJS.Signals): void;
+}
+
+export function startService(env: Record<string, string | undefined>): ServiceProcess {
+  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+    env: { PATH: process.env.PATH, NODE_ENV: "test", LOG_LEVEL: "debug", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let out = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  const lines = () =>
+    out
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => {
+        try {
+          return JSON.parse(l) as Record<string, unknown>;
+        } catch {
+          return { raw: l };
+        }
+      });
+  return {
+    child,
+    lines,
+    output: () => out,
+    exited,
+    async waitForLine(predicate, timeoutMs = 10_000) {
+      const deadline = Date.now() + timeoutMs;
+      for (;;) {
+        const found = lines().find(predicate);
+        if (found) return found;
+        if (Date.now() > deadline) throw new Error(`no such log line within ${timeoutMs} ms; output:\n${out.slice(-3000)}`);
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+    },
+    kill(signal = "SIGTERM") {
+      child.kill(signal);
+    },
+  };
+}
