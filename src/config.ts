@@ -130,14 +130,25 @@ function databaseUrl(env: z.infer<typeof envSchema>): string | undefined {
   return url.toString();
 }
 
+/** The values production mode cannot do without, judged on the raw environment. */
+function missingInProduction(source: Record<string, string | undefined>): string[] {
+  if (!source.WEBSOCKET_URL?.trim()) return [];
+  const problems: string[] = [];
+  if (!source.TOKEN?.trim()) problems.push("TOKEN: required when WEBSOCKET_URL is set");
+  const algorithm = source.JWT_ALGORITHM?.trim() || "HS256";
+  if (algorithm.startsWith("HS") && !source.JWT_SECRET?.trim()) {
+    problems.push(`JWT_SECRET: required for ${algorithm} when WEBSOCKET_URL is set`);
+  }
+  return problems;
+}
+
 /** Cross-field rules zod's per-field schema cannot say. */
 function crossChecks(env: z.infer<typeof envSchema>, production: boolean): string[] {
   const problems: string[] = [];
   const relaxed = env.NODE_ENV === "test" || env.NODE_ENV === "development";
-  if (production && !env.TOKEN) problems.push("TOKEN: required when WEBSOCKET_URL is set");
   const hs = (HS_ALGORITHMS as readonly string[]).includes(env.JWT_ALGORITHM);
+  if (production) problems.push(...missingInProduction({ TOKEN: env.TOKEN, JWT_SECRET: env.JWT_SECRET, JWT_ALGORITHM: env.JWT_ALGORITHM, WEBSOCKET_URL: "set" }));
   if (hs) {
-    if (production && !env.JWT_SECRET) problems.push(`JWT_SECRET: required for ${env.JWT_ALGORITHM} when WEBSOCKET_URL is set`);
     if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET, "utf8") < 32) problems.push("JWT_SECRET: must be at least 32 bytes");
   } else {
     if (!env.JWT_PRIVATE_KEY) problems.push(`JWT_PRIVATE_KEY: required for ${env.JWT_ALGORITHM}`);
@@ -160,7 +171,9 @@ function crossChecks(env: z.infer<typeof envSchema>, production: boolean): strin
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
   const parsed = envSchema.safeParse(source);
   if (!parsed.success) {
-    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+    // Report what is missing too, so one run shows every problem.
+    const missing = missingInProduction(source).filter((m) => !parsed.error.issues.some((i) => m.startsWith(`${i.path[0]}:`)));
+    throw new ConfigError([...parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`), ...missing]);
   }
   const env = parsed.data;
   const production = env.WEBSOCKET_URL !== undefined;
