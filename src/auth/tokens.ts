@@ -166,8 +166,9 @@ function rejection(error: unknown): TokenRejection {
   if (error instanceof jwt.TokenExpiredError) return "expired";
   if (error instanceof jwt.NotBeforeError) return "not active yet";
   const message = error instanceof Error ? error.message : "";
-  if (message === "invalid signature") return "invalid signature";
-  if (message === "invalid algorithm" || message === "jwt signature is required") return "algorithm not allowed";
+  // "signature is required": our alg in the header but the signature cut off.
+  if (message === "invalid signature" || message === "jwt signature is required") return "invalid signature";
+  if (message === "invalid algorithm") return "algorithm not allowed";
   if (message.startsWith("jwt issuer invalid")) return "wrong issuer";
   if (message.startsWith("jwt audience invalid")) return "wrong audience";
   return "malformed";

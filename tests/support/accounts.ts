@@ -39,9 +39,11 @@ export interface Accounts extends CapturedLogger {
 
 let refs = 0;
 
-export async function startAccounts(options: { env?: Record<string, string>; database?: FreshDatabase; actionTimeoutMs?: number } = {}): Promise<Accounts> {
+export async function startAccounts(
+  options: { env?: Record<string, string>; database?: FreshDatabase; actionTimeoutMs?: number; logLevel?: string } = {},
+): Promise<Accounts> {
   const database = options.database ?? (await createTestDatabase());
-  const captured = captureLogs("info");
+  const captured = captureLogs(options.logLevel ?? "info");
   const config = testConfig(database.url, options.env);
   const services = await createServices(config, captured.log);
   const registry = await loadActions({ dir: ACTIONS_DIR, log: captured.log });

@@ -1,0 +1,88 @@
+/**
+ * The password pool: bcrypt in worker threads (the event loop stays free), NFC, the 72-byte
+ * ceiling, the dummy comparison, every digest prefix, rehash detection.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { monitorEventLoopDelay } from "node:perf_hooks";
+import bcrypt from "bcryptjs";
+import { Passwords, PasswordTooLongError, passwordBytes } from "../src/auth/passwords.ts";
+
+describe("Passwords", () => {
+  let passwords: Passwords;
+  before(async () => {
+    passwords = await Passwords.start({ cost: 4, threads: 2 });
+  });
+  after(() => passwords?.close());
+
+  test("hash and verify, NFC-normalized on both sides", async () => {
+    const digest = await passwords.hash("cafe\u0301 au lait");
+    assert.match(digest, /^\$2b\$04\$/);
+    assert.equal(await passwords.verify("caf\u00e9 au lait", digest), true);
+    assert.equal(await passwords.verify("cafe au lait", digest), false);
+  });
+
+  test("more than 72 bytes after NFC is refused, never truncated", async () => {
+    assert.equal(passwordBytes("é".repeat(36)), 72);
+    assert.equal(passwordBytes("e\u0301".repeat(36)), 72, "measured after NFC");
+    const digest = await passwords.hash("a".repeat(72));
+    await assert.rejects(passwords.verify("a".repeat(72) + "b", digest), PasswordTooLongError);
+    await assert.rejects(passwords.hash("🔑".repeat(19)), PasswordTooLongError);
+    // What bcrypt alone would do, and what the check prevents:
+    assert.equal(bcrypt.compareSync("a".repeat(72) + "b", digest), true);
+  });
+
+  test("verifies $2a$, $2b$ and $2y$ digests", async () => {
+    const body = bcrypt.hashSync("password123", 4).slice(4);
+    for (const prefix of ["$2a$", "$2b$", "$2y$"]) assert.equal(await passwords.verify("password123", prefix + body), true, prefix);
+    assert.equal(await passwords.verify("password123", "not a digest"), false);
+  });
+
+  test("the no-account comparison is a real one at the current cost", async () => {
+    assert.equal(await passwords.verifyWithoutAccount("anything at all"), false);
+    const slow = await Passwords.start({ cost: 10, threads: 1 });
+    try {
+      const started = performance.now();
+      await slow.verifyWithoutAccount("anything at all");
+      const elapsed = performance.now() - started;
+      const real = await slow.hash("x");
+      const started2 = performance.now();
+      await slow.verify("y", real);
+      const elapsed2 = performance.now() - started2;
+      assert.ok(elapsed > elapsed2 / 2 && elapsed < elapsed2 * 2, `dummy ${elapsed} ms vs real ${elapsed2} ms`);
+    } finally {
+      await slow.close();
+    }
+  });
+
+  test("needsRehash: lower cost yes; same or higher no; garbage no", async () => {
+    assert.equal(passwords.needsRehash(bcrypt.hashSync("x", 4)), false);
+    assert.equal(passwords.needsRehash("$2b$12$" + "a".repeat(53)), false);
+    assert.equal(passwords.needsRehash("garbage"), false);
+    const stronger = await Passwords.start({ cost: 5, threads: 1 });
+    try {
+      assert.equal(stronger.needsRehash(bcrypt.hashSync("x", 4).replace("$2b$", "$2y$")), true);
+    } finally {
+      await stronger.close();
+    }
+  });
+
+  test("hashing runs off the event loop: timers keep firing while the workers hash", async () => {
+    const heavy = await Passwords.start({ cost: 12, threads: 2 });
+    try {
+      const delay = monitorEventLoopDelay({ resolution: 5 });
+      delay.enable();
+      const started = performance.now();
+      await Promise.all(Array.from({ length: 4 }, (_, i) => heavy.hash(`password-${i}`)));
+      const elapsed = performance.now() - started;
+      delay.disable();
+      const maxMs = delay.max / 1e6;
+      // Four cost-12 hashes take well over 400 ms; on the main thread each would block it ~250 ms.
+      assert.ok(elapsed > 300, `hashing took only ${elapsed} ms`);
+      assert.ok(maxMs < 100, `the event loop stalled for ${maxMs} ms`);
+      assert.equal(heavy.stats().threads, 2);
+    } finally {
+      await heavy.close();
+    }
+  });
+});
