@@ -112,6 +112,18 @@ describe("Logout", { skip: databaseSkipReason() }, () => {
     assert.deepEqual([answer.status_code, answer.message], [409, "Token has already been revoked"]);
   });
 
+  test("revocations are purged only once their token expired more than the skew ago", async () => {
+    const { revocations, db } = accounts.services;
+    const at = (secondsAgo: number) => new Date(Date.now() - secondsAgo * 1000);
+    const old = crypto.randomUUID();
+    const recent = crypto.randomUUID();
+    await revocations.revoke({ jti: old, userId, expiresAt: at(120) });
+    await revocations.revoke({ jti: recent, userId, expiresAt: at(30) });
+    assert.ok((await revocations.purgeExpired(60)) >= 1);
+    const left = (await db.selectFrom("revocations").select("jti").where("jti", "in", [old, recent]).execute()).map((r) => r.jti);
+    assert.deepEqual(left, [recent]);
+  });
+
   test("jwt is required and must be a string", async () => {
     assert.equal((await accounts.dispatch("Logout", {})).status_code, 400);
     assert.equal((await logout(42)).status_code, 400);

@@ -72,6 +72,23 @@ describe("database outage and recovery", { skip: findPostgresBinaries() ? undefi
     }
   });
 
+  test("an exhausted pool is a DependencyError after the connect timeout, not a wait in line forever", async () => {
+    const db = createDatabase({ url: database.url, poolMax: 1, connectTimeoutMs: 300 }, silent);
+    try {
+      let release!: () => void;
+      const held = db.connection().execute(() => new Promise<void>((resolve) => (release = resolve)));
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const started = performance.now();
+      await assert.rejects(sql`select 1`.execute(db), (error: unknown) => error instanceof DependencyError);
+      assert.ok(performance.now() - started < 2000);
+      release();
+      await held;
+      assert.deepEqual((await sql<{ one: number }>`select 1 as one`.execute(db)).rows, [{ one: 1 }]);
+    } finally {
+      await db.destroy();
+    }
+  });
+
   test("constraint violations are not unavailability", async () => {
     await assert.rejects(
       database.db.insertInto("users").values({ name: "x", password_digest: "x" }).execute(),
