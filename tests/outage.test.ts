@@ -34,7 +34,18 @@ describe("database outage and recovery", { skip: findPostgresBinaries() ? undefi
     const token = await register(accounts, { username: "survivor" });
     assert.equal((await accounts.dispatch("Login", { username: "survivor", password: "password123" })).status_code, 200);
 
+    // A request holding a connection while the server goes away must not bring the process down.
+    let finishHolding!: () => void;
+    const holding = accounts.services.db.connection().execute(async (conn) => {
+      await sql`select 1`.execute(conn);
+      await new Promise<void>((resolve) => (finishHolding = resolve));
+    });
+    await new Promise((resolve) => setTimeout(resolve, 50));
+
     await cluster.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200)); // the server's goodbye reaches the held client
+    finishHolding();
+    await holding;
     for (const [action, fields] of [
       ["Login", { username: "survivor", password: "password123" }],
       ["Register", { name: "x", username: "newcomer", password: "password123" }],

@@ -61,18 +61,25 @@ function createPool(options: PostgresOptions, log: Logger): PostgresPool {
   pool.on("error", (error: Error & { code?: string }) => {
     log.warn({ code: error.code, reason: error.message }, "database connection lost");
   });
-  return discardingBrokenClients(pool);
+  return discardingBrokenClients(pool, log);
 }
 
 /**
- * pg-pool only drops a checked-out client that is released with an error; kysely releases
- * without one. A client whose query failed with a connection-level error (e.g. the client-side
- * query timeout) is therefore released as broken here, so the next request gets a fresh one.
+ * Two gaps kysely leaves with a pg pool. A checked-out client has no 'error' listener (pg-pool
+ * removes its own at checkout), so a server shutting down while a request holds a connection
+ * would crash the process. And pg-pool only drops a client released with an error, which kysely
+ * never passes. Here a client that failed at the connection level (the server went away, the
+ * client-side query timeout) is released as broken, and the next request gets a fresh one.
  */
-function discardingBrokenClients(pool: pg.Pool): PostgresPool {
+function discardingBrokenClients(pool: pg.Pool, log: Logger): PostgresPool {
   const connect = async (): Promise<PostgresPoolClient> => {
     const client = await pool.connect();
     let broken = false;
+    const onError = (error: Error & { code?: string }) => {
+      broken = true;
+      log.warn({ code: error.code, reason: error.message }, "database connection lost while in use");
+    };
+    client.on("error", onError);
     const query = (async (text: string, parameters: ReadonlyArray<unknown>) => {
       try {
         return await client.query(text, [...parameters]);
@@ -81,7 +88,11 @@ function discardingBrokenClients(pool: pg.Pool): PostgresPool {
         throw error;
       }
     }) as unknown as PostgresPoolClient["query"];
-    return { query, release: () => client.release(broken || undefined) };
+    const release = () => {
+      client.removeListener("error", onError);
+      client.release(broken || undefined);
+    };
+    return { query, release };
   };
   return { connect, end: () => pool.end() };
 }
