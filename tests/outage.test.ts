@@ -100,11 +100,16 @@ describe("database outage and recovery", { skip: findPostgresBinaries() ? undefi
     }
   });
 
-  test("constraint violations are not unavailability", async () => {
-    await assert.rejects(
-      database.db.insertInto("users").values({ name: "x", password_digest: "x" }).execute(),
-      (error: unknown) => !(error instanceof DependencyError) && (error as { code?: string }).code === "23514",
-    );
+  test("constraint violations are not unavailability, and their details do not carry the row", async () => {
+    const digest = "$2b$04$cVWp4XaNU8a4v1uMRum2SO026BWLIoQMD/TXg5uZV.0P.uO8m3YEm";
+    await assert.rejects(database.db.insertInto("users").values({ name: "x", password_digest: digest }).execute(), (error: unknown) => {
+      const { code, detail } = error as { code?: string; detail?: string };
+      assert.ok(!(error instanceof DependencyError));
+      assert.equal(code, "23514");
+      assert.equal(detail, "Failing row contains (values withheld)");
+      assert.ok(!JSON.stringify(error).includes(digest) && !String((error as Error).stack).includes(digest));
+      return true;
+    });
   });
 });
 

@@ -84,11 +84,23 @@ export function isUniqueViolation(error: unknown, constraints?: readonly string[
   return typeof constraint === "string" && constraints.includes(constraint);
 }
 
+/**
+ * PostgreSQL describes a NOT NULL or CHECK violation with "Failing row contains (…)": every
+ * column of the row, password digest included. Errors end up in logs, so that part goes.
+ */
+function scrubbed(error: unknown): unknown {
+  const detail = (error as { detail?: unknown } | null)?.detail;
+  if (typeof detail === "string" && detail.startsWith("Failing row contains")) {
+    (error as { detail: string }).detail = "Failing row contains (values withheld)";
+  }
+  return error;
+}
+
 async function classified<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    throw classifyDatabaseError(error);
+    throw classifyDatabaseError(scrubbed(error));
   }
 }
 
