@@ -9,7 +9,6 @@ import path from "node:path";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { ServiceOptions } from "./services.ts";
-import { openEmbeddedDatabase } from "./db/pglite.ts";
 
 export async function embeddedDefaults(config: Readonly<Config>, log: Logger): Promise<ServiceOptions> {
   const options: ServiceOptions = {};
@@ -19,6 +18,8 @@ export async function embeddedDefaults(config: Readonly<Config>, log: Logger): P
       log.warn({ dir }, "no DATABASE_URL or POSTGRES_* set: using the embedded database, which serves one replica only");
     }
     const started = Date.now();
+    // Loaded only when used: PGlite's WebAssembly costs ~40 MB that a PostgreSQL deployment never needs.
+    const { openEmbeddedDatabase } = await import("./db/pglite.ts");
     options.dialect = (await openEmbeddedDatabase(dir)).dialect;
     log.info({ dir, ms: Date.now() - started }, "embedded PostgreSQL (PGlite) opened");
   }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "../ops/logger.ts";
 import type { Services } from "../services.ts";
-import type { ActionContext } from "./action.ts";
+import { RequestContext } from "./request-context.ts";
 import type { Registry, RegisteredAction } from "./registry.ts";
 import {
   ActionError,
@@ -58,8 +58,8 @@ export class Dispatcher {
   private running = 0;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
-  /** The controllers of the running actions, aborted together on a hard stop. */
-  private readonly controllers = new Set<AbortController>();
+  /** The contexts of the running actions, aborted together on a hard stop. */
+  private readonly contexts = new Set<RequestContext>();
 
   constructor(options: DispatcherOptions) {
     this.options = options;
@@ -115,7 +115,7 @@ export class Dispatcher {
       if (settled) return;
       settled = true;
       clearTimeout(timer);
-      this.controllers.delete(controller);
+      this.contexts.delete(ctx);
       this.running--;
       job.resolve(response);
       this.next();
@@ -124,22 +124,20 @@ export class Dispatcher {
     // The deadline counts from arrival, so time spent queued counts too: the plugboard's
     // caller waits 30 s at most, whatever the reason.
     const remaining = job.receivedAt + this.options.actionTimeoutMs - Date.now();
-    const controller = new AbortController();
-    this.controllers.add(controller);
+    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.services);
+    this.contexts.add(ctx);
     const timer = setTimeout(() => {
-      controller.abort(new Error("action deadline passed"));
+      ctx.abort(new Error("action deadline passed"));
       this.options.log.warn({ action: job.action.name, response_ref: job.ref }, "action timed out");
       finish(timedOut());
     }, Math.max(0, remaining));
 
-    const log = this.options.log.child({ action: job.action.name, response_ref: job.ref });
-    const ctx: ActionContext = { log, signal: controller.signal, responseRef: job.ref, services: this.options.services };
     this.run(job.action, job.fields, ctx).then(finish);
   }
 
-  private async run(action: RegisteredAction, fields: unknown, ctx: ActionContext): Promise<ActionResponse> {
+  private async run(action: RegisteredAction, fields: unknown, ctx: RequestContext): Promise<ActionResponse> {
     try {
-      if (ctx.signal.aborted) return timedOut();
+      if (ctx.aborted) return timedOut();
       const response = await action.instance.run(fields, ctx);
       if (!isActionResponse(response)) {
         ctx.log.error({ returned: typeof response }, "action returned something that is not an ActionResponse");
@@ -151,13 +149,13 @@ export class Dispatcher {
     }
   }
 
-  private classify(error: unknown, ctx: ActionContext): ActionResponse {
+  private classify(error: unknown, ctx: RequestContext): ActionResponse {
     if (error instanceof ActionError) return error.toResponse();
     if (error instanceof DependencyError) {
       ctx.log.error({ err: error.cause ?? error }, `dependency unavailable: ${error.message}`);
       return unavailable();
     }
-    if (ctx.signal.aborted) return timedOut();
+    if (ctx.aborted) return timedOut();
     ctx.log.error({ err: error }, "action failed");
     return internalError();
   }
@@ -186,7 +184,7 @@ export class Dispatcher {
 
   /** Aborts every running action's signal (a hard stop after the shutdown deadline). */
   abortAll(): void {
-    for (const controller of this.controllers) controller.abort(new Error("service stopping"));
+    for (const ctx of this.contexts) ctx.abort(new Error("service stopping"));
   }
 }
 

@@ -7,7 +7,11 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import bcrypt from "bcryptjs";
 import { Piscina } from "piscina";
-import type { PasswordTask } from "./password-worker.ts";
+
+/** One job for the worker thread (src/auth/password-worker.mjs). */
+export type PasswordTask =
+  | { op: "hash"; password: string; cost: number }
+  | { op: "compare"; password: string; digest: string };
 
 /** bcrypt reads only the first 72 bytes of a password. */
 export const MAX_PASSWORD_BYTES = 72;
@@ -53,7 +57,9 @@ export class Passwords {
   static async start(options: PasswordsOptions): Promise<Passwords> {
     const threads = options.threads ?? availableParallelism();
     const pool = new Piscina<PasswordTask, string | boolean>({
-      filename: new URL("./password-worker.ts", import.meta.url).href,
+      filename: new URL("./password-worker.mjs", import.meta.url).href,
+      // The worker is plain JavaScript: no need for the TypeScript loader in every thread.
+      execArgv: [],
       minThreads: threads,
       maxThreads: threads,
       idleTimeout: 60_000,
