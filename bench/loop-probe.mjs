@@ -1,0 +1,21 @@
+/**
+ * Preloaded into the consumer by the benchmark (`--import ./bench/loop-probe.mjs`; plain JavaScript, since
+ * the flag reaches the bcrypt worker threads too, where it loads before tsx could compile it): measures the
+ * event-loop delay and RSS, and reports them over the IPC channel when asked, then resets.
+ */
+import { monitorEventLoopDelay } from "node:perf_hooks";
+
+const histogram = monitorEventLoopDelay({ resolution: 5 });
+histogram.enable();
+
+process.on("message", (message) => {
+  if (message !== "probe") return;
+  process.send?.({
+    loopMaxMs: histogram.max / 1e6,
+    loopP99Ms: histogram.percentile(99) / 1e6,
+    rssBytes: process.memoryUsage().rss,
+  });
+  histogram.reset();
+});
+// The IPC channel must not keep the consumer alive on its own.
+process.channel?.unref();

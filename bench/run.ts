@@ -1,0 +1,219 @@
+/**
+ * `npm run bench`: the figures of issue 4, measured side by side in one run on this machine.
+ * It starts a real PostgreSQL (as the tests do), two dev plugboards, the consumer as its own
+ * process configured through the environment, and a bare `ws` client as the baseline; then
+ * prints a table. It reports; it does not judge (exit 0).
+ *
+ *   BENCH_SCALE=0.2 npm run bench   # a quicker, rougher run
+ */
+import { fork, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { availableParallelism } from "node:os";
+import { setTimeout as sleep } from "node:timers/promises";
+import bcrypt from "bcryptjs";
+import { DevPlugboard } from "../src/devboard/server.ts";
+import { createLogger } from "../src/ops/logger.ts";
+import { createTestDatabase, startTestDatabase } from "../tests/support/database.ts";
+import { closedLoop, median, percentile, type LoadResult } from "./load.ts";
+
+const SCALE = Number(process.env.BENCH_SCALE ?? "1");
+const n = (count: number) => Math.max(10, Math.round(count * SCALE));
+const BCRYPT_COST = 10;
+const JWT_SECRET = "bench-secret-bench-secret-bench-secret-0123";
+const CORES = availableParallelism();
+const quiet = createLogger({ level: "silent" });
+
+const cheap = () => ({ action: "Logout", fields: { jwt: "not-a-jwt" } });
+
+interface Probe {
+  loopMaxMs: number;
+  loopP99Ms: number;
+  rssBytes: number;
+}
+
+function spawnNode(script: string, env: Record<string, string>, preload: string[] = []): ChildProcess {
+  return fork(script, [], {
+    execArgv: ["--import", "tsx", ...preload.flatMap((p) => ["--import", p])],
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+}
+
+function probe(child: ChildProcess): Promise<Probe> {
+  return new Promise((resolve) => {
+    child.once("message", (m) => resolve(m as Probe));
+    child.send("probe");
+  });
+}
+
+async function waitJoined(board: DevPlugboard): Promise<void> {
+  await board.waitFor(() => board.consumers().some((c) => c.joined), 60_000);
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
+}
+
+/** CPU time (user + system, all threads) a process has used so far, in ms, from /proc. */
+function cpuMs(child: ChildProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Runs a load and measures the CPU the answering process spent per request. */
+async function measured(child: ChildProcess, load: () => Promise<LoadResult>): Promise<LoadResult & { cpuUsPerRequest: number }> {
+  const before = cpuMs(child);
+  const result = await load();
+  return { ...result, cpuUsPerRequest: ((cpuMs(child) - before) * 1000) / result.count };
+}
+
+function best<T extends LoadResult>(results: T[]): T {
+  return results.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
+}
+
+const fmt = (x: number, digits = 2) => x.toFixed(digits);
+const mb = (bytes: number) => bytes / 1024 / 1024;
+
+async function main(): Promise<void> {
+  const database = await startTestDatabase();
+  if (!database.env.TEST_DATABASE_URL) throw new Error(`no PostgreSQL for the benchmark: ${database.description}`);
+  process.env.TEST_DATABASE_URL = database.env.TEST_DATABASE_URL;
+  const fresh = await createTestDatabase({ adminUrl: database.env.TEST_DATABASE_URL });
+
+  const bareBoard = await DevPlugboard.start({ log: quiet });
+  const board = await DevPlugboard.start({ log: quiet });
+  const consumer = spawnNode(
+    "src/main.ts",
+    {
+      WEBSOCKET_URL: board.socketUrl,
+      TOKEN: board.token,
+      JWT_SECRET,
+      DATABASE_URL: fresh.url,
+      BCRYPT_COST: String(BCRYPT_COST),
+      LOG_LEVEL: "warn",
+      NODE_ENV: "production",
+    },
+    ["./bench/loop-probe.mjs"],
+  );
+  await waitJoined(board);
+  const bare = spawnNode("bench/bare-client.ts", {
+    WEBSOCKET_URL: bareBoard.socketUrl,
+    TOKEN: bareBoard.token,
+    ACTIONS: JSON.stringify(board.publishedActions()),
+  });
+  await waitJoined(bareBoard);
+
+  const rows: string[][] = [];
+  const row = (...cells: string[]) => rows.push(cells);
+  try {
+    // Warm both up (JIT, pools), then alternate rounds so noise hits both alike.
+    await closedLoop(board, { count: n(2000), inFlight: 64, request: cheap });
+    await closedLoop(bareBoard, { count: n(2000), inFlight: 64, request: cheap });
+    type Measured = LoadResult & { cpuUsPerRequest: number };
+    const throughput = { ours: [] as Measured[], bare: [] as Measured[] };
+    const latency = { ours: [] as LoadResult[], bare: [] as LoadResult[] };
+    for (let round = 0; round < 2; round++) {
+      throughput.bare.push(await measured(bare, () => closedLoop(bareBoard, { count: n(20_000), inFlight: 64, request: cheap })));
+      throughput.ours.push(await measured(consumer, () => closedLoop(board, { count: n(20_000), inFlight: 64, request: cheap })));
+      latency.bare.push(await closedLoop(bareBoard, { count: n(3000), inFlight: 1, request: cheap }));
+      latency.ours.push(await closedLoop(board, { count: n(3000), inFlight: 1, request: cheap }));
+    }
+    const t = { ours: best(throughput.ours), bare: best(throughput.bare) };
+    const statusText = [...t.ours.statuses].map(([s, c]) => `${c}×${s}`).join(" ");
+    row("dispatch throughput (64 in flight)", `${fmt(t.ours.perSecond, 0)} req/s`, `bare ws ${fmt(t.bare.perSecond, 0)} req/s`, `${fmt(t.ours.perSecond / t.bare.perSecond)}×`, "≥ 0.7×", statusText);
+    const cpu = (results: Measured[]) => Math.min(...results.map((r) => r.cpuUsPerRequest));
+    row("CPU per cheap request (answering process)", `${fmt(cpu(throughput.ours), 0)} µs`, `bare ws ${fmt(cpu(throughput.bare), 0)} µs`, `${fmt(cpu(throughput.ours) / cpu(throughput.bare))}×`, "(context)", "");
+    const lat = (results: LoadResult[], p: number) => Math.min(...results.map((r) => percentile(r.latenciesMs, p)));
+    for (const p of [50, 99]) {
+      const ours = lat(latency.ours, p);
+      const bareP = lat(latency.bare, p);
+      row(`dispatch latency p${p} (1 in flight)`, `${fmt(ours, 3)} ms`, `bare ws ${fmt(bareP, 3)} ms`, `${fmt(ours / bareP)}×`, "≤ 2×", "");
+    }
+    await stopChild(bare);
+
+    // bcrypt: the limit is cores ÷ the time of one compare, measured here, now.
+    const digest = await bcrypt.hash("benchmark-password", BCRYPT_COST);
+    const compareMs: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const t0 = performance.now();
+      await bcrypt.compare("benchmark-password", digest);
+      compareMs.push(performance.now() - t0);
+    }
+    const oneCompare = median(compareMs);
+    const bcryptLimit = (CORES * 1000) / oneCompare;
+
+    const hashMs: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const t0 = performance.now();
+      await bcrypt.hash("benchmark-password", BCRYPT_COST);
+      hashMs.push(performance.now() - t0);
+    }
+    const registers = await closedLoop(board, {
+      count: n(96),
+      inFlight: 24,
+      request: (i) => ({ action: "Register", fields: { name: "R", username: `reg${i}`, email: `reg${i}@example.com`, password: "benchmark-password" } }),
+    });
+    // Register hashes once. Share = bcrypt CPU ÷ the CPU the run had (cores × wall time).
+    const bcryptShare = (registers.count * median(hashMs)) / CORES / (registers.seconds * 1000);
+    row("register throughput (24 concurrent, PostgreSQL, cost 10)", `${fmt(registers.perSecond, 1)} /s`, `bcrypt share ${fmt(bcryptShare * 100, 0)}% (hash ${fmt(median(hashMs), 1)} ms)`, "", "printed", [...registers.statuses].map(([s, c]) => `${c}×${s}`).join(" "));
+
+    // 24 logins at a time over 24 accounts (one account's concurrent logins would be one person's).
+    const accounts = Math.min(24, registers.count);
+    await probe(consumer); // reset the loop histogram
+    let storming = true;
+    const cheapDuringStorm: number[] = [];
+    const cheapLoop = (async () => {
+      while (storming) {
+        const t0 = performance.now();
+        await board.request("Logout", { jwt: "not-a-jwt" });
+        cheapDuringStorm.push(performance.now() - t0);
+        await sleep(5);
+      }
+    })();
+    const logins = await closedLoop(board, {
+      count: n(24 * 6),
+      inFlight: 24,
+      request: (i) => ({ action: "Login", fields: { username: `reg${i % accounts}`, password: "benchmark-password" } }),
+    });
+    storming = false;
+    await cheapLoop;
+    const loop = await probe(consumer);
+    row("login throughput (24 concurrent, cost 10)", `${fmt(logins.perSecond, 1)} /s`, `bcrypt limit ${fmt(bcryptLimit, 1)} /s (${CORES} cores ÷ ${fmt(oneCompare, 1)} ms)`, `${fmt(logins.perSecond / bcryptLimit)}×`, "≥ 0.8×", [...logins.statuses].map(([s, c]) => `${c}×${s}`).join(" "));
+    row("cheap requests during the login storm", `p99 ${fmt(percentile(cheapDuringStorm, 99), 1)} ms`, `${cheapDuringStorm.length} requests`, "", "p99 < 20 ms", "");
+    row("consumer event-loop delay during the storm", `max ${fmt(loop.loopMaxMs, 1)} ms`, `p99 ${fmt(loop.loopP99Ms, 1)} ms`, "", "max < 50 ms", "");
+
+    const rss: number[] = [];
+    for (let block = 0; block < 3; block++) {
+      const count = block === 0 ? n(100_000) : n(50_000);
+      await closedLoop(board, { count, inFlight: 64, request: cheap });
+      await sleep(200);
+      rss.push((await probe(consumer)).rssBytes);
+    }
+    row("memory: RSS after 100k requests", `${fmt(mb(rss[0]!), 1)} MB`, "", "", "< 150 MB", "");
+    row("memory: growth between the 2nd and 3rd 50k", `${fmt(mb(rss[2]! - rss[1]!), 1)} MB`, `(${fmt(mb(rss[1]!), 1)} → ${fmt(mb(rss[2]!), 1)} MB)`, "", "< 5 MB", "");
+  } finally {
+    await stopChild(bare);
+    await stopChild(consumer);
+    await Promise.all([board.stop(), bareBoard.stop()]);
+    await fresh.drop().catch(() => undefined);
+    await database.stop();
+  }
+
+  const header = ["figure", "vera-service", "baseline", "ratio", "target", "answers"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
+  const out = [
+    `vera-service benchmark — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${CORES} cores, scale ${SCALE}`,
+    "",
+    line(header),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map(line),
+  ];
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
+await main();
+process.exit(0);
