@@ -84,6 +84,12 @@ test("null means absent: optional fields take their defaults, required ones are 
   assert.equal((await call(d, "Echo", { text: null })).message, "Invalid fields: text: is required");
 });
 
+test("NUL characters in any string field: 400 naming the field", async () => {
+  const { d } = await dispatcher();
+  assert.deepEqual((await call(d, "Echo", { text: "a\u0000b" })).fields, { errors: [{ field: "text", message: "must not contain NUL characters" }] });
+  assert.equal((await call(d, "Echo", { text: "a\ud800b" })).status_code, 200);
+});
+
 test("prototype keys are ordinary unknown fields and pollute nothing", async () => {
   const { d } = await dispatcher();
   const fields = JSON.parse('{"text":"a","__proto__":{"polluted":true},"constructor":{"prototype":{"polluted":true}}}');

@@ -61,7 +61,11 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
     if (fields[key] !== null) present[key] = fields[key];
   }
   const result = schema.safeParse(present, { errorMap });
-  if (result.success) return { ok: true, data: result.data };
+  if (result.success) {
+    const nul = findNul(result.data, []);
+    if (nul) return { ok: false, errors: [{ field: nul, message: "must not contain NUL characters" }] };
+    return { ok: true, data: result.data };
+  }
   const errors: FieldError[] = [];
   for (const issue of result.error.issues) {
     if (issue.code === z.ZodIssueCode.unrecognized_keys) {
@@ -71,6 +75,20 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
     }
   }
   return { ok: false, errors };
+}
+
+/**
+ * The path of the first string holding U+0000, if any. PostgreSQL text cannot store NUL (the
+ * insert fails), and no caller means one, so it is refused here, for every action, as a 400.
+ */
+function findNul(value: unknown, path: string[]): string | undefined {
+  if (typeof value === "string") return value.includes("\u0000") ? path.join(".") || "fields" : undefined;
+  if (typeof value !== "object" || value === null) return undefined;
+  for (const [key, inner] of Object.entries(value)) {
+    const found = findNul(inner, [...path, key]);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 /** `password: must be at least 8 characters; foo: is not a known field` */

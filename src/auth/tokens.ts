@@ -126,8 +126,14 @@ export class Tokens {
   /** Signature and claims only; never throws. */
   verify(token: string): Verified {
     if (Buffer.byteLength(token, "utf8") > this.maxBytes) return { valid: false, reason: "too large" };
-    const decoded = jwt.decode(token, { complete: true });
-    if (!decoded || typeof decoded.payload !== "object") return { valid: false, reason: "malformed" };
+    let decoded: jwt.Jwt | null;
+    try {
+      // jws throws (instead of returning null) when a segment is base64 of invalid JSON.
+      decoded = jwt.decode(token, { complete: true });
+    } catch {
+      return { valid: false, reason: "malformed" };
+    }
+    if (!decoded || typeof decoded.payload !== "object" || decoded.payload === null) return { valid: false, reason: "malformed" };
     // Pinned: alg none, another HS size, or an HMAC token "signed" with a public key all stop here.
     if (decoded.header.alg !== this.options.algorithm) return { valid: false, reason: "algorithm not allowed" };
     const key = this.keys.verifying(decoded.header);
