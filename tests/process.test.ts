@@ -105,3 +105,27 @@ test("no secret reaches the log, even at trace level", async () => {
   for (const secret of [board.token, SECRET, "plaintext-token-value-123"]) assert.ok(!output.includes(secret), `log contains ${secret.slice(0, 6)}…`);
   assert.ok(output.includes('"token_id":"t1"'));
 });
+
+test("SIGTERM under continuous load: every request is answered (200, or 503 once draining); none is lost", async () => {
+  const { board, service } = await serve({ SHUTDOWN_TIMEOUT_MS: "10000" });
+  const statuses: number[] = [];
+  let running = true;
+  const worker = async () => {
+    while (running) {
+      const answer = await board.request("Slow", { ms: 30 });
+      statuses.push(answer.status);
+      if (answer.status === 422) running = false; // the replica left: nobody to send to
+    }
+  };
+  const workers = Array.from({ length: 16 }, worker);
+  await until(() => statuses.length >= 100, 10_000, "load under way");
+  service.kill("SIGTERM");
+  const { code } = await service.exited;
+  running = false;
+  await Promise.all(workers);
+  assert.equal(code, 0);
+  const counts = statuses.reduce((m, s) => m.set(s, (m.get(s) ?? 0) + 1), new Map<number, number>());
+  assert.deepEqual([...counts.keys()].filter((s) => s !== 200 && s !== 503 && s !== 422), [], `statuses: ${[...counts]}`);
+  assert.ok((counts.get(200) ?? 0) >= 100);
+  assert.ok((counts.get(503) ?? 0) >= 1, "requests that arrived while draining got 503");
+});
