@@ -12,7 +12,7 @@ import { PLUGBOARD_REQUEST_TIMEOUT_MS } from "./wire.ts";
 import type { AnswerPayload } from "../actions/responses.ts";
 
 /** Answers sent this long before the last frame received on a lost connection are resent. */
-export const RESEND_WINDOW_MS = 5_000;
+export const RESEND_WINDOW_MS = 2_000;
 /** At most this many sent answers are remembered for resending and duplicate detection. */
 export const RECENT_LIMIT = 20_000;
 
