@@ -31,9 +31,12 @@ interface Probe {
   rssBytes: number;
 }
 
+/** Node's flags from `npm start` ("node <flags> src/main.ts"): the consumer runs as it would in production. */
+const START_FLAGS = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1, -1);
+
 function spawnNode(script: string, env: Record<string, string>, preload: string[] = []): ChildProcess {
   return fork(script, [], {
-    execArgv: ["--import", "tsx", ...preload.flatMap((p) => ["--import", p])],
+    execArgv: [...(script === "src/main.ts" ? START_FLAGS : ["--import", "tsx"]), ...preload.flatMap((p) => ["--import", p])],
     env: { PATH: process.env.PATH, ...env },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });

@@ -14,7 +14,7 @@ import type { AnswerPayload } from "../actions/responses.ts";
 /** Answers sent this long before the last frame received on a lost connection are resent. */
 export const RESEND_WINDOW_MS = 2_000;
 /** At most this many sent answers are remembered for resending and duplicate detection. */
-export const RECENT_LIMIT = 20_000;
+export const RECENT_LIMIT = 10_000;
 
 interface Entry {
   payload: AnswerPayload;
