@@ -2,27 +2,16 @@
  * Process entry: configuration → app; signals drain it. A bad configuration stops the process
  * before it connects anywhere, one line per problem.
  */
-import { ConfigError, loadConfig, type Config } from "./config.ts";
 import { createLogger, flushLogs } from "./ops/logger.ts";
+import { loadConfigOrExit } from "./ops/startup.ts";
 import { App } from "./app.ts";
-
-const CONFIG_EXIT_CODE = 2;
 
 function exit(code: number): never {
   flushLogs();
   process.exit(code);
 }
 
-let config: Readonly<Config>;
-try {
-  config = loadConfig();
-} catch (error) {
-  if (!(error instanceof ConfigError)) throw error;
-  const log = createLogger();
-  for (const problem of error.problems) log.fatal({ problem }, `configuration: ${problem}`);
-  exit(CONFIG_EXIT_CODE);
-}
-
+const config = loadConfigOrExit();
 const log = createLogger({ level: config.logLevel });
 process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
 

@@ -2,21 +2,13 @@
  * `npm run migrate`: applies pending migrations to the configured database and exits —
  * 0 when the schema is up to date, 1 when a migration failed, 2 on a configuration problem.
  */
-import { ConfigError, loadConfig } from "../config.ts";
 import { createLogger, flushLogs } from "../ops/logger.ts";
+import { loadConfigOrExit } from "../ops/startup.ts";
 import { createDatabase } from "./database.ts";
 import { migrateToLatest } from "./migrator.ts";
 
 async function main(): Promise<number> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    const log = createLogger();
-    for (const problem of error.problems) log.fatal({ problem }, `configuration: ${problem}`);
-    return 2;
-  }
+  const config = loadConfigOrExit();
   const log = createLogger({ level: config.logLevel });
   if (!config.database) {
     log.fatal("no database configured: set DATABASE_URL or POSTGRES_HOST/_PORT/_USER/_PASSWORD/_DB");

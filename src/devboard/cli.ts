@@ -2,21 +2,9 @@
  * `npm run plugboard`: the dev plugboard alone, on PLUGBOARD_HOST:PLUGBOARD_PORT (127.0.0.1:4000).
  * Consumers connect with the printed socket URL and token; the explorer is at the printed URL.
  */
-import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { loadConfigOrExit } from "../ops/startup.ts";
 import { createLogger, flushLogs, type Logger } from "../ops/logger.ts";
 import { DevPlugboard } from "./server.ts";
-
-function configOrExit(): Readonly<Config> {
-  try {
-    return loadConfig();
-  } catch (error) {
-    if (!(error instanceof ConfigError)) throw error;
-    const log = createLogger();
-    for (const problem of error.problems) log.fatal(`configuration: ${problem}`);
-    flushLogs();
-    process.exit(1);
-  }
-}
 
 function announce(log: Logger, board: DevPlugboard, tokenFromEnv: boolean): void {
   // A TOKEN from the environment may be a real one: say where it came from, never print it.
@@ -46,7 +34,7 @@ function stopOnSignals(log: Logger, board: DevPlugboard): void {
 }
 
 async function main(): Promise<void> {
-  const config = configOrExit();
+  const config = loadConfigOrExit();
   const log = createLogger({ level: config.logLevel });
   const board = await DevPlugboard.start({
     port: config.plugboard.port,
