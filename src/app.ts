@@ -11,6 +11,9 @@ import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client
 import { DevPlugboard } from "./devboard/server.ts";
 import { createServices, closeServices, type Services } from "./services.ts";
 import { embeddedDefaults } from "./embedded.ts";
+import { pingDatabase } from "./db/database.ts";
+import { HealthServer } from "./ops/health.ts";
+import { Metrics, observeAll } from "./ops/metrics.ts";
 import { handlers } from "../events/index.ts";
 
 export interface AppOptions {
@@ -35,6 +38,9 @@ export class App {
     readonly dispatcher: Dispatcher,
     readonly client: PlugboardClient,
     readonly board: DevPlugboard | undefined,
+    /** The HEALTH_PORT server and its metrics; absent when HEALTH_PORT is unset. */
+    readonly health: HealthServer | undefined,
+    readonly metrics: Metrics | undefined,
   ) {
     this.done = new Promise((resolve) => (this.finish = resolve));
   }
@@ -52,6 +58,7 @@ export class App {
       await board?.stop();
       throw error;
     }
+    const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
       services,
@@ -59,7 +66,7 @@ export class App {
       maxConcurrency: config.maxConcurrency,
       queueLimit: config.queueLimit,
       actionTimeoutMs: config.actionTimeoutMs,
-      observer: options.observer,
+      observer: metrics ? observeAll(metrics, options.observer) : options.observer,
     });
     let app: App | undefined;
     const client = new PlugboardClient({
@@ -73,7 +80,34 @@ export class App {
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       ...options.client,
     });
-    app = new App(config, log, services, registry, dispatcher, client, board);
+    metrics?.watch({
+      connectionState: () => client.connectionState,
+      reconnects: () => client.reconnects,
+      numConsumers: () => client.state.numConsumers,
+      outbox: () => client.outbox.stats,
+      passwords: () => services.passwords.stats(),
+    });
+    let health: HealthServer | undefined;
+    if (metrics && config.healthPort !== undefined) {
+      try {
+        health = await HealthServer.start({
+          port: config.healthPort,
+          log: log.child({ component: "health" }),
+          checks: {
+            isJoined: () => client.isJoined,
+            isDraining: () => dispatcher.isDraining,
+            pingDatabase: () => pingDatabase(services.db),
+            metrics: () => metrics.exposition(),
+          },
+        });
+      } catch (error) {
+        await closeServices(services);
+        await board?.stop();
+        throw error;
+      }
+      log.info({ health_port: health.port }, `health and metrics on port ${health.port}: /healthz, /readyz, /metrics`);
+    }
+    app = new App(config, log, services, registry, dispatcher, client, board, health, metrics);
     client.start();
     if (board) {
       log.info({ explorer: board.url, socket: board.socketUrl }, `dev mode: open ${board.url} to call the actions (POST ${board.url}/ works too)`);
@@ -127,6 +161,7 @@ export class App {
     await this.client.stop();
     await closeServices(this.services);
     await this.board?.stop();
+    await this.health?.close();
   }
 }
 

@@ -6,6 +6,11 @@
  * as TEST_DATABASE_URL; each file makes its own databases from it with createTestDatabase(),
  * so files run in parallel in isolation. A test that needs to stop PostgreSQL starts a
  * private cluster with startCluster().
+ *
+ * With neither DATABASE_URL nor the binaries (a laptop with only Node), the database tests run
+ * on PGlite instead: TEST_DATABASE=pglite reaches the test files, createTestDatabase() gives each
+ * caller an in-memory PGlite, and the tests that need a PostgreSQL server (other processes, a
+ * server to stop) skip through postgresSkipReason().
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -13,8 +18,9 @@ import { createServer } from "node:net";
 import { tmpdir, userInfo } from "node:os";
 import { join } from "node:path";
 import pg from "pg";
-import type { Kysely } from "kysely";
+import type { Dialect, Driver, Kysely } from "kysely";
 import { createDatabase } from "../../src/db/database.ts";
+import { openEmbeddedDatabase } from "../../src/db/pglite.ts";
 import { migrateToLatest } from "../../src/db/migrator.ts";
 import type { Database } from "../../src/db/schema.ts";
 import { createLogger } from "../../src/ops/logger.ts";
@@ -34,8 +40,10 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   const binaries = findPostgresBinaries();
   if (!binaries) {
     return {
-      description: "none: no DATABASE_URL and no PostgreSQL binaries (initdb, pg_ctl) found; database tests are skipped",
-      env: {},
+      description:
+        "PGlite (the embedded PostgreSQL, in memory): no DATABASE_URL and no PostgreSQL binaries (initdb, pg_ctl) found; " +
+        "the database tests run on PGlite, and the few that need a PostgreSQL server are skipped",
+      env: { TEST_DATABASE: PGLITE },
       stop: async () => undefined,
     };
   }
@@ -47,9 +55,26 @@ export async function startTestDatabase(): Promise<TestDatabase> {
   };
 }
 
-/** Why the database tests cannot run here, or undefined when they can (for `describe(…, { skip })`). */
+const PGLITE = "pglite";
+
+/** True when the tests run on PGlite (no PostgreSQL server here). */
+export function usingPGlite(): boolean {
+  return !process.env.TEST_DATABASE_URL && process.env.TEST_DATABASE === PGLITE;
+}
+
+/**
+ * Why the database tests cannot run here, or undefined when they can (for `describe(…, { skip })`):
+ * on PostgreSQL, or on PGlite when there is no PostgreSQL.
+ */
 export function databaseSkipReason(): string | undefined {
-  return process.env.TEST_DATABASE_URL ? undefined : "no PostgreSQL for the tests (no DATABASE_URL, no initdb/pg_ctl)";
+  if (process.env.TEST_DATABASE_URL || usingPGlite()) return undefined;
+  return "no database for the tests: run them through `npm test` (no DATABASE_URL, no initdb/pg_ctl)";
+}
+
+/** Like databaseSkipReason, for tests that need a PostgreSQL server (a URL for other processes, a server to stop). */
+export function postgresSkipReason(): string | undefined {
+  if (process.env.TEST_DATABASE_URL) return undefined;
+  return "needs a PostgreSQL server (no DATABASE_URL, no initdb/pg_ctl); PGlite cannot stand in for this one";
 }
 
 /** The directory holding initdb and pg_ctl, or undefined. */
@@ -136,8 +161,10 @@ export async function startCluster(options: { binaries?: string } = {}): Promise
 }
 
 export interface FreshDatabase {
-  /** URL of the new database (same server, same user as the admin URL). */
+  /** URL of the new database (same server, same user as the admin URL); "" on PGlite. */
   url: string;
+  /** On PGlite: the dialect to hand to createServices (`{ dialect }`) instead of the URL. */
+  dialect?: Dialect;
   /** A migrated kysely instance on it. */
   db: Kysely<Database>;
   /** Closes `db` and drops the database. */
@@ -148,6 +175,7 @@ let counter = 0;
 
 /** Creates and migrates a database of its own from TEST_DATABASE_URL (or `adminUrl`). */
 export async function createTestDatabase(options: { adminUrl?: string; migrate?: boolean } = {}): Promise<FreshDatabase> {
+  if (!options.adminUrl && usingPGlite()) return createEmbeddedTestDatabase(options);
   const adminUrl = options.adminUrl ?? process.env.TEST_DATABASE_URL;
   if (!adminUrl) throw new Error("TEST_DATABASE_URL is not set: run the tests through `npm test`");
   const name = `vera_test_${process.pid}_${++counter}_${Math.random().toString(36).slice(2, 8)}`;
@@ -163,6 +191,51 @@ export async function createTestDatabase(options: { adminUrl?: string; migrate?:
     drop: async () => {
       await db.destroy();
       await admin(adminUrl, `drop database if exists ${name} with (force)`);
+    },
+  };
+}
+
+/**
+ * A fresh in-memory PGlite, migrated. Every kysely instance made from its dialect (the test's
+ * `db`, the services') shares the one PGlite connection; only drop() closes it.
+ */
+export async function createEmbeddedTestDatabase(options: { migrate?: boolean } = {}): Promise<FreshDatabase> {
+  const embedded = await openEmbeddedDatabase();
+  const dialect = keptOpen(embedded.dialect);
+  const log = createLogger({ level: "silent" });
+  const db = createDatabase({ dialect }, log);
+  if (options.migrate !== false) await migrateToLatest(db, log, { lock: false });
+  return {
+    url: "",
+    dialect,
+    db,
+    drop: async () => {
+      await db.destroy();
+      if (!embedded.pglite.closed) await embedded.pglite.close();
+    },
+  };
+}
+
+/** The same dialect, except that destroying a kysely instance built on it leaves the database open. */
+function keptOpen(dialect: Dialect): Dialect {
+  return {
+    createAdapter: () => dialect.createAdapter(),
+    createIntrospector: (db) => dialect.createIntrospector(db),
+    createQueryCompiler: () => dialect.createQueryCompiler(),
+    createDriver: (): Driver => {
+      const driver = dialect.createDriver();
+      return {
+        savepoint: driver.savepoint?.bind(driver),
+        rollbackToSavepoint: driver.rollbackToSavepoint?.bind(driver),
+        releaseSavepoint: driver.releaseSavepoint?.bind(driver),
+        init: () => driver.init(),
+        acquireConnection: () => driver.acquireConnection(),
+        beginTransaction: (connection, settings) => driver.beginTransaction(connection, settings),
+        commitTransaction: (connection) => driver.commitTransaction(connection),
+        rollbackTransaction: (connection) => driver.rollbackTransaction(connection),
+        releaseConnection: (connection) => driver.releaseConnection(connection),
+        destroy: async () => undefined,
+      };
     },
   };
 }

@@ -1,0 +1,188 @@
+/**
+ * The Prometheus metrics of one App, in a registry of its own (not prom-client's global one), so
+ * several apps can live in one process. The dispatcher reports answers and queue changes through
+ * the DispatchObserver interface; everything else (connection, outbox, bcrypt pool) is read at
+ * scrape time from the sources given to watch().
+ */
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import type { DispatchObserver } from "../actions/dispatcher.ts";
+import type { ConnectionState } from "../plugboard/client.ts";
+import type { OutboxStats } from "../plugboard/outbox.ts";
+
+/** The label value for action names that are not ours: callers choose names, we bound the labels. */
+export const UNKNOWN_ACTION = "unknown";
+
+const CONNECTION_STATES: readonly ConnectionState[] = ["connecting", "connected", "joined", "closed"];
+const OUTBOX_EVENTS = ["held", "resent", "expired", "duplicates"] as const satisfies ReadonlyArray<keyof OutboxStats>;
+/** Seconds; up to the 25 s action deadline. */
+const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
+
+/** What the metrics read at scrape time. */
+export interface MetricsSources {
+  connectionState(): ConnectionState;
+  reconnects(): number;
+  numConsumers(): number | undefined;
+  outbox(): Readonly<OutboxStats>;
+  passwords(): { threads: number; utilization: number; queued: number };
+}
+
+/** The names this module exports (the README lists them). */
+export const METRIC_NAMES = {
+  requests: "vera_requests_total",
+  duration: "vera_request_duration_seconds",
+  inFlight: "vera_requests_in_flight",
+  queued: "vera_requests_queued",
+  connectionState: "vera_plugboard_connection_state",
+  reconnects: "vera_plugboard_reconnects_total",
+  consumers: "vera_plugboard_consumers",
+  outbox: "vera_outbox_answers_total",
+  bcryptUtilization: "vera_bcrypt_pool_utilization",
+  bcryptThreads: "vera_bcrypt_pool_threads",
+  bcryptQueued: "vera_bcrypt_queue_length",
+} as const;
+
+export class Metrics implements DispatchObserver {
+  readonly registry = new Registry();
+  private readonly actions: ReadonlySet<string>;
+  private sources: MetricsSources | undefined;
+  private readonly requests: Counter<"action" | "status_code">;
+  private readonly duration: Histogram<"action">;
+  private readonly inFlight: Gauge;
+  private readonly queued: Gauge;
+
+  constructor(actionNames: readonly string[]) {
+    this.actions = new Set(actionNames);
+    const registers = [this.registry];
+    // process_* and nodejs_* metrics, among them nodejs_eventloop_lag_* (monitorEventLoopDelay).
+    collectDefaultMetrics({ register: this.registry });
+
+    this.requests = new Counter({
+      name: METRIC_NAMES.requests,
+      help: "Requests answered, by action and status code",
+      labelNames: ["action", "status_code"],
+      registers,
+    });
+    this.duration = new Histogram({
+      name: METRIC_NAMES.duration,
+      help: "Time from a request's arrival to its answer, by action",
+      labelNames: ["action"],
+      buckets: DURATION_BUCKETS,
+      registers,
+    });
+    this.inFlight = new Gauge({ name: METRIC_NAMES.inFlight, help: "Requests running now", registers });
+    this.queued = new Gauge({ name: METRIC_NAMES.queued, help: "Requests waiting for a free slot (MAX_CONCURRENCY)", registers });
+    this.registerSourceMetrics(registers);
+  }
+
+  /** Where the scrape-time metrics come from; until then they read as zero. */
+  watch(sources: MetricsSources): void {
+    this.sources = sources;
+  }
+
+  answered(action: string, statusCode: number, durationMs: number): void {
+    const label = this.actionLabel(action);
+    this.requests.inc({ action: label, status_code: String(statusCode) });
+    this.duration.observe({ action: label }, durationMs / 1000);
+  }
+
+  queueChanged(inFlight: number, queued: number): void {
+    this.inFlight.set(inFlight);
+    this.queued.set(queued);
+  }
+
+  /** The exposition text and its content type, for GET /metrics. */
+  async exposition(): Promise<{ contentType: string; body: string }> {
+    return { contentType: this.registry.contentType, body: await this.registry.metrics() };
+  }
+
+  private actionLabel(action: unknown): string {
+    return typeof action === "string" && this.actions.has(action) ? action : UNKNOWN_ACTION;
+  }
+
+  private registerSourceMetrics(registers: Registry[]): void {
+    const metrics = this;
+    new Gauge({
+      name: METRIC_NAMES.connectionState,
+      help: "1 for the plugboard connection's current state (connecting, connected, joined, closed), 0 for the others",
+      labelNames: ["state"],
+      registers,
+      collect() {
+        const current = metrics.sources?.connectionState();
+        for (const state of CONNECTION_STATES) this.set({ state }, state === current ? 1 : 0);
+      },
+    });
+    // Counters fed at scrape time by the difference since the last scrape: the sources only count up.
+    let reconnectsSeen = 0;
+    new Counter({
+      name: METRIC_NAMES.reconnects,
+      help: "Connections to the plugboard opened after the first one",
+      registers,
+      collect() {
+        const now = metrics.sources?.reconnects() ?? 0;
+        if (now > reconnectsSeen) this.inc(now - reconnectsSeen);
+        reconnectsSeen = now;
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.consumers,
+      help: "Consumers joined to this service, as the plugboard last said",
+      registers,
+      collect() {
+        this.set(metrics.sources?.numConsumers() ?? 0);
+      },
+    });
+    const outboxSeen: Record<string, number> = {};
+    new Counter({
+      name: METRIC_NAMES.outbox,
+      help: "Answers kept across disconnects: held then sent, resent after a rejoin, expired (older than 30 s), duplicates of a request",
+      labelNames: ["outcome"],
+      registers,
+      collect() {
+        const stats = metrics.sources?.outbox();
+        for (const outcome of OUTBOX_EVENTS) {
+          const now = stats?.[outcome] ?? 0;
+          const seen = outboxSeen[outcome] ?? 0;
+          this.inc({ outcome }, Math.max(0, now - seen));
+          outboxSeen[outcome] = now;
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.bcryptUtilization,
+      help: "Share of the bcrypt worker threads' capacity in use (0 to 1)",
+      registers,
+      collect() {
+        this.set(metrics.sources?.passwords().utilization ?? 0);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.bcryptThreads,
+      help: "bcrypt worker threads",
+      registers,
+      collect() {
+        this.set(metrics.sources?.passwords().threads ?? 0);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.bcryptQueued,
+      help: "Password hashes and checks waiting for a bcrypt worker",
+      registers,
+      collect() {
+        this.set(metrics.sources?.passwords().queued ?? 0);
+      },
+    });
+  }
+}
+
+/** Calls every observer given (e.g. the metrics and a test's own). */
+export function observeAll(...observers: Array<DispatchObserver | undefined>): DispatchObserver {
+  const present = observers.filter((o): o is DispatchObserver => o !== undefined);
+  return {
+    answered: (action, statusCode, durationMs) => {
+      for (const o of present) o.answered?.(action, statusCode, durationMs);
+    },
+    queueChanged: (inFlight, queued) => {
+      for (const o of present) o.queueChanged?.(inFlight, queued);
+    },
+  };
+}
