@@ -117,9 +117,19 @@ export class ConsumerConnection {
     this.socket.close(code);
   }
 
-  /** Drops the TCP connection without a close frame, like a crashed server or a cut cable. */
+  /**
+   * Drops the connection without a close frame, like a crashed server or a cut cable. The board
+   * stops routing to it at once, and what was already written still goes out before the FIN
+   * (as the kernel would send it): a request pushed before the drop reaches the consumer, so a
+   * lost answer is the consumer's doing, never the board's.
+   */
   terminate(): void {
-    this.socket.terminate();
+    if (this.isJoined) this.unjoin("disconnected");
+    // ws has no "flush, then drop" call: end the TCP socket under it, destroy it if it lingers.
+    const raw = (this.socket as unknown as { _socket?: import("node:net").Socket })._socket;
+    if (!raw) return this.socket.terminate();
+    raw.end();
+    setTimeout(() => this.socket.terminate(), 1_000).unref();
   }
 
   /** Sends a text frame as given, well-formed or not (tests of a consumer's robustness). */
