@@ -83,8 +83,8 @@ export class PlugboardClient {
     (this.socket as unknown as { endPoint: string }).endPoint = options.url;
 
     this.socket.onOpen(() => this.onOpen());
-    this.socket.onClose(() => this.onConnectionLost("socket closed"));
-    this.socket.onError(() => this.onConnectionLost("socket error"));
+    this.socket.onClose(() => this.onChannelLost("socket closed"));
+    this.socket.onError(() => this.onChannelLost("socket error"));
     this.socket.onMessage((message: object) => this.onMessage(message as Message));
 
     this.channel = this.socket.channel(TOPIC.service, {});
@@ -181,10 +181,6 @@ export class PlugboardClient {
     this.refusedStatus = undefined;
     this.lastHeardAt = Date.now();
     this.log.info({ reconnects: this.reconnects }, "connected to the plugboard");
-  }
-
-  private onConnectionLost(reason: string): void {
-    this.onChannelLost(reason);
   }
 
   private onChannelLost(reason: string): void {
