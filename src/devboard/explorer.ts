@@ -25,7 +25,7 @@ type Schema = Record<string, unknown>;
 const STYLE = `
 body{font:15px/1.45 system-ui,sans-serif;margin:0;color:#1d232a;background:#f6f7f9}
 header{background:#1d232a;color:#fff;padding:1rem 2rem}header h1{margin:0 0 .3rem;font-size:1.3rem}
-header code,header a{color:#9fd3ff}main{padding:1rem 2rem;max-width:60rem}
+header p{margin:.2rem 0}header code,header a{color:#9fd3ff}main{padding:1rem 2rem;max-width:60rem}
 nav a{margin-right:.8rem}section{background:#fff;border:1px solid #dde1e6;border-radius:6px;padding:1rem 1.3rem;margin:1rem 0}
 h2{margin:0 0 .3rem;font-size:1.15rem}.description{margin:0 0 .8rem;white-space:pre-wrap}
 .field{margin:.6rem 0}label{display:block;font-weight:600}.type{font-weight:400;color:#5b6570;font-size:.85em}
@@ -248,6 +248,7 @@ export function renderExplorer(context: ExplorerContext): string {
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(context.serviceName)} · dev plugboard</title><style>${STYLE}</style></head>
 <body><header><h1>${escapeHtml(context.serviceName)} · dev plugboard</h1>
+<p>The actions your service published. Each form sends <code>POST /</code> with <code>{"action": …, "fields": {…}}</code>, as any HTTP client can, and shows the answer.</p>
 <p>Socket <code>${escapeHtml(context.socketUrl)}</code> · ${context.joinedConsumers} consumer${plural} joined · <a href="/actions">/actions</a></p></header>
 <main><nav>${nav}</nav>
 ${body}
