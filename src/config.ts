@@ -4,6 +4,7 @@
  * before it connects anywhere: loadConfig throws a ConfigError listing every problem.
  */
 import { z } from "zod";
+import { KeyConfigError, parsePreviousKeys, parseSigningKey, type AsymmetricAlgorithm } from "./auth/keys.ts";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 const HS_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -150,9 +151,11 @@ function crossChecks(env: z.infer<typeof envSchema>, production: boolean): strin
   if (production) problems.push(...missingInProduction({ TOKEN: env.TOKEN, JWT_SECRET: env.JWT_SECRET, JWT_ALGORITHM: env.JWT_ALGORITHM, WEBSOCKET_URL: "set" }));
   if (hs) {
     if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET, "utf8") < 32) problems.push("JWT_SECRET: must be at least 32 bytes");
+    if (env.JWT_PREVIOUS_PUBLIC_KEYS) problems.push(`JWT_PREVIOUS_PUBLIC_KEYS: only for RS256/ES256, not ${env.JWT_ALGORITHM}`);
   } else {
     if (!env.JWT_PRIVATE_KEY) problems.push(`JWT_PRIVATE_KEY: required for ${env.JWT_ALGORITHM}`);
     if (!env.JWT_KEY_ID) problems.push(`JWT_KEY_ID: required for ${env.JWT_ALGORITHM}`);
+    problems.push(...keyProblems(env));
   }
   if (production && !relaxed && env.BCRYPT_COST < 10) problems.push("BCRYPT_COST: must be at least 10 in production");
   for (const [name, min, max] of [
@@ -164,6 +167,30 @@ function crossChecks(env: z.infer<typeof envSchema>, production: boolean): strin
     if (min > max) problems.push(`MIN_${name}_LENGTH: must not exceed MAX_${name}_LENGTH (${min} > ${max})`);
   }
   if (env.JWT_TTL_SECONDS > env.JWT_MAX_TTL_SECONDS) problems.push("JWT_TTL_SECONDS: must not exceed JWT_MAX_TTL_SECONDS");
+  return problems;
+}
+
+/** Whether the asymmetric keys parse and suit the algorithm (messages name the variable, never the key). */
+function keyProblems(env: z.infer<typeof envSchema>): string[] {
+  const problems: string[] = [];
+  const check = (work: () => void) => {
+    try {
+      work();
+    } catch (error) {
+      if (!(error instanceof KeyConfigError)) throw error;
+      problems.push(error.message);
+    }
+  };
+  let currentKid: string | undefined;
+  if (env.JWT_PRIVATE_KEY && env.JWT_KEY_ID) {
+    check(() => (currentKid = parseSigningKey(env.JWT_PRIVATE_KEY!, env.JWT_ALGORITHM as AsymmetricAlgorithm, env.JWT_KEY_ID!).verification.kid));
+  }
+  if (env.JWT_PREVIOUS_PUBLIC_KEYS) {
+    check(() => {
+      const previous = parsePreviousKeys(env.JWT_PREVIOUS_PUBLIC_KEYS!);
+      if (previous.some((k) => k.kid === currentKid)) throw new KeyConfigError(`JWT_PREVIOUS_PUBLIC_KEYS: kid "${currentKid}" is the current JWT_KEY_ID`);
+    });
+  }
   return problems;
 }
 

@@ -4,9 +4,10 @@
  * oversized tokens. Pure crypto and clock: whether a token is revoked or its account still
  * alive is asked of the database by src/auth/authenticate.ts.
  */
-import { createPrivateKey, createPublicKey, randomUUID, type KeyObject } from "node:crypto";
+import { randomUUID, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { JwtAlgorithm } from "../config.ts";
+import { parsePreviousKeys, parseSigningKey, toPublicJwk, type AsymmetricAlgorithm, type PublicJwk, type VerificationKey } from "./keys.ts";
 
 export interface TokenOptions {
   algorithm: JwtAlgorithm;
@@ -16,6 +17,8 @@ export interface TokenOptions {
   privateKey?: string;
   /** RS256/ES256: the `kid` header of the tokens we sign. */
   keyId?: string;
+  /** RS256/ES256: earlier public keys that still verify, as JSON (see src/auth/keys.ts). */
+  previousPublicKeys?: string;
   issuer: string;
   audience: string;
   /** Lifetime when the caller gives no expires_at. */
@@ -44,6 +47,7 @@ export type TokenRejection =
   | "malformed"
   | "algorithm not allowed"
   | "unknown key"
+  | "header not allowed"
   | "invalid signature"
   | "expired"
   | "not active yet"
@@ -66,10 +70,22 @@ export const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
+/**
+ * Header parameters that would let a token pick its own key (RFC 8725 §3.10, RFC 7515 §4.1): we
+ * never fetch or trust keys a token brings. `crit` names extensions we do not implement.
+ */
+const FORBIDDEN_HEADERS = ["jwk", "jku", "x5u", "x5c", "crit"] as const;
+
 interface Keys {
   signing: string | KeyObject;
-  /** The key that verifies a token with this header, if any (issue 7 adds earlier keys by kid). */
-  verifying(header: jwt.JwtHeader): string | KeyObject | undefined;
+  /** The kid our tokens carry (asymmetric keys only; HS* tokens carry none). */
+  kid: string | undefined;
+  /** Every algorithm some key verifies: anything else stops at the header. */
+  algorithms: ReadonlySet<string>;
+  /** The key that verifies a token with this kid, and the one algorithm it is pinned to. */
+  verifying(kid: unknown): { key: string | KeyObject; alg: JwtAlgorithm } | undefined;
+  /** The public JWKs, current key first; none for HS*. */
+  jwks: readonly PublicJwk[];
 }
 
 export class Tokens {
@@ -87,6 +103,21 @@ export class Tokens {
 
   get algorithm(): JwtAlgorithm {
     return this.options.algorithm;
+  }
+
+  /** Unix seconds by the clock that stamps `iat`. */
+  currentTime(): number {
+    return this.now();
+  }
+
+  /** The clock skew verification allows, in seconds. */
+  get clockToleranceSeconds(): number {
+    return this.tolerance;
+  }
+
+  /** The public keys as a JWK Set's `keys` (RFC 7517): empty for HS*. */
+  publicJwks(): PublicJwk[] {
+    return this.keys.jwks.map((jwk) => ({ ...jwk }));
   }
 
   /**
@@ -118,7 +149,7 @@ export class Tokens {
     };
     const token = jwt.sign(claims, this.keys.signing, {
       algorithm: this.options.algorithm,
-      ...(this.options.keyId && !this.options.algorithm.startsWith("HS") ? { keyid: this.options.keyId } : {}),
+      ...(this.keys.kid !== undefined ? { keyid: this.keys.kid } : {}),
     });
     return { jwt: token, claims };
   }
@@ -134,14 +165,19 @@ export class Tokens {
       return { valid: false, reason: "malformed" };
     }
     if (!decoded || typeof decoded.payload !== "object" || decoded.payload === null) return { valid: false, reason: "malformed" };
+    const header: unknown = decoded.header;
+    if (typeof header !== "object" || header === null) return { valid: false, reason: "malformed" };
+    const { alg, kid } = header as { alg?: unknown; kid?: unknown };
     // Pinned: alg none, another HS size, or an HMAC token "signed" with a public key all stop here.
-    if (decoded.header.alg !== this.options.algorithm) return { valid: false, reason: "algorithm not allowed" };
-    const key = this.keys.verifying(decoded.header);
-    if (!key) return { valid: false, reason: "unknown key" };
+    if (typeof alg !== "string" || !this.keys.algorithms.has(alg)) return { valid: false, reason: "algorithm not allowed" };
+    if (FORBIDDEN_HEADERS.some((name) => Object.hasOwn(header, name))) return { valid: false, reason: "header not allowed" };
+    const entry = this.keys.verifying(kid);
+    if (!entry) return { valid: false, reason: "unknown key" };
+    if (entry.alg !== alg) return { valid: false, reason: "algorithm not allowed" };
     let payload: jwt.JwtPayload;
     try {
-      payload = jwt.verify(token, key, {
-        algorithms: [this.options.algorithm],
+      payload = jwt.verify(token, entry.key, {
+        algorithms: [entry.alg],
         issuer: this.options.issuer,
         audience: this.options.audience,
         clockTolerance: this.tolerance,
@@ -185,13 +221,24 @@ function loadKeys(options: TokenOptions): Keys {
     const secret = options.secret;
     if (!secret) throw new Error(`a secret is required for ${options.algorithm}`);
     if (Buffer.byteLength(secret, "utf8") < 32) throw new Error("the JWT secret must be at least 32 bytes");
-    return { signing: secret, verifying: () => secret };
+    if (options.previousPublicKeys) throw new Error(`previous public keys are for RS256/ES256, not ${options.algorithm}`);
+    const alg = options.algorithm;
+    // Our HS* tokens never carry a kid: one that does was not made here.
+    return { signing: secret, kid: undefined, algorithms: new Set([alg]), verifying: (kid) => (kid === undefined ? { key: secret, alg } : undefined), jwks: [] };
   }
   if (!options.privateKey) throw new Error(`a private key is required for ${options.algorithm}`);
-  const privateKey = createPrivateKey(options.privateKey);
-  const publicKey = createPublicKey(privateKey);
+  if (!options.keyId) throw new Error(`a key id is required for ${options.algorithm}`);
+  const { privateKey, verification } = parseSigningKey(options.privateKey, options.algorithm as AsymmetricAlgorithm, options.keyId);
+  const previous = options.previousPublicKeys ? parsePreviousKeys(options.previousPublicKeys) : [];
+  if (previous.some((k) => k.kid === verification.kid)) throw new Error(`JWT_PREVIOUS_PUBLIC_KEYS: kid "${verification.kid}" is the current JWT_KEY_ID`);
+  const all: VerificationKey[] = [verification, ...previous];
+  const byKid = new Map(all.map((k) => [k.kid, k]));
   return {
     signing: privateKey,
-    verifying: (header) => (header.kid === undefined || header.kid === options.keyId ? publicKey : undefined),
+    kid: verification.kid,
+    algorithms: new Set(all.map((k) => k.alg)),
+    // A token without a kid, or with one we never issued, finds no key.
+    verifying: (kid) => (typeof kid === "string" ? byKid.get(kid) : undefined),
+    jwks: all.map(toPublicJwk),
   };
 }
