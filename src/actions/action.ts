@@ -7,6 +7,8 @@ import { z } from "zod";
 import type { Logger } from "../ops/logger.ts";
 import type { ActionResponse } from "./responses.ts";
 import type { Services } from "../services.ts";
+import type { User } from "../db/schema.ts";
+import type { TokenClaims } from "../auth/tokens.ts";
 
 export interface ActionContext {
   /** Logger bound to this request (action name and response_ref). */
@@ -17,6 +19,16 @@ export interface ActionContext {
   responseRef: string;
   /** Shared services: configuration, database, passwords, tokens. */
   services: Services;
+  /** The signed-in account, set for actions that declare `requiresUser` (the whole row: never answer it as is). */
+  user?: User;
+  /** The verified claims of the signed-in user's token (jti, sub, iat, exp, …), with `user`. */
+  claims?: TokenClaims;
+}
+
+/** The context of an action that declares `requiresUser`: `run(fields, ctx: UserContext)`. */
+export interface UserContext extends ActionContext {
+  user: User;
+  claims: TokenClaims;
 }
 
 /** The schema type an action may declare: a zod object of its fields. */
@@ -30,6 +42,12 @@ export abstract class Action {
   static description = "";
   /** The fields the action accepts. Unknown fields are rejected; null counts as absent. */
   static schema: FieldsSchema = z.object({});
+  /**
+   * True: only a signed-in user may call it. The framework adds a required `jwt` field to the
+   * published schema, checks the token before `run` (401 "Invalid token: …" otherwise) and puts
+   * the account in `ctx.user` (see src/auth/guard.ts).
+   */
+  static requiresUser = false;
 
   abstract run(fields: unknown, ctx: ActionContext): ActionResponse | Promise<ActionResponse>;
 }
@@ -40,6 +58,7 @@ export interface ActionClass {
   readonly name: string;
   description: string;
   schema: FieldsSchema;
+  requiresUser?: boolean;
 }
 
 /** True for Action subclasses, direct or indirect, but not Action itself. */

@@ -21,6 +21,7 @@ import {
   type AnswerPayload,
 } from "./responses.ts";
 import { describeErrors, validateFields } from "./validation.ts";
+import { checkSignedIn } from "../auth/guard.ts";
 
 export interface Request {
   action: string;
@@ -138,6 +139,13 @@ export class Dispatcher {
   private async run(action: RegisteredAction, fields: unknown, ctx: RequestContext): Promise<ActionResponse> {
     try {
       if (ctx.aborted) return timedOut();
+      if (action.requiresUser) {
+        const guard = await checkSignedIn(ctx.services, fields as Record<string, unknown>);
+        if (!guard.ok) return guard.answer;
+        ctx.user = guard.user;
+        ctx.claims = guard.claims;
+        fields = guard.fields;
+      }
       const response = await action.instance.run(fields, ctx);
       if (!isActionResponse(response)) {
         ctx.log.error({ returned: typeof response }, "action returned something that is not an ActionResponse");

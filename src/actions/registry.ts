@@ -9,6 +9,7 @@ import fg from "fast-glob";
 import { zodToJsonSchema } from "zod-to-json-schema";
 import { isActionClass, type Action, type ActionClass, type FieldsSchema } from "./action.ts";
 import type { Logger } from "../ops/logger.ts";
+import { withJwtField } from "../auth/guard.ts";
 
 /** One action as the plugboard sees it. */
 export interface PublishedAction {
@@ -22,6 +23,8 @@ export interface RegisteredAction {
   cls: ActionClass;
   /** The action's schema made strict (unknown fields rejected), built once at start-up. */
   validator: FieldsSchema;
+  /** The dispatcher checks the `jwt` field and sets ctx.user before `run`. */
+  requiresUser: boolean;
   /** One instance serves every request: actions keep no per-request state. */
   instance: Action;
   file: string;
@@ -57,9 +60,14 @@ export class DuplicateActionError extends Error {
   }
 }
 
+/** The fields an action is validated and published with: its schema, plus `jwt` when it requires a user. */
+export function fieldsSchema(cls: ActionClass): FieldsSchema {
+  return cls.requiresUser === true ? withJwtField(cls.name, cls.schema) : cls.schema;
+}
+
 /** JSON Schema of each field, from the action's zod schema. */
 export function publish(cls: ActionClass): PublishedAction {
-  const schema = zodToJsonSchema(cls.schema, { target: "jsonSchema7", $refStrategy: "none" }) as {
+  const schema = zodToJsonSchema(fieldsSchema(cls), { target: "jsonSchema7", $refStrategy: "none" }) as {
     properties?: Record<string, unknown>;
     required?: string[];
   };
@@ -104,7 +112,8 @@ export async function loadActions(options: { dir: string; log: Logger }): Promis
       }
       const previous = found.get(cls.name);
       if (previous) throw new DuplicateActionError(cls.name, [previous.file, rel]);
-      found.set(cls.name, { name: cls.name, cls, validator: cls.schema.strict(), instance: new cls(), file: rel });
+      const requiresUser = cls.requiresUser === true;
+      found.set(cls.name, { name: cls.name, cls, validator: fieldsSchema(cls).strict(), requiresUser, instance: new cls(), file: rel });
     }
   }
   const registry = new Registry([...found.values()]);

@@ -6,11 +6,16 @@
 import type { Logger } from "../ops/logger.ts";
 import type { Services } from "../services.ts";
 import type { ActionContext } from "./action.ts";
+import type { User } from "../db/schema.ts";
+import type { TokenClaims } from "../auth/tokens.ts";
 
 export class RequestContext implements ActionContext {
   private childLog: Logger | undefined;
   private controller: AbortController | undefined;
   private abortReason: Error | undefined;
+  /** Set by the guard for actions that require a signed-in user. */
+  user: User | undefined;
+  claims: TokenClaims | undefined;
 
   constructor(
     private readonly baseLog: Logger,
