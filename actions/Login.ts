@@ -4,6 +4,7 @@ import { badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionRes
 import { normalizeEmail, normalizeUsername, parsePhone, throttleKey, type AccountKey } from "../src/auth/identifiers.ts";
 import { invalidFields, OUTER_BOUNDS, passwordByteError } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
+import { mintToken } from "../src/auth/mint.ts";
 import { tokenFields, unixSeconds } from "../src/auth/token-fields.ts";
 import type { User } from "../src/db/schema.ts";
 
@@ -47,7 +48,13 @@ export class Login extends Action {
     }
     await throttle.release(reservation.attemptId);
     await rehashIfOutdated(ctx, user, fields.password);
-    const token = tokens.sign(String(user.id), lifetime.lifetime);
+    // Waits out the second of a password change that just happened, and refuses a token for a
+    // password that was changed while bcrypt was comparing it (src/auth/mint.ts).
+    const token = await mintToken(ctx.services, user, lifetime.lifetime, ctx.signal);
+    if (!token) {
+      ctx.log.info({ event: "login_failed", reason: "password_changed", identifier_kind: key.kind, user_id: user.id }, "login failed");
+      return unauthorized(ACCOUNT_MESSAGES.invalidPassword);
+    }
     ctx.log.info({ event: "login_success", user_id: user.id, jti: token.claims.jti }, "login succeeded");
     return ok(ACCOUNT_MESSAGES.loggedIn, tokenFields(token));
   }

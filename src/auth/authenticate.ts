@@ -1,8 +1,8 @@
 /**
  * "Is this a token of ours for a live account?" in one place: signature and claims
  * (src/auth/tokens.ts), then the account (exists, not deleted, token issued after its
- * valid-after time), then the revocation list. Logout uses it, and so will Verify and the
- * signed-in-user guard of later actions.
+ * valid-after time), then the revocation list. Logout, Verify and the signed-in-user guard
+ * (src/auth/guard.ts) use it.
  */
 import type { User } from "../db/schema.ts";
 import type { Users } from "../db/users.ts";
@@ -37,10 +37,18 @@ export async function authenticate(deps: AuthenticateDeps, token: string, option
 }
 
 /**
- * iat has whole-second precision; the valid-after time is cut to the second too, so a token
- * minted in the same second as (just after) a password change still works. A token minted in
- * that second just *before* the change also survives: the price of second-precision claims.
+ * The valid-after rule. `iat` has whole seconds only, so a token minted in the very second of a
+ * password change or deletion cannot tell whether it came before or after it: every token of
+ * that second is refused (iat ≤ the cut-off second), and the service never mints a token for an
+ * account within its cut-off second (src/auth/mint.ts waits for the next one). Both hold then:
+ * a token minted before the change never works again, and a token minted after it always does.
  */
 export function issuedBefore(iat: number, validAfter: Date | null): boolean {
-  return validAfter !== null && iat < Math.floor(validAfter.getTime() / 1000);
+  const cutoff = cutoffSecond(validAfter);
+  return cutoff !== undefined && iat <= cutoff;
+}
+
+/** The last second whose tokens an account refuses, or undefined when it has no cut-off. */
+export function cutoffSecond(validAfter: Date | null): number | undefined {
+  return validAfter === null ? undefined : Math.floor(validAfter.getTime() / 1000);
 }

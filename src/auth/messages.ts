@@ -1,7 +1,7 @@
 /**
- * What the account actions say, word for word as SPEC §5 has it. Status codes are chosen by
- * the actions through the responses helpers; the texts live here so tests and README quote
- * one source.
+ * What the account actions say, word for word as SPEC §5 and issue 7 have it. Status codes
+ * are chosen by the actions through the responses helpers; the texts live here so tests and
+ * README quote one source.
  */
 import type { LifetimeProblem } from "./tokens.ts";
 
@@ -18,6 +18,16 @@ export const ACCOUNT_MESSAGES = {
   throttled: "Too many attempts, try again later",
   alreadyRevoked: "Token has already been revoked",
   invalidToken: (reason: string) => `Invalid token: ${reason}`,
+  introspected: "Token introspected",
+  userShown: "User found",
+  keysListed: "Public keys",
+  updated: "User updated successfully",
+  deleted: "User deleted successfully",
+  nothingToEdit: "At least one field (username, name, email, phone_number, or password) must be provided",
+  usernameTaken: "Username already taken",
+  emailTaken: "Email already registered",
+  phoneTaken: "Phone number already registered",
+  currentPasswordRequired: "is required to change the password, email or phone number",
   invalidPhone: (problem: string) => `Invalid phone number: ${problem}`,
 } as const;
 

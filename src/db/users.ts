@@ -2,8 +2,8 @@
  * Accounts in the `users` table. Knows nothing of status codes: it returns rows or throws
  * UserExistsError; the actions decide what the caller hears.
  */
-import type { Kysely } from "kysely";
-import { normalizeEmail, normalizeUsername, type AccountKey } from "../auth/identifiers.ts";
+import { sql, type Kysely } from "kysely";
+import { normalizeEmail, normalizeUsername, type AccountKey, type IdentifierKind } from "../auth/identifiers.ts";
 import { isUniqueViolation } from "./errors.ts";
 import { USER_UNIQUE_INDEXES, type Database, type User } from "./schema.ts";
 
@@ -14,6 +14,31 @@ export class UserExistsError extends Error {
     this.name = "UserExistsError";
   }
 }
+
+/** Another live account holds this identifier (Edit: a change to a taken one). */
+export class IdentifierTakenError extends Error {
+  constructor(readonly kind: IdentifierKind) {
+    super(`${kind} already taken`);
+    this.name = "IdentifierTakenError";
+  }
+}
+
+/** What Edit may change; identifiers already checked and normalized (phone as E.164). */
+export interface AccountChanges {
+  name?: string;
+  username?: string;
+  email?: string;
+  phoneNumber?: string;
+  passwordDigest?: string;
+  /** With a new password: tokens issued up to this instant stop working. */
+  tokensValidAfter?: Date;
+}
+
+const INDEX_KIND: Record<(typeof USER_UNIQUE_INDEXES)[number], IdentifierKind> = {
+  users_username_live_key: "username",
+  users_email_live_key: "email",
+  users_phone_live_key: "phone_number",
+};
 
 export interface NewAccount {
   name: string;
@@ -77,6 +102,69 @@ export class Users {
   /** Any account with this id, deleted or not: callers look at deleted_at. */
   async findById(id: number): Promise<User | undefined> {
     return this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
+  }
+
+  /** The first of the given identifiers (in order) that a live account other than `exceptId` holds. */
+  async takenBy(keys: AccountKey[], exceptId: number): Promise<IdentifierKind | undefined> {
+    if (keys.length === 0) return undefined;
+    const rows = await this.db
+      .selectFrom("users")
+      .select(["username_normalized", "email_normalized", "phone_number"])
+      .where("deleted_at", "is", null)
+      .where("id", "<>", exceptId)
+      .where((eb) => eb.or(keys.map((key) => eb(COLUMN[key.kind], "=", key.normalized))))
+      .limit(keys.length)
+      .execute();
+    return keys.find((key) => rows.some((row) => row[COLUMN[key.kind]] === key.normalized))?.kind;
+  }
+
+  /**
+   * Applies Edit's changes to a live account and returns the row; undefined when the account
+   * is gone or its token cut-off is no longer `expect.validAfter` (deleted, or the password
+   * changed meanwhile). The partial unique indexes decide races for an identifier.
+   */
+  async update(id: number, changes: AccountChanges, expect: { validAfter: Date | null }): Promise<User | undefined> {
+    try {
+      return await this.db
+        .updateTable("users")
+        .set({
+          updated_at: sql`now()`,
+          ...(changes.name !== undefined ? { name: changes.name } : {}),
+          ...(changes.username !== undefined
+            ? { username: changes.username.normalize("NFC"), username_normalized: normalizeUsername(changes.username) }
+            : {}),
+          ...(changes.email !== undefined ? { email: changes.email.normalize("NFC"), email_normalized: normalizeEmail(changes.email) } : {}),
+          ...(changes.phoneNumber !== undefined ? { phone_number: changes.phoneNumber } : {}),
+          ...(changes.passwordDigest !== undefined ? { password_digest: changes.passwordDigest } : {}),
+          ...(changes.tokensValidAfter !== undefined ? { tokens_valid_after: changes.tokensValidAfter } : {}),
+        })
+        .where("id", "=", id)
+        .where("deleted_at", "is", null)
+        .where(sql<boolean>`tokens_valid_after is not distinct from ${expect.validAfter}`)
+        .returningAll()
+        .executeTakeFirst();
+    } catch (error) {
+      if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) {
+        const constraint = (error as { constraint: (typeof USER_UNIQUE_INDEXES)[number] }).constraint;
+        throw new IdentifierTakenError(INDEX_KIND[constraint]);
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Soft-deletes a live account: its identifiers are free for new accounts at once (the unique
+   * indexes cover live rows only) and every token issued up to `at` stops working. False when
+   * it was not live.
+   */
+  async softDelete(id: number, at: Date): Promise<boolean> {
+    const result = await this.db
+      .updateTable("users")
+      .set({ deleted_at: at, tokens_valid_after: at, updated_at: sql`now()` })
+      .where("id", "=", id)
+      .where("deleted_at", "is", null)
+      .executeTakeFirst();
+    return result.numUpdatedRows > 0n;
   }
 
   /**

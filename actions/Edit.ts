@@ -1,0 +1,115 @@
+import { z } from "zod";
+import { Action, type Fields, type UserContext } from "../src/actions/action.ts";
+import { badRequest, conflict, ok, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
+import { confirmPassword } from "../src/auth/confirm-password.ts";
+import { normalizeEmail, normalizeUsername, parsePhone, type AccountKey, type IdentifierKind } from "../src/auth/identifiers.ts";
+import { invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
+import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
+import { mintToken } from "../src/auth/mint.ts";
+import { tokenFields } from "../src/auth/token-fields.ts";
+import { IdentifierTakenError, type AccountChanges } from "../src/db/users.ts";
+
+const TAKEN: Record<IdentifierKind, string> = {
+  username: ACCOUNT_MESSAGES.usernameTaken,
+  email: ACCOUNT_MESSAGES.emailTaken,
+  phone_number: ACCOUNT_MESSAGES.phoneTaken,
+};
+
+export class Edit extends Action {
+  static override description =
+    "Change the signed-in user's username, name, email, phone_number or password (password, email and phone need current_password). " +
+    "A new password signs out every earlier token: the answer carries a fresh one.";
+  static override requiresUser = true;
+  static override schema = z.object({
+    username: z
+      .string()
+      .min(1)
+      .max(OUTER_BOUNDS.username)
+      .regex(/^[^\s\p{C}]+$/u, "must not contain spaces or control characters")
+      .optional()
+      .describe("New username: unique, case-insensitive (MIN/MAX_USERNAME_LENGTH characters; default 3–50)"),
+    name: z.string().max(OUTER_BOUNDS.name).optional().describe("New display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
+    email: z
+      .string()
+      .max(OUTER_BOUNDS.email)
+      .email()
+      .optional()
+      .describe("New email: unique, case-insensitive; needs current_password"),
+    phone_number: z
+      .string()
+      .min(1)
+      .max(OUTER_BOUNDS.phone)
+      .optional()
+      .describe("New phone, international format (stored as E.164, unique); needs current_password"),
+    password: z
+      .string()
+      .max(OUTER_BOUNDS.password)
+      .optional()
+      .describe("New password (MIN/MAX_PASSWORD_LENGTH characters, at most 72 bytes in UTF-8); needs current_password"),
+    current_password: z
+      .string()
+      .min(1)
+      .max(OUTER_BOUNDS.password)
+      .optional()
+      .describe("The password now: required to change password, email or phone_number"),
+  });
+
+  async run(fields: Fields<typeof Edit>, ctx: UserContext): Promise<ActionResponse> {
+    const { config, users, passwords } = ctx.services;
+    const { user, claims } = ctx;
+    const { username, name, email, password, current_password: currentPassword } = fields;
+    if ([username, name, email, fields.phone_number, password].every((v) => v === undefined)) {
+      return badRequest(ACCOUNT_MESSAGES.nothingToEdit);
+    }
+    const errors = lengthErrors({ username, name, email, password }, config.limits);
+    if (errors.length > 0) return invalidFields(errors);
+    let phoneNumber: string | undefined;
+    if (fields.phone_number !== undefined) {
+      const phone = parsePhone(fields.phone_number, { validate: true });
+      if (!phone.ok) return badRequest(ACCOUNT_MESSAGES.invalidPhone(phone.problem));
+      phoneNumber = phone.e164;
+    }
+    // What lets someone take the account over (or lock its owner out) needs the password again.
+    const sensitive = password !== undefined || email !== undefined || phoneNumber !== undefined;
+    if (sensitive && currentPassword === undefined) {
+      return invalidFields([{ field: "current_password", message: ACCOUNT_MESSAGES.currentPasswordRequired }]);
+    }
+
+    // Checked before any bcrypt work; the unique indexes settle races (below).
+    const keys: AccountKey[] = [];
+    if (username !== undefined) keys.push({ kind: "username", normalized: normalizeUsername(username) });
+    if (email !== undefined) keys.push({ kind: "email", normalized: normalizeEmail(email) });
+    if (phoneNumber !== undefined) keys.push({ kind: "phone_number", normalized: phoneNumber });
+    const taken = await users.takenBy(keys, user.id);
+    if (taken) return conflict(TAKEN[taken]);
+
+    if (sensitive) {
+      const refused = await confirmPassword(ctx, currentPassword!, "current_password");
+      if (refused) return refused;
+    }
+    const changes: AccountChanges = { name, username, email, phoneNumber };
+    if (password !== undefined) {
+      changes.passwordDigest = await passwords.hash(password, ctx.signal);
+      // Every token issued up to now stops working, the caller's too; the answer brings a new one.
+      changes.tokensValidAfter = new Date();
+    }
+    let updated;
+    try {
+      // Only if the account is live and nobody changed its password since the guard checked the token.
+      updated = await users.update(user.id, changes, { validAfter: user.tokens_valid_after });
+    } catch (error) {
+      if (error instanceof IdentifierTakenError) return conflict(TAKEN[error.kind]);
+      throw error;
+    }
+    if (!updated) return unauthorized(ACCOUNT_MESSAGES.invalidToken("revoked"));
+
+    const changed = (["username", "name", "email", "phone_number", "password"] as const).filter((k) => fields[k] !== undefined);
+    ctx.log.info({ event: "user_updated", user_id: user.id, changed, jti: claims.jti }, "user updated");
+    if (password === undefined) return ok(ACCOUNT_MESSAGES.updated);
+    // The new token keeps the old one's lifetime: a password change is no way to extend a session.
+    const lifetime = claims.nbf !== undefined ? { notBefore: claims.nbf, expiresAt: claims.exp } : { expiresAt: claims.exp };
+    const token = await mintToken(ctx.services, updated, lifetime, ctx.signal);
+    // Undefined: another password change or a deletion came in meanwhile; sign in again.
+    return ok(ACCOUNT_MESSAGES.updated, token ? tokenFields(token) : null);
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * The signed-in-user guard: `static override requiresUser = true` publishes a required `jwt`
+ * field, and the dispatcher checks the token before `run` — 401 "Invalid token: <reason>" and no
+ * run at all when it fails; ctx.user and ctx.claims, and fields without `jwt`, when it passes.
+ */
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import jwt from "jsonwebtoken";
+import { loadActions } from "../src/actions/registry.ts";
+import { Dispatcher } from "../src/actions/dispatcher.ts";
+import { GuardedSchemaError } from "../src/auth/guard.ts";
+import { databaseSkipReason } from "./support/database.ts";
+import { ACTIONS_DIR, register, startAccounts, type Accounts } from "./support/accounts.ts";
+import { captureLogs } from "./support/logs.ts";
+import { runs } from "./fixtures/guard-actions/Whoami.ts";
+
+const FIXTURES = "tests/fixtures/guard-actions";
+
+describe("the guard in the published schema", () => {
+  test("a guarded action publishes a required jwt field first; an unguarded one none", async () => {
+    const { log } = captureLogs();
+    const registry = await loadActions({ dir: FIXTURES, log });
+    const whoami = registry.published.Whoami!;
+    assert.deepEqual(Object.keys(whoami.fields), ["jwt", "note"]);
+    assert.deepEqual(whoami.required, ["jwt"]);
+    assert.deepEqual(whoami.fields.jwt, {
+      type: "string",
+      minLength: 1,
+      maxLength: 16384,
+      description: "The token from Register or Login (the signed-in user)",
+    });
+    assert.deepEqual(registry.published.Anyone, { description: "Open to all", fields: {}, required: [] });
+    assert.equal(registry.get("Whoami")!.requiresUser, true);
+    assert.equal(registry.get("Anyone")!.requiresUser, false);
+  });
+
+  test("the account actions: Show, Edit and Delete are guarded; Verify and Jwks are not", async () => {
+    const { log } = captureLogs();
+    const registry = await loadActions({ dir: ACTIONS_DIR, log });
+    const fields = (name: string) => Object.keys(registry.published[name]!.fields);
+    assert.deepEqual(fields("Show"), ["jwt"]);
+    assert.deepEqual(fields("Edit"), ["jwt", "username", "name", "email", "phone_number", "password", "current_password"]);
+    assert.deepEqual(registry.published.Edit!.required, ["jwt"]);
+    assert.deepEqual(fields("Delete"), ["jwt", "password"]);
+    assert.deepEqual(registry.published.Delete!.required, ["jwt", "password"]);
+    assert.deepEqual(fields("Verify"), ["jwt"]);
+    assert.deepEqual(fields("Jwks"), []);
+    assert.deepEqual(
+      ["Delete", "Edit", "Jwks", "Show", "Verify"].map((n) => registry.get(n)!.requiresUser),
+      [true, true, false, true, false],
+    );
+  });
+
+  test("a guarded action that declares its own jwt field stops the start-up", async () => {
+    const { log } = captureLogs();
+    await assert.rejects(loadActions({ dir: "tests/fixtures/guard-bad-actions", log }), (error: unknown) => {
+      assert.ok(error instanceof GuardedSchemaError);
+      assert.match(error.message, /^OwnJwt declares requiresUser and a "jwt" field of its own/);
+      return true;
+    });
+  });
+});
+
+describe("the guard at dispatch", { skip: databaseSkipReason() }, () => {
+  let accounts: Accounts;
+  let dispatcher: Dispatcher;
+  before(async () => {
+    accounts = await startAccounts();
+    dispatcher = new Dispatcher({
+      registry: await loadActions({ dir: FIXTURES, log: accounts.log }),
+      services: accounts.services,
+      log: accounts.log,
+      maxConcurrency: 8,
+      queueLimit: 8,
+      actionTimeoutMs: 10_000,
+    });
+  });
+  after(() => accounts?.close());
+
+  const call = (action: string, fields: unknown) => dispatcher.dispatch({ action, fields, response_ref: "guard" });
+
+  test("a valid token: run gets ctx.user and ctx.claims, and fields without jwt", async () => {
+    const token = await register(accounts, { username: "Guarded" });
+    const claims = jwt.decode(token, { json: true })!;
+    runs.length = 0;
+    const answer = await call("Whoami", { jwt: token, note: "hi" });
+    assert.deepEqual([answer.status_code, answer.message], [200, "You"]);
+    assert.deepEqual(answer.fields, { id: Number(claims.sub), username: "Guarded", jti: claims.jti, fields: { note: "hi" } });
+    assert.deepEqual(runs, [{ note: "hi" }]);
+    const open = await call("Anyone", {});
+    assert.deepEqual(open.fields, { signed_in: false });
+  });
+
+  test("a bad, revoked or foreign token: 401 Invalid token: <reason>, and run never starts", async () => {
+    const revoked = await register(accounts, { username: "guard-revoked" });
+    await accounts.dispatch("Logout", { jwt: revoked });
+    const deleted = await register(accounts, { username: "guard-deleted" });
+    await accounts.dispatch("Delete", { jwt: deleted, password: "password123" });
+    const edited = await register(accounts, { username: "guard-edited" });
+    await accounts.dispatch("Edit", { jwt: edited, password: "a-new-password", current_password: "password123" });
+    runs.length = 0;
+    for (const [token, reason] of [
+      ["garbage", "malformed"],
+      [revoked, "revoked"],
+      [deleted, "unknown account"],
+      [edited, "revoked"],
+      [jwt.sign({ sub: "1" }, "another-secret-another-secret-another-secret"), "invalid signature"],
+    ]) {
+      const answer = await call("Whoami", { jwt: token });
+      assert.deepEqual([answer.status_code, answer.status, answer.message, answer.fields], [401, "error", `Invalid token: ${reason}`, null]);
+    }
+    assert.deepEqual(runs, [], "run was never called");
+  });
+
+  test("no jwt, a wrong type, or an unknown field: 400 before the guard", async () => {
+    const missing = await call("Whoami", {});
+    assert.equal(missing.status_code, 400);
+    assert.equal(missing.message, "Invalid fields: jwt: is required");
+    assert.equal((await call("Whoami", { jwt: 42 })).status_code, 400);
+    assert.equal((await call("Whoami", { jwt: "x", other: 1 })).message, "Invalid fields: other: is not a known field");
+  });
+});
