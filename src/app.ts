@@ -53,7 +53,7 @@ export class App {
       : await DevPlugboard.start({ port: config.plugboard.port, host: config.plugboard.host, token: config.token, log: log.child({ component: "devboard" }) });
     let services: Services;
     try {
-      services = await createServices(config, log, await embeddedDefaults(config, log));
+      services = await createServices(config, log, { ...(await embeddedDefaults(config, log)), purgeRevocations: true });
     } catch (error) {
       await board?.stop();
       throw error;

@@ -9,6 +9,7 @@ import { Passwords } from "./auth/passwords.ts";
 import { Tokens } from "./auth/tokens.ts";
 import { createDatabase, type PostgresOptions } from "./db/database.ts";
 import { migrateToLatest } from "./db/migrator.ts";
+import { RevocationPurge, type PurgeOptions } from "./db/purge.ts";
 import { Revocations } from "./db/revocations.ts";
 import type { Database } from "./db/schema.ts";
 import { LoginThrottle } from "./db/throttle.ts";
@@ -25,6 +26,8 @@ export interface Services {
   users: Users;
   revocations: Revocations;
   throttle: LoginThrottle;
+  /** The periodic purge of expired revocations, when started (ServiceOptions.purgeRevocations); closeServices stops it. */
+  purge?: RevocationPurge;
 }
 
 export interface ServiceOptions {
@@ -36,6 +39,8 @@ export interface ServiceOptions {
   migrate?: boolean;
   /** Pool settings for PostgreSQL (size, timeouts). */
   pool?: Omit<PostgresOptions, "url">;
+  /** Purge expired revocations now and then (the app does; tests mostly not). */
+  purgeRevocations?: boolean | Omit<PurgeOptions, "graceSeconds">;
 }
 
 export class NoDatabaseError extends Error {
@@ -72,6 +77,12 @@ export async function createServices(config: Readonly<Config>, log: Logger, opti
     throw error;
   }
   log.info({ bcrypt_cost: passwords.cost, bcrypt_threads: passwords.stats().threads, jwt_algorithm: tokens.algorithm }, "services ready");
+  const purge = options.purgeRevocations
+    ? new RevocationPurge(db, log.child({ component: "housekeeping" }), {
+        ...(typeof options.purgeRevocations === "object" ? options.purgeRevocations : {}),
+        graceSeconds: tokens.clockToleranceSeconds,
+      }).start()
+    : undefined;
   return {
     config,
     db,
@@ -80,6 +91,7 @@ export async function createServices(config: Readonly<Config>, log: Logger, opti
     users: new Users(db),
     revocations: new Revocations(db),
     throttle: new LoginThrottle(db, config.login),
+    ...(purge ? { purge } : {}),
   };
 }
 
@@ -96,7 +108,8 @@ async function migrateWithOwnPool(url: string, log: Logger): Promise<void> {
   }
 }
 
-/** Closes the password pool and the database pool. */
+/** Stops the housekeeping, then closes the password pool and the database pool. */
 export async function closeServices(services: Services): Promise<void> {
+  await services.purge?.stop().catch(() => undefined);
   await Promise.allSettled([services.passwords.close(), services.db.destroy()]);
 }
