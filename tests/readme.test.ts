@@ -1,0 +1,194 @@
+/**
+ * The README's promises, kept: every command it shows is a package.json script run by a test
+ * or by .ci/run, its curl example registers through POST /, its example action is
+ * examples/Greet.ts and answers, `npm run migrate` migrates, and its configuration table matches
+ * src/config.ts.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { sql } from "kysely";
+import { App } from "../src/app.ts";
+import { loadConfig } from "../src/config.ts";
+import { loadActions } from "../src/actions/registry.ts";
+import { Dispatcher } from "../src/actions/dispatcher.ts";
+import type { Services } from "../src/services.ts";
+import { createLogger } from "../src/ops/logger.ts";
+import { METRIC_NAMES } from "../src/ops/metrics.ts";
+import { createTestDatabase, postgresSkipReason, type FreshDatabase } from "./support/database.ts";
+import { until } from "./support/consumer.ts";
+
+const README = readFileSync("README.md", "utf8");
+const PACKAGE = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
+const read = (file: string) => readFileSync(file, "utf8");
+const silent = createLogger({ level: "silent" });
+
+const cleanups: Array<() => Promise<unknown>> = [];
+after(async () => {
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
+});
+
+/** The fenced code blocks of one language. */
+function codeBlocks(language: string): string[] {
+  return [...README.matchAll(new RegExp("```" + language + "\\n([\\s\\S]*?)```", "g"))].map((m) => m[1]!);
+}
+
+/** The entry file of a `node --import tsx <file>` script. */
+function entryOf(script: string): string {
+  const file = PACKAGE.scripts[script]?.split(/\s+/).at(-1);
+  assert.ok(file && existsSync(file), `npm run ${script} starts an existing file (${file})`);
+  return file;
+}
+
+/** Where each npm command the README shows is exercised; a new command must be added here. */
+const EXERCISED: Record<string, () => void> = {
+  "npm install": () => assert.match(read(".ci/run"), /npm ci\b/, ".ci/run installs the packages from the lockfile"),
+  "npm test": () => assert.match(read(".ci/run"), /^npm test$/m, ".ci/run runs npm test"),
+  // tests/support/process.ts starts the same entry (devmode, process, health, explorer tests use it).
+  "npm start": () => assert.match(read("tests/support/process.ts"), new RegExp(`"${entryOf("start")}"`)),
+  "npm run plugboard": () => assert.ok(read("tests/devmode.test.ts").includes(entryOf("plugboard")), "tests/devmode.test.ts runs it"),
+  "npm run migrate": () => assert.ok(read("tests/readme.test.ts").includes('["run", "migrate"]'), "this file runs it"),
+  // The benchmarks print figures rather than pass or fail; their scripts must at least exist.
+  "npm run bench": () => entryOf("bench"),
+  "npm run soak": () => entryOf("soak"),
+};
+
+test("every npm command in the README is a package.json script, exercised by a test or by .ci/run", () => {
+  const commands = new Set([...README.matchAll(/\bnpm (install|start|test|run [a-z][a-z-]*)\b/g)].map((m) => `npm ${m[1]}`));
+  assert.ok(commands.has("npm start") && commands.has("npm test"), "the two commands");
+  for (const command of commands) {
+    const script = command.replace(/^npm (run )?/, "");
+    if (script !== "install") assert.ok(PACKAGE.scripts[script], `package.json has the script of ${command}`);
+    const check = EXERCISED[command];
+    assert.ok(check, `${command} is in the README: say in tests/readme.test.ts where it is exercised`);
+    check();
+  }
+  // Docker cannot run here; tests/deploy-files.test.ts checks the files these commands use.
+  for (const [, service] of README.matchAll(/docker compose up [^\n]*--scale ([a-z-]+)=\d+/g)) {
+    assert.match(read("docker-compose.yml"), new RegExp(`^  ${service}:$`, "m"), `docker-compose.yml has the service ${service}`);
+  }
+  assert.match(README, /cp \.env\.example \.env/);
+  assert.ok(existsSync(".env.example"));
+  assert.match(README, /bash \.ci\/run/);
+  assert.ok(existsSync(".ci/run"));
+  // `npm test -- <file>` passes the files on to tests/run.ts.
+  assert.match(PACKAGE.scripts.test!, /tests\/run\.ts$/);
+  assert.match(read("tests/run.ts"), /process\.argv\.slice\(2\)/);
+});
+
+test("the curl example: the same request through the dev plugboard's POST / registers (201)", async () => {
+  const example = codeBlocks("sh").flatMap((block) => block.split("\n")).find((line) => line.startsWith("curl "));
+  assert.ok(example, "the README has a curl example");
+  const body = /-d '([^']+)'/.exec(example)?.[1];
+  assert.ok(body, "with a -d body");
+  assert.match(example, /localhost:4000/, "against npm start's default port");
+
+  // `npm start` with nothing configured, in-process: the dev plugboard and the service. On a
+  // PostgreSQL test database when there is one (faster); else the embedded database, as
+  // tests/devmode.test.ts runs it.
+  let database: FreshDatabase | undefined;
+  if (!postgresSkipReason()) {
+    database = await createTestDatabase();
+    cleanups.push(() => database!.drop());
+  }
+  const config = loadConfig({
+    NODE_ENV: "test",
+    PLUGBOARD_PORT: "0",
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-readme-")),
+    BCRYPT_COST: "4",
+    ...(database ? { DATABASE_URL: database.url } : {}),
+  });
+  const app = await App.start({ config, log: silent });
+  cleanups.push(() => app.stop());
+  const board = app.board!;
+  await until(() => app.client.isJoined, 10_000, "the join");
+
+  let answer: { status_code: number; message: string; fields: { jwt?: unknown } | null };
+  if (await hasCurl()) {
+    // The README's command itself, pointed at this board's port.
+    const command = example.replace("localhost:4000", `127.0.0.1:${board.port}`);
+    const { stdout } = await promisify(execFile)("sh", ["-c", command]);
+    answer = JSON.parse(stdout) as typeof answer;
+  } else {
+    const response = await fetch(board.url, { method: "POST", body });
+    answer = (await response.json()) as typeof answer;
+  }
+  assert.equal(answer.status_code, 201, answer.message);
+  assert.equal(answer.message, "User registered successfully");
+  assert.equal(typeof answer.fields?.jwt, "string");
+});
+
+test("the Write-an-action example is examples/Greet.ts, and it answers", async () => {
+  const example = codeBlocks("ts").find((block) => block.includes("class Greet"));
+  assert.ok(example, "the README has the Greet example");
+  const file = read("examples/Greet.ts");
+  assert.ok(file.endsWith(example), "the README shows examples/Greet.ts (after its header comment)");
+
+  const registry = await loadActions({ dir: "examples", log: silent });
+  assert.deepEqual(registry.names, ["Greet"]);
+  const dispatcher = new Dispatcher({ registry, services: { config: loadConfig({}) } as Services, log: silent, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 1_000 });
+  const answer = await dispatcher.dispatch({ action: "Greet", fields: { name: "Ada" }, response_ref: "readme" });
+  assert.deepEqual(answer, { status: "success", status_code: 200, message: "Greeted", fields: { greeting: "Hello, Ada!" } });
+});
+
+test("`npm run migrate` migrates a fresh database and exits 0", { skip: postgresSkipReason() }, async () => {
+  const database = await createTestDatabase({ migrate: false });
+  cleanups.push(() => database.drop());
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const child = spawn(npm, ["run", "migrate"], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, DATABASE_URL: database.url, LOG_LEVEL: "info" },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let output = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (output += chunk));
+  const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+  assert.equal(code, 0, output);
+  const { rows } = await sql<{ table_name: string }>`
+    select table_name from information_schema.tables where table_schema = 'public' and table_name in ('users', 'revocations')
+    order by table_name`.execute(database.db);
+  assert.deepEqual(rows.map((r) => r.table_name), ["revocations", "users"]);
+});
+
+test("the README lists exactly the metrics src/ops/metrics.ts exports", () => {
+  const documented = new Set([...README.matchAll(/`(vera_[a-z_]+)/g)].map((m) => m[1]!));
+  assert.deepEqual([...documented].sort(), Object.values(METRIC_NAMES).sort());
+});
+
+test("the configuration table names exactly the variables src/config.ts reads", () => {
+  const source = read("src/config.ts");
+  const start = source.indexOf("const envSchema = z.object({");
+  const known = new Set([...source.slice(start, source.indexOf("\n});", start)).matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
+  const section = README.slice(README.indexOf("## Configuration"), README.indexOf("\n## ", README.indexOf("## Configuration") + 3));
+  const documented = new Set<string>();
+  for (const row of section.split("\n").filter((l) => l.startsWith("| `"))) {
+    const cell = row.split("|")[1]!;
+    let prefix = "";
+    for (const [, name] of cell.matchAll(/`([A-Z_][A-Z0-9_]*)`/g)) {
+      // `POSTGRES_HOST` / `_PORT`: a leading underscore continues the first name's prefix.
+      if (name!.startsWith("_")) documented.add(prefix + name!.slice(1));
+      else {
+        documented.add(name!);
+        prefix = name!.slice(0, name!.indexOf("_") + 1);
+      }
+    }
+  }
+  for (const name of documented) assert.ok(known.has(name), `the README documents ${name}, which src/config.ts does not read`);
+  // NODE_ENV is the platform's, mentioned where it matters (BCRYPT_COST).
+  const undocumented = [...known].filter((name) => !documented.has(name) && name !== "NODE_ENV");
+  assert.deepEqual(undocumented, [], "every variable src/config.ts reads has a row in the README's configuration table");
+  assert.ok(documented.has("HEALTH_PORT"));
+});
+
+async function hasCurl(): Promise<boolean> {
+  try {
+    await promisify(execFile)("curl", ["--version"]);
+    return true;
+  } catch {
+    return false;
+  }
+}
