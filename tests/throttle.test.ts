@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { databaseSkipReason } from "./support/database.ts";
+import { databaseSkipReason, postgresSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 
 const run = promisify(execFile);
@@ -86,7 +86,7 @@ describe("login throttle", { skip: databaseSkipReason() }, () => {
     }
   });
 
-  test("two consumer processes share the count", async () => {
+  test("two consumer processes share the count", { skip: postgresSkipReason() }, async () => {
     const shared = await startAccounts({ database: accounts.database, env: { LOGIN_MAX_FAILURES: "6" } });
     try {
       await register(shared, { username: "shared", email: "shared@example.com" });
