@@ -10,7 +10,8 @@
  * With neither DATABASE_URL nor the binaries (a laptop with only Node), the database tests run
  * on PGlite instead: TEST_DATABASE=pglite reaches the test files, createTestDatabase() gives each
  * caller an in-memory PGlite, and the tests that need a PostgreSQL server (other processes, a
- * server to stop) skip through postgresSkipReason().
+ * server to stop) skip through postgresSkipReason(). `TEST_DATABASE=pglite npm test` asks for
+ * that mode where PostgreSQL is available too.
  */
 import { execFileSync, spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
@@ -33,20 +34,13 @@ export interface TestDatabase {
 }
 
 export async function startTestDatabase(): Promise<TestDatabase> {
+  if (process.env.TEST_DATABASE === PGLITE) return pglite("TEST_DATABASE=pglite");
   const given = process.env.TEST_DATABASE_URL ?? process.env.DATABASE_URL;
   if (given) {
     return { description: `PostgreSQL at ${redact(given)} (from the environment)`, env: { TEST_DATABASE_URL: given }, stop: async () => undefined };
   }
   const binaries = findPostgresBinaries();
-  if (!binaries) {
-    return {
-      description:
-        "PGlite (the embedded PostgreSQL, in memory): no DATABASE_URL and no PostgreSQL binaries (initdb, pg_ctl) found; " +
-        "the database tests run on PGlite, and the few that need a PostgreSQL server are skipped",
-      env: { TEST_DATABASE: PGLITE },
-      stop: async () => undefined,
-    };
-  }
+  if (!binaries) return pglite("no DATABASE_URL and no PostgreSQL binaries (initdb, pg_ctl) found");
   const cluster = await startCluster({ binaries });
   return {
     description: `ephemeral PostgreSQL cluster (${binaries}) on 127.0.0.1:${cluster.port}`,
@@ -56,6 +50,16 @@ export async function startTestDatabase(): Promise<TestDatabase> {
 }
 
 const PGLITE = "pglite";
+
+function pglite(why: string): TestDatabase {
+  return {
+    description:
+      `PGlite (the embedded PostgreSQL, in memory): ${why}; ` +
+      "the database tests run on PGlite, and the few that need a PostgreSQL server are skipped",
+    env: { TEST_DATABASE: PGLITE },
+    stop: async () => undefined,
+  };
+}
 
 /** True when the tests run on PGlite (no PostgreSQL server here). */
 export function usingPGlite(): boolean {
