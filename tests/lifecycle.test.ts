@@ -16,6 +16,7 @@ import { createDatabase } from "../src/db/database.ts";
 import { Revocations } from "../src/db/revocations.ts";
 import { LoginThrottle } from "../src/db/throttle.ts";
 import { IdentifierTakenError, Users } from "../src/db/users.ts";
+import { mintToken } from "../src/auth/mint.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const PASSWORD = "password123";
@@ -292,6 +293,18 @@ describe("account lifecycle", { skip: databaseSkipReason() }, () => {
         assert.equal((await dispatch("Login", { username: "rotator", password: current })).status_code, 401);
         return;
       }
+    });
+
+    test("a login whose password was changed while bcrypt compared it gets no token (mintToken reads the row again)", async () => {
+      const token = await register(accounts, { username: "login-race" });
+      const stale = await userRow(token);
+      const { lifetime } = accounts.services.tokens.lifetime({}) as { lifetime: { expiresAt: number } };
+      assert.ok(await mintToken(accounts.services, stale, lifetime), "the row unchanged: a token");
+      // The change lands between the login's read of the row and its signing.
+      await accounts.services.users.update(stale.id, { passwordDigest: stale.password_digest, tokensValidAfter: new Date() }, { validAfter: null });
+      assert.equal(await mintToken(accounts.services, stale, lifetime), undefined);
+      await accounts.services.users.softDelete(stale.id, new Date());
+      assert.equal(await mintToken(accounts.services, await userRow(token), lifetime), undefined, "nor for a deleted account");
     });
 
     test("concurrent Edits racing for one username: exactly one 200, the others 409, no 5xx", async () => {
