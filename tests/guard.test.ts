@@ -2,9 +2,13 @@
  * The signed-in-user guard: `static override requiresUser = true` publishes a required `jwt`
  * field, and the dispatcher checks the token before `run` — 401 "Invalid token: <reason>" and no
  * run at all when it fails; ctx.user and ctx.claims, and fields without `jwt`, when it passes.
+ * The README's example of it is run as written.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
 import jwt from "jsonwebtoken";
 import { loadActions } from "../src/actions/registry.ts";
 import { Dispatcher } from "../src/actions/dispatcher.ts";
@@ -118,5 +122,32 @@ describe("the guard at dispatch", { skip: databaseSkipReason() }, () => {
     assert.equal(missing.message, "Invalid fields: jwt: is required");
     assert.equal((await call("Whoami", { jwt: 42 })).status_code, 400);
     assert.equal((await call("Whoami", { jwt: "x", other: 1 })).message, "Invalid fields: other: is not a known field");
+  });
+});
+
+describe("the README's guard example", { skip: databaseSkipReason() }, () => {
+  test("is a working action: 200 for a signed-in user, 401 otherwise, jwt in its published fields", async () => {
+    const readme = readFileSync("README.md", "utf8");
+    const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.includes("requiresUser = true"));
+    assert.ok(example, "the README shows a guarded action");
+    // Inside the repository, so that "zod" resolves from node_modules; removed at the end.
+    const dir = mkdtempSync(path.join("tests", "fixtures", ".readme-guard-"));
+    const src = pathToFileURL(path.resolve("src")).href;
+    writeFileSync(path.join(dir, "Welcome.ts"), example.replaceAll('"../src/', `"${src}/`));
+    const accounts = await startAccounts();
+    try {
+      const registry = await loadActions({ dir, log: accounts.log });
+      assert.deepEqual(registry.names, ["Welcome"]);
+      assert.deepEqual(registry.published.Welcome!.required, ["jwt"]);
+      const dispatcher = new Dispatcher({ registry, services: accounts.services, log: accounts.log, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 5000 });
+      const token = await register(accounts, { name: "Ada", username: "readme-guard" });
+      const answer = await dispatcher.dispatch({ action: "Welcome", fields: { jwt: token }, response_ref: "readme" });
+      assert.deepEqual([answer.status_code, answer.fields], [200, { greeting: "Welcome back, Ada!" }]);
+      const refused = await dispatcher.dispatch({ action: "Welcome", fields: { jwt: "nope" }, response_ref: "readme" });
+      assert.deepEqual([refused.status_code, refused.message], [401, "Invalid token: malformed"]);
+    } finally {
+      await accounts.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
