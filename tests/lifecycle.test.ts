@@ -191,8 +191,11 @@ describe("account lifecycle", { skip: databaseSkipReason() }, () => {
         const wrong = await edit(token, { ...change, current_password: "not-the-password" });
         assert.deepEqual([...summary(wrong), wrong.fields], [401, "error", "Invalid password", null]);
       }
+      // Given when not needed, it is checked all the same.
+      assert.equal((await edit(token, { name: "Renamed", current_password: "not-the-password" })).status_code, 401);
       const row = await userRow(token);
       assert.equal(row.email, "guarded@example.com", "nothing changed on a refusal");
+      assert.equal(row.name, "Test User");
       assert.equal(row.phone_number, null);
       const ok = await edit(token, { email: "New-Guarded@example.com", phone_number: "+44 20 7946 0958", current_password: PASSWORD });
       assert.equal(ok.status_code, 200);
