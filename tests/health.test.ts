@@ -25,11 +25,19 @@ const cleanups: Array<() => Promise<unknown>> = [];
 after(async () => {
   await Promise.all(apps.map((a) => a.stopNow("test over").catch(() => undefined)));
   await Promise.all(boards.map((b) => b.stop()));
-  for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+  for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
 
-/** An app in production mode against `socketUrl`, fixture actions, HEALTH_PORT=0. */
+/**
+ * An app in production mode against `socketUrl`, fixture actions, HEALTH_PORT=0; on a fresh
+ * PostgreSQL test database when there is one (quicker to make), else on the embedded one.
+ */
 async function startApp(socketUrl: string, token: string, env: Record<string, string> = {}) {
+  if (!env.DATABASE_URL && !postgresSkipReason()) {
+    const database = await createTestDatabase();
+    cleanups.push(() => database.drop());
+    env = { DATABASE_URL: database.url, ...env };
+  }
   const captured = captureLogs("info");
   const config = loadConfig({
     NODE_ENV: "test",
