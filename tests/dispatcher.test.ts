@@ -42,6 +42,9 @@ test("unknown action: 404 naming it", async () => {
   assert.equal((await call(d, 42, {})).message, "Unknown action: 42");
   assert.equal((await call(d, "constructor", {})).status_code, 404);
   assert.equal((await call(d, "__proto__", {})).status_code, 404);
+  // Any JSON as the name: echoed safely and briefly, even objects whose toString is not a function.
+  assert.equal((await call(d, { toString: 1 }, {})).message, 'Unknown action: {"toString":1}');
+  assert.equal((await call(d, "x".repeat(500), {})).message, `Unknown action: ${"x".repeat(100)}…`);
 });
 
 test("bad fields: 400 naming every bad field, with fields.errors", async () => {

@@ -32,8 +32,10 @@ test("random frames never crash the consumer, and it keeps serving", async () =>
   await fc.assert(
     fc.asyncProperty(fc.array(frameText, { minLength: 1, maxLength: 20 }), async (texts) => {
       for (const text of texts) {
-        // A frame claiming to delete *our* service would rightly stop it: keep those out.
-        if (text.includes("service_deleted")) continue;
+        // Frames that say our service was deleted, or our channel ended (phx_close, phx_error),
+        // rightly stop or rejoin it; a board that still counts us joined would then push into
+        // the gap. Those are tested on their own (tests/plugboard.test.ts).
+        if (/service_deleted|phx_close|phx_error/.test(text)) continue;
         board!.sendRaw(text);
       }
       await until(() => consumer!.client.isJoined, 5_000, "joined");

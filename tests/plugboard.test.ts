@@ -187,6 +187,18 @@ test("an answer finished during a drop is held and sent after the rejoin", async
   assert.equal(consumer.client.outbox.stats.held, 1);
 });
 
+test("an unexpected phx_close of our channel: the consumer joins again and serves", async () => {
+  const { board, consumer } = await setup();
+  for (const joinRef of [board.consumers()[0]!.joinRef, null]) {
+    const before = framesOf(board, "in").filter((f) => f[3] === "phx_join").length;
+    board.sendRaw(JSON.stringify([joinRef, joinRef, "service", "phx_close", {}]));
+    await until(() => framesOf(board, "in").filter((f) => f[3] === "phx_join").length > before, 5_000, "a new join");
+    await until(() => consumer.client.isJoined && board.consumers()[0]!.joined, 5_000, "joined again");
+    assert.equal((await board.request("Echo", { text: "back" })).status, 200);
+  }
+  assert.ok(consumer.lines().some((l) => l.msg === "the plugboard closed our channel; joining again"));
+});
+
 test("heartbeats every interval; an unanswered one makes the consumer reconnect", async () => {
   const { board, consumer } = await setup({ heartbeatIntervalMs: 100 });
   await until(() => framesOf(board, "in").filter((f) => f[2] === "phoenix" && f[3] === "heartbeat").length >= 3, 3_000, "heartbeats");

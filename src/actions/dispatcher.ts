@@ -81,7 +81,14 @@ export class Dispatcher {
   /** Answers one request; resolves with the wire payload, never rejects. */
   async dispatch(request: Request): Promise<AnswerPayload> {
     const started = performance.now();
-    const response = await this.respond(request);
+    let response: ActionResponse;
+    try {
+      response = await this.respond(request);
+    } catch (error) {
+      // respond() is meant not to throw; if it ever does, the caller still gets an answer.
+      this.options.log.error({ err: error, response_ref: request.response_ref }, "dispatch failed");
+      response = internalError();
+    }
     this.options.observer?.answered?.(request.action, response.status_code, performance.now() - started);
     return toAnswer(response);
   }
@@ -89,7 +96,7 @@ export class Dispatcher {
   private respond(request: Request): ActionResponse | Promise<ActionResponse> {
     if (this.draining) return unavailable(MESSAGES.shuttingDown);
     const action = typeof request.action === "string" ? this.options.registry.get(request.action) : undefined;
-    if (!action) return notFound(MESSAGES.unknownAction(String(request.action)));
+    if (!action) return notFound(MESSAGES.unknownAction(printable(request.action)));
 
     const validated = validateFields(action.validator, request.fields);
     if (!validated.ok) {
@@ -194,6 +201,17 @@ export class Dispatcher {
   abortAll(): void {
     for (const ctx of this.contexts) ctx.abort(new Error("service stopping"));
   }
+}
+
+/** An action name fit to echo back to the caller: any JSON value, never throwing, never long. */
+function printable(value: unknown): string {
+  let text: string;
+  try {
+    text = typeof value === "string" ? value : (JSON.stringify(value) ?? String(value));
+  } catch {
+    text = "(unprintable)";
+  }
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
 }
 
 function isActionResponse(value: unknown): value is ActionResponse {

@@ -49,7 +49,8 @@ export class PlugboardClient {
   private readonly options: PlugboardClientOptions;
   private readonly log: Logger;
   private readonly socket: Socket;
-  private readonly channel: Channel;
+  /** The `service` channel; replaced by a new one if the plugboard closes it. */
+  private channel!: Channel;
   private readonly handlers = new Map<string, EventHandler>();
   private joined = false;
   private everConnected = false;
@@ -61,6 +62,7 @@ export class PlugboardClient {
   private lostHeardAt: number | undefined;
   private lostJoin = false;
   private stopped = false;
+  private readonly rejoinAfterMs: (tries: number) => number;
 
   constructor(options: PlugboardClientOptions) {
     this.options = options;
@@ -69,13 +71,14 @@ export class PlugboardClient {
     this.outbox = new Outbox({ canSend: () => this.canSend(), send: (ref, payload) => this.sendAnswer(ref, payload) });
 
     const reconnectAfterMs = options.reconnectAfterMs ?? reconnectBackoff;
+    this.rejoinAfterMs = options.rejoinAfterMs ?? rejoinBackoff;
     this.socket = new Socket(options.url, {
       transport: this.transportClass(),
       params: { token: options.token, actions: options.actionsJson },
       vsn: VSN_V2,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       reconnectAfterMs: (tries: number) => reconnectAfterMs(tries, this.refusedStatus === 403),
-      rejoinAfterMs: options.rejoinAfterMs ?? rejoinBackoff,
+      rejoinAfterMs: this.rejoinAfterMs,
       decode: (raw: unknown, callback: (message: Message) => void) => this.decodeFrame(raw, callback),
       encode: (message: Message, callback: (text: string) => void) => callback(encode(message, "v2")),
     } as ConstructorParameters<typeof Socket>[1]);
@@ -86,24 +89,43 @@ export class PlugboardClient {
     this.socket.onClose(() => this.onChannelLost("socket closed"));
     this.socket.onError(() => this.onChannelLost("socket error"));
     this.socket.onMessage((message: object) => this.onMessage(message as Message));
-
-    this.channel = this.socket.channel(TOPIC.service, {});
-    this.channel.onError(() => this.onChannelLost("channel error"));
-    this.channel.onClose(() => this.onChannelLost("channel closed"));
-    for (const handler of options.handlers) {
-      if (handler.event === JOIN_REPLY) continue;
-      this.channel.on(handler.event, (payload: unknown) => this.runHandler(handler, payload));
-    }
   }
 
   /** Connects and joins; rejoins and reconnects by itself from then on. */
   start(): void {
     this.socket.connect();
-    this.channel
+    this.openChannel();
+  }
+
+  /** Creates the `service` channel with the event handlers wired, and joins it. */
+  private openChannel(): void {
+    const channel = this.socket.channel(TOPIC.service, {});
+    this.channel = channel;
+    channel.onError(() => this.onChannelLost("channel error"));
+    channel.onClose(() => this.onChannelClosed(channel));
+    for (const handler of this.options.handlers) {
+      if (handler.event === JOIN_REPLY) continue;
+      channel.on(handler.event, (payload: unknown) => this.runHandler(handler, payload));
+    }
+    channel
       .join()
       .receive("ok", (reply: unknown) => this.onJoined(reply))
       .receive("error", (reply: unknown) => this.log.warn({ reply: summarize(reply) }, "plugboard refused the join; retrying"))
       .receive("timeout", () => this.log.warn("join timed out; retrying"));
+  }
+
+  /**
+   * phoenix.js treats phx_close as final and forgets the channel. A consumer is meant to stay
+   * joined, so unless we are stopping, an unexpected close means: a new channel, joined again.
+   */
+  private onChannelClosed(channel: Channel): void {
+    this.onChannelLost("channel closed");
+    if (this.stopped || channel !== this.channel) return;
+    this.log.warn("the plugboard closed our channel; joining again");
+    const reopen = setTimeout(() => {
+      if (!this.stopped && channel === this.channel) this.openChannel();
+    }, this.rejoinAfterMs(1));
+    reopen.unref();
   }
 
   get connectionState(): ConnectionState {
