@@ -1,7 +1,9 @@
 /**
- * Preloaded into the consumer by the benchmark (`--import ./bench/loop-probe.mjs`; plain JavaScript, since
- * the flag reaches the bcrypt worker threads too, where it loads before tsx could compile it): measures the
- * event-loop delay and RSS, and reports them over the IPC channel when asked, then resets.
+ * Preloaded into the consumer by the benchmark (`--import ./bench/loop-probe.mjs`; plain
+ * JavaScript, since the flag reaches the bcrypt worker threads too, where it loads before tsx
+ * could compile it): measures the event-loop delay and memory, and reports them over the IPC
+ * channel when asked, then resets. With --expose-gc it also reports RSS after a full GC, which
+ * tells retained memory apart from garbage V8 has not collected yet.
  */
 import { monitorEventLoopDelay } from "node:perf_hooks";
 
@@ -10,10 +12,13 @@ histogram.enable();
 
 process.on("message", (message) => {
   if (message !== "probe") return;
+  const rssBytes = process.memoryUsage().rss;
+  globalThis.gc?.();
   process.send?.({
     loopMaxMs: histogram.max / 1e6,
     loopP99Ms: histogram.percentile(99) / 1e6,
-    rssBytes: process.memoryUsage().rss,
+    rssBytes,
+    rssAfterGcBytes: process.memoryUsage().rss,
   });
   histogram.reset();
 });
