@@ -3,7 +3,7 @@ import { Action, type Fields, type UserContext } from "../src/actions/action.ts"
 import { badRequest, conflict, ok, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
 import { confirmPassword } from "../src/auth/confirm-password.ts";
 import { normalizeEmail, normalizeUsername, parsePhone, type AccountKey, type IdentifierKind } from "../src/auth/identifiers.ts";
-import { invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
+import { ACCOUNT_FIELD, invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
 import { mintToken } from "../src/auth/mint.ts";
 import { tokenFields } from "../src/auth/token-fields.ts";
@@ -21,29 +21,17 @@ export class Edit extends Action {
     "A new password signs out every earlier token: the answer carries a fresh one.";
   static override requiresUser = true;
   static override schema = z.object({
-    username: z
-      .string()
-      .min(1)
-      .max(OUTER_BOUNDS.username)
-      .regex(/^[^\s\p{C}]+$/u, "must not contain spaces or control characters")
+    username: ACCOUNT_FIELD.username
       .optional()
       .describe("New username: unique, case-insensitive (MIN/MAX_USERNAME_LENGTH characters; default 3–50)"),
-    name: z.string().max(OUTER_BOUNDS.name).optional().describe("New display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
-    email: z
-      .string()
-      .max(OUTER_BOUNDS.email)
-      .email()
+    name: ACCOUNT_FIELD.name.optional().describe("New display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
+    email: ACCOUNT_FIELD.email
       .optional()
       .describe("New email: unique, case-insensitive; needs current_password"),
-    phone_number: z
-      .string()
-      .min(1)
-      .max(OUTER_BOUNDS.phone)
+    phone_number: ACCOUNT_FIELD.phone
       .optional()
       .describe("New phone, international format (stored as E.164, unique); needs current_password"),
-    password: z
-      .string()
-      .max(OUTER_BOUNDS.password)
+    password: ACCOUNT_FIELD.password
       .optional()
       .describe("New password (MIN/MAX_PASSWORD_LENGTH characters, at most 72 bytes in UTF-8); needs current_password"),
     current_password: z

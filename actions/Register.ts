@@ -2,7 +2,7 @@ import { z } from "zod";
 import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
 import { badRequest, conflict, created, type ActionResponse } from "../src/actions/responses.ts";
 import { parsePhone, normalizeEmail, normalizeUsername, type AccountKey } from "../src/auth/identifiers.ts";
-import { invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
+import { ACCOUNT_FIELD, invalidFields, lengthErrors } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
 import { tokenFields, unixSeconds } from "../src/auth/token-fields.ts";
 import { UserExistsError } from "../src/db/users.ts";
@@ -11,29 +11,17 @@ export class Register extends Action {
   static override description =
     "Create an account (username and/or email, optional phone) and sign in: answers 201 with a JWT.";
   static override schema = z.object({
-    name: z.string().max(OUTER_BOUNDS.name).describe("Display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
-    username: z
-      .string()
-      .min(1)
-      .max(OUTER_BOUNDS.username)
-      .regex(/^[^\s\p{C}]+$/u, "must not contain spaces or control characters")
+    name: ACCOUNT_FIELD.name.describe("Display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
+    username: ACCOUNT_FIELD.username
       .optional()
       .describe("Unique, case-insensitive (MIN/MAX_USERNAME_LENGTH characters; default 3–50). Username or email is required."),
-    email: z
-      .string()
-      .max(OUTER_BOUNDS.email)
-      .email()
+    email: ACCOUNT_FIELD.email
       .optional()
       .describe("Unique, case-insensitive (MIN/MAX_EMAIL_LENGTH characters; default 3–254). Username or email is required."),
-    phone_number: z
-      .string()
-      .min(1)
-      .max(OUTER_BOUNDS.phone)
+    phone_number: ACCOUNT_FIELD.phone
       .optional()
       .describe("International format with country code, e.g. +1 202 555 0123; stored as E.164 and unique"),
-    password: z
-      .string()
-      .max(OUTER_BOUNDS.password)
+    password: ACCOUNT_FIELD.password
       .describe("MIN/MAX_PASSWORD_LENGTH characters (default 8–72) and at most 72 bytes in UTF-8"),
     not_before: unixSeconds.optional().describe("Unix seconds before which the token is not valid"),
     expires_at: unixSeconds.optional().describe("Unix seconds when the token expires (default: JWT_TTL_SECONDS from now)"),

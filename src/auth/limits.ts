@@ -4,6 +4,7 @@
  * configuration is read); these checks run first thing in `run` and answer in the very format
  * of the dispatcher's own validation errors.
  */
+import { z } from "zod";
 import type { Config } from "../config.ts";
 import { badRequest, MESSAGES, type ActionResponse } from "../actions/responses.ts";
 import { describeErrors, type FieldError } from "../actions/validation.ts";
@@ -57,3 +58,20 @@ export function passwordByteError(password: string): FieldError | undefined {
 export function invalidFields(errors: FieldError[]): ActionResponse {
   return badRequest(MESSAGES.invalidFields(describeErrors(errors)), { errors });
 }
+
+/**
+ * The account fields' shapes at their outer bounds, shared by every action that takes them
+ * (the configured MIN/MAX limits are checked in run, see lengthErrors). Each action adds its
+ * own .optional() and .describe().
+ */
+export const ACCOUNT_FIELD = {
+  name: z.string().max(OUTER_BOUNDS.name),
+  username: z
+    .string()
+    .min(1)
+    .max(OUTER_BOUNDS.username)
+    .regex(/^[^\s\p{C}]+$/u, "must not contain spaces or control characters"),
+  email: z.string().max(OUTER_BOUNDS.email).email(),
+  phone: z.string().min(1).max(OUTER_BOUNDS.phone),
+  password: z.string().max(OUTER_BOUNDS.password),
+};
