@@ -7,10 +7,10 @@ import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
 
 export class Delete extends Action {
   static override description =
-    "Delete the signed-in user's account (the password confirms it): every token stops working and the username, email and phone are free again.";
+    "Delete your account; its tokens stop working";
   static override requiresUser = true;
   static override schema = z.object({
-    password: z.string().min(1).max(OUTER_BOUNDS.password).describe("The account's password"),
+    password: z.string().min(1).max(OUTER_BOUNDS.password).describe("Your password"),
   });
 
   async run(fields: Fields<typeof Delete>, ctx: UserContext): Promise<ActionResponse> {

@@ -16,30 +16,28 @@ const TAKEN: Record<IdentifierKind, string> = {
 };
 
 export class Edit extends Action {
-  static override description =
-    "Change the signed-in user's username, name, email, phone_number or password (password, email and phone need current_password). " +
-    "A new password signs out every earlier token: the answer carries a fresh one.";
+  static override description = "Change your account; a new password signs out other tokens";
   static override requiresUser = true;
   static override schema = z.object({
     username: ACCOUNT_FIELD.username
       .optional()
-      .describe("New username: unique, case-insensitive (MIN/MAX_USERNAME_LENGTH characters; default 3–50)"),
-    name: ACCOUNT_FIELD.name.optional().describe("New display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
+      .describe("New username"),
+    name: ACCOUNT_FIELD.name.optional().describe("New name"),
     email: ACCOUNT_FIELD.email
       .optional()
-      .describe("New email: unique, case-insensitive; needs current_password"),
+      .describe("New email"),
     phone_number: ACCOUNT_FIELD.phone
       .optional()
-      .describe("New phone, international format (stored as E.164, unique); needs current_password"),
+      .describe("New phone, e.g. +12025550123"),
     password: ACCOUNT_FIELD.password
       .optional()
-      .describe("New password (MIN/MAX_PASSWORD_LENGTH characters, at most 72 bytes in UTF-8); needs current_password"),
+      .describe("New password"),
     current_password: z
       .string()
       .min(1)
       .max(OUTER_BOUNDS.password)
       .optional()
-      .describe("The password now: required to change password, email or phone_number"),
+      .describe("Needed to change password, email or phone"),
   });
 
   async run(fields: Fields<typeof Edit>, ctx: UserContext): Promise<ActionResponse> {

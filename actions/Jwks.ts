@@ -5,7 +5,7 @@ import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
 
 export class Jwks extends Action {
   static override description =
-    "The public keys that verify our tokens, as a JWK Set {keys: [...]} (RS256/ES256: the current key and earlier ones still in use; HS*: none).";
+    "Public keys that verify our tokens (JWK Set)";
   static override schema = z.object({});
 
   run(_fields: unknown, ctx: ActionContext): ActionResponse {

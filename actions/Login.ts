@@ -10,14 +10,14 @@ import type { User } from "../src/db/schema.ts";
 
 export class Login extends Action {
   static override description =
-    "Sign in with exactly one of username, email or phone_number and the password: answers 200 with a JWT.";
+    "Sign in with one of username, email or phone_number";
   static override schema = z.object({
-    username: z.string().min(1).max(OUTER_BOUNDS.username).optional().describe("Any letter case"),
-    email: z.string().min(1).max(OUTER_BOUNDS.email).optional().describe("Any letter case"),
-    phone_number: z.string().min(1).max(OUTER_BOUNDS.phone).optional().describe("International format, any spacing"),
-    password: z.string().min(1).max(OUTER_BOUNDS.password).describe("The account's password"),
-    not_before: unixSeconds.optional().describe("Unix seconds before which the token is not valid"),
-    expires_at: unixSeconds.optional().describe("Unix seconds when the token expires (default: JWT_TTL_SECONDS from now)"),
+    username: z.string().min(1).max(OUTER_BOUNDS.username).optional().describe("Any case"),
+    email: z.string().min(1).max(OUTER_BOUNDS.email).optional().describe("Any case"),
+    phone_number: z.string().min(1).max(OUTER_BOUNDS.phone).optional().describe("e.g. +12025550123"),
+    password: z.string().min(1).max(OUTER_BOUNDS.password).describe("Password"),
+    not_before: unixSeconds.optional().describe("Token valid from (unix s)"),
+    expires_at: unixSeconds.optional().describe("Token expiry (unix s)"),
   });
 
   async run(fields: Fields<typeof Login>, ctx: ActionContext): Promise<ActionResponse> {

@@ -6,9 +6,9 @@ import { OUTER_BOUNDS } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
 
 export class Logout extends Action {
-  static override description = "Revoke a token: it stops working everywhere at once.";
+  static override description = "Revoke a token";
   static override schema = z.object({
-    jwt: z.string().min(1).max(OUTER_BOUNDS.jwt).describe("The token from Register or Login"),
+    jwt: z.string().min(1).max(OUTER_BOUNDS.jwt).describe("Token to revoke"),
   });
 
   async run(fields: Fields<typeof Logout>, ctx: ActionContext): Promise<ActionResponse> {

@@ -9,22 +9,22 @@ import { UserExistsError } from "../src/db/users.ts";
 
 export class Register extends Action {
   static override description =
-    "Create an account (username and/or email, optional phone) and sign in: answers 201 with a JWT.";
+    "Create an account (username or email) and get a token";
   static override schema = z.object({
-    name: ACCOUNT_FIELD.name.describe("Display name (MIN/MAX_NAME_LENGTH characters; default 1–255)"),
+    name: ACCOUNT_FIELD.name.describe("Your name"),
     username: ACCOUNT_FIELD.username
       .optional()
-      .describe("Unique, case-insensitive (MIN/MAX_USERNAME_LENGTH characters; default 3–50). Username or email is required."),
+      .describe("Unique, any case"),
     email: ACCOUNT_FIELD.email
       .optional()
-      .describe("Unique, case-insensitive (MIN/MAX_EMAIL_LENGTH characters; default 3–254). Username or email is required."),
+      .describe("Unique, any case"),
     phone_number: ACCOUNT_FIELD.phone
       .optional()
-      .describe("International format with country code, e.g. +1 202 555 0123; stored as E.164 and unique"),
+      .describe("e.g. +12025550123"),
     password: ACCOUNT_FIELD.password
-      .describe("MIN/MAX_PASSWORD_LENGTH characters (default 8–72) and at most 72 bytes in UTF-8"),
-    not_before: unixSeconds.optional().describe("Unix seconds before which the token is not valid"),
-    expires_at: unixSeconds.optional().describe("Unix seconds when the token expires (default: JWT_TTL_SECONDS from now)"),
+      .describe("8–72 characters"),
+    not_before: unixSeconds.optional().describe("Token valid from (unix s)"),
+    expires_at: unixSeconds.optional().describe("Token expiry (unix s)"),
   });
 
   async run(fields: Fields<typeof Register>, ctx: ActionContext): Promise<ActionResponse> {

@@ -28,7 +28,7 @@ export function accountView(user: User): AccountView {
 }
 
 export class Show extends Action {
-  static override description = "The signed-in user's account: id, username, name, email, phone_number, created_at, updated_at.";
+  static override description = "Your account";
   static override requiresUser = true;
   static override schema = z.object({});
 

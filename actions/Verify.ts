@@ -10,9 +10,9 @@ const INACTIVE = { active: false } as const;
 
 export class Verify extends Action {
   static override description =
-    "Token introspection (RFC 7662 style): {active: true, sub, jti, iat, exp, nbf?, iss, aud, username} for a valid token of a live account, else {active: false}.";
+    "Check a token (RFC 7662 introspection)";
   static override schema = z.object({
-    jwt: z.string().max(OUTER_BOUNDS.jwt).describe("The token to check"),
+    jwt: z.string().max(OUTER_BOUNDS.jwt).describe("Token to check"),
   });
 
   /**

@@ -29,6 +29,8 @@ export class App {
   readonly done: Promise<number>;
   private finish!: (code: number) => void;
   private stopping: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private fatalExitCode: number | undefined;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -144,11 +146,13 @@ export class App {
     await this.closeAll();
     clearTimeout(deadline);
     this.log.info("stopped cleanly");
-    this.finish(0);
+    this.finish(this.fatalExitCode ?? 0);
   }
 
   private async fatal(reason: string, exitCode: number): Promise<void> {
     this.log.fatal(reason);
+    // A graceful stop already under way still ends with this code.
+    this.fatalExitCode ??= exitCode;
     this.stopping ??= (async () => {
       void this.dispatcher.drain();
       await this.closeAll().catch(() => undefined);
@@ -157,11 +161,15 @@ export class App {
     this.finish(exitCode);
   }
 
-  private async closeAll(): Promise<void> {
-    await this.client.stop();
-    await closeServices(this.services);
-    await this.board?.stop();
-    await this.health?.close();
+  /** Closes everything once, however many paths (drain, deadline, second signal, fatal) ask. */
+  private closeAll(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.client.stop().catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
+      await closeServices(this.services);
+      await this.board?.stop().catch(() => undefined);
+      await this.health?.close().catch(() => undefined);
+    })();
+    return this.closing;
   }
 }
 

@@ -59,6 +59,20 @@ test("npm start with nothing configured: dev plugboard + embedded database; acco
   assert.equal((await second.service.exited).code, 0);
 });
 
+test("a second instance on the same embedded database is refused with a clear line", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "vera-dev-"));
+  const first = await devStart(dataDir);
+  const second = startService({ PLUGBOARD_PORT: "0", DATA_DIR: dataDir, BCRYPT_COST: "4", LOG_LEVEL: "info" });
+  processes.push(second);
+  const { code } = await second.exited;
+  assert.notEqual(code, 0);
+  assert.ok(second.lines().some((l) => /another process \(pid \d+\) is using the embedded database/.test(JSON.stringify(l))));
+  // The first one is unharmed.
+  assert.equal((await post(first.url, { action: "Register", fields: { name: "B", username: "bob", password: "correct horse" } })).status, 201);
+  first.service.kill("SIGTERM");
+  assert.equal((await first.service.exited).code, 0);
+});
+
 test("npm run plugboard: the board alone prints its URL and token, and consumers join it", async () => {
   const child = spawn(process.execPath, ["--import", "tsx", "src/devboard/cli.ts"], {
     env: { PATH: process.env.PATH, PLUGBOARD_PORT: "0" },

@@ -31,7 +31,7 @@ describe("the guard in the published schema", () => {
       type: "string",
       minLength: 1,
       maxLength: 16384,
-      description: "The token from Register or Login (the signed-in user)",
+      description: "Your token",
     });
     assert.deepEqual(registry.published.Anyone, { description: "Open to all", fields: {}, required: [] });
     assert.equal(registry.get("Whoami")!.requiresUser, true);

@@ -117,6 +117,13 @@ export class Dispatcher {
 
   /** Runs a job in a slot; the slot is freed at the answer or at the deadline, whichever is first. */
   private start(job: Job): void {
+    // The deadline counts from arrival, so time spent queued counts too: the plugboard's
+    // caller waits 30 s at most, whatever the reason. A job already past it never runs.
+    const remaining = job.receivedAt + this.options.actionTimeoutMs - Date.now();
+    if (remaining <= 0) {
+      job.resolve(timedOut());
+      return;
+    }
     this.running++;
     let settled = false;
     const finish = (response: ActionResponse) => {
@@ -129,16 +136,13 @@ export class Dispatcher {
       this.next();
     };
 
-    // The deadline counts from arrival, so time spent queued counts too: the plugboard's
-    // caller waits 30 s at most, whatever the reason.
-    const remaining = job.receivedAt + this.options.actionTimeoutMs - Date.now();
     const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.services);
     this.contexts.add(ctx);
     const timer = setTimeout(() => {
       ctx.abort(new Error("action deadline passed"));
       this.options.log.warn({ action: job.action.name, response_ref: job.ref }, "action timed out");
       finish(timedOut());
-    }, Math.max(0, remaining));
+    }, remaining);
 
     this.run(job.action, job.fields, ctx).then(finish);
   }

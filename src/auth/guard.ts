@@ -18,7 +18,7 @@ import type { TokenClaims } from "./tokens.ts";
 /** The field a guarded action receives its token in. */
 export const JWT_FIELD = "jwt";
 
-const jwtField = z.string().min(1).max(OUTER_BOUNDS.jwt).describe("The token from Register or Login (the signed-in user)");
+const jwtField = z.string().min(1).max(OUTER_BOUNDS.jwt).describe("Your token");
 
 /** A guarded action's schema declares its own fields only; the guard owns `jwt`. */
 export class GuardedSchemaError extends Error {

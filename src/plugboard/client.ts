@@ -16,7 +16,7 @@ import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handle
 import { Outbox } from "./outbox.ts";
 import { PlugboardState } from "./state.ts";
 import { reconnectBackoff, rejoinBackoff } from "./backoff.ts";
-import { EVENT, PHX, TOPIC, VSN_V2 } from "./wire.ts";
+import { CONNECT_URL_WARN_BYTES, EVENT, PHX, TOPIC, VSN_V2 } from "./wire.ts";
 
 export interface PlugboardClientOptions {
   /** The full socket URL, e.g. ws://localhost:4000/websocket. */
@@ -93,6 +93,13 @@ export class PlugboardClient {
 
   /** Connects and joins; rejoins and reconnects by itself from then on. */
   start(): void {
+    const urlBytes = Buffer.byteLength(this.socket.endPointURL());
+    if (urlBytes > CONNECT_URL_WARN_BYTES) {
+      this.log.warn(
+        { url_bytes: urlBytes },
+        "the connect URL (which carries the actions' schemas) is long: Phoenix's default HTTP server refuses request lines over 8000 bytes; shorten action descriptions or publish fewer actions",
+      );
+    }
     this.socket.connect();
     this.openChannel();
   }

@@ -66,3 +66,9 @@ export const PLUGBOARD_HTTP_MESSAGE = {
   noConsumers: "No service consumers are available to handle the request",
   timedOut: "Request timed out",
 } as const;
+
+/**
+ * The `actions` JSON travels in the connect URL's query string. Cowboy (Phoenix's default HTTP
+ * server) refuses a request line over 8000 bytes before Phoenix sees it; past this size we warn.
+ */
+export const CONNECT_URL_WARN_BYTES = 7_000;
