@@ -2,7 +2,7 @@ import { z } from "zod";
 import { Action, type Fields, type UserContext } from "../src/actions/action.ts";
 import { badRequest, conflict, ok, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
 import { confirmPassword } from "../src/auth/confirm-password.ts";
-import { normalizeEmail, normalizeUsername, parsePhone, type AccountKey, type IdentifierKind } from "../src/auth/identifiers.ts";
+import { normalizeEmail, normalizeUsername, phoneToStore, type AccountKey, type IdentifierKind } from "../src/auth/identifiers.ts";
 import { ACCOUNT_FIELD, invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
 import { mintToken } from "../src/auth/mint.ts";
@@ -49,12 +49,9 @@ export class Edit extends Action {
     }
     const errors = lengthErrors({ username, name, email, password }, config.limits);
     if (errors.length > 0) return invalidFields(errors);
-    let phoneNumber: string | undefined;
-    if (fields.phone_number !== undefined) {
-      const phone = parsePhone(fields.phone_number, { validate: true });
-      if (!phone.ok) return badRequest(ACCOUNT_MESSAGES.invalidPhone(phone.problem));
-      phoneNumber = phone.e164;
-    }
+    const phone = phoneToStore(fields.phone_number);
+    if ("answer" in phone) return phone.answer;
+    const phoneNumber = phone.e164;
     // What lets someone take the account over (or lock its owner out) needs the password again.
     const sensitive = password !== undefined || email !== undefined || phoneNumber !== undefined;
     if (sensitive && currentPassword === undefined) {

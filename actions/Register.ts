@@ -1,7 +1,7 @@
 import { z } from "zod";
 import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
 import { badRequest, conflict, created, type ActionResponse } from "../src/actions/responses.ts";
-import { parsePhone, normalizeEmail, normalizeUsername, type AccountKey } from "../src/auth/identifiers.ts";
+import { phoneToStore, normalizeEmail, normalizeUsername, type AccountKey } from "../src/auth/identifiers.ts";
 import { ACCOUNT_FIELD, invalidFields, lengthErrors } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
 import { tokenFields, unixSeconds } from "../src/auth/token-fields.ts";
@@ -33,12 +33,9 @@ export class Register extends Action {
     const errors = lengthErrors(fields, config.limits);
     if (errors.length > 0) return invalidFields(errors);
 
-    let phoneNumber: string | undefined;
-    if (fields.phone_number !== undefined) {
-      const phone = parsePhone(fields.phone_number, { validate: true });
-      if (!phone.ok) return badRequest(ACCOUNT_MESSAGES.invalidPhone(phone.problem));
-      phoneNumber = phone.e164;
-    }
+    const phone = phoneToStore(fields.phone_number);
+    if ("answer" in phone) return phone.answer;
+    const phoneNumber = phone.e164;
     const lifetime = tokens.lifetime(fields);
     if (!lifetime.ok) return badRequest(LIFETIME_MESSAGES[lifetime.problem]);
 

@@ -3,6 +3,8 @@
  * case; the normalized form is stored next to the original), phones as E.164.
  */
 import { parsePhoneNumberWithError, ParseError } from "libphonenumber-js/max";
+import { badRequest, type ActionResponse } from "../actions/responses.ts";
+import { ACCOUNT_MESSAGES } from "./messages.ts";
 
 export type IdentifierKind = "username" | "email" | "phone_number";
 
@@ -51,4 +53,14 @@ const PARSE_PROBLEMS: Record<string, string> = {
 /** The throttle's key for an identifier: its kind and normalized value. */
 export function throttleKey(key: AccountKey): string {
   return `${key.kind}:${key.normalized}`;
+}
+
+/**
+ * A phone number a caller wants stored (Register, Edit): validated with full metadata and
+ * turned into E.164, or the 400 answer that says why not. Absent stays absent.
+ */
+export function phoneToStore(text: string | undefined): { e164: string | undefined } | { answer: ActionResponse } {
+  if (text === undefined) return { e164: undefined };
+  const phone = parsePhone(text, { validate: true });
+  return phone.ok ? { e164: phone.e164 } : { answer: badRequest(ACCOUNT_MESSAGES.invalidPhone(phone.problem)) };
 }
