@@ -3,6 +3,7 @@
  * dev plugboard when no WEBSOCKET_URL is configured. main.ts runs it as a process; tests start
  * it in-process. `stop()` is the graceful drain of SPEC §8.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
@@ -171,8 +172,4 @@ export class App {
     })();
     return this.closing;
   }
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }

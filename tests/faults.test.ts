@@ -4,10 +4,10 @@
  */
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
-import { createServer } from "node:net";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 import { runs } from "./fixtures/actions/Count.ts";
+import { freePort } from "./support/net.ts";
 
 const boards: DevPlugboard[] = [];
 const consumers: TestConsumer[] = [];
@@ -28,13 +28,6 @@ async function consumer(b: { socketUrl: string; token: string }, options: Partia
   return c;
 }
 
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 test("every socket dropped twice mid-load: every request is answered once, no action runs twice", async () => {
   const b = await board();

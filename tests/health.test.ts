@@ -16,6 +16,7 @@ import { METRIC_NAMES } from "../src/ops/metrics.ts";
 import { createTestDatabase, postgresSkipReason, type FreshDatabase } from "./support/database.ts";
 import { captureLogs } from "./support/logs.ts";
 import { until } from "./support/consumer.ts";
+import { freePort } from "./support/net.ts";
 import { startService, type ServiceProcess } from "./support/process.ts";
 
 const SECRET = "health-test-secret-at-least-32-bytes-long";
@@ -75,16 +76,6 @@ function sample(metrics: string, series: string): number | undefined {
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const UNAVAILABLE = (reason: string) => ({ status: "unavailable", reason });
 

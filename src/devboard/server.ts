@@ -4,6 +4,7 @@
  * so besides the protocol it offers hooks for tests: crash a channel, drop sockets, push any
  * event, stop answering heartbeats, read the frame log, and wait for events without sleeping.
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -84,10 +85,6 @@ function refuseUpgrade(socket: Duplex, status: 403 | 404 | 503): void {
   const text = { 403: "Forbidden", 404: "Not Found", 503: "Service Unavailable" }[status];
   socket.once("finish", () => socket.destroy());
   socket.end(`HTTP/1.1 ${status} ${text}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
-}
-
-function delay(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms).unref());
 }
 
 export class DevPlugboard extends EventEmitter<BoardEvents> {
@@ -368,7 +365,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     const open = [...this.connections.values()];
     for (const consumer of open) consumer.close(CLOSE_CODE.goingAway);
     const allClosed = Promise.all(open.map((c) => c.closed));
-    await Promise.race([allClosed, delay(CLOSE_GRACE_MS)]);
+    await Promise.race([allClosed, delay(CLOSE_GRACE_MS, undefined, { ref: false })]);
     for (const consumer of this.connections.values()) consumer.terminate();
     await allClosed;
     this.sockets.close();
