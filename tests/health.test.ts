@@ -13,7 +13,7 @@ import { App } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { METRIC_NAMES } from "../src/ops/metrics.ts";
-import { createTestDatabase, postgresSkipReason, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, postgresSkipReason } from "./support/database.ts";
 import { captureLogs } from "./support/logs.ts";
 import { until } from "./support/consumer.ts";
 import { freePort } from "./support/net.ts";

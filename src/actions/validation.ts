@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import type { FieldsSchema } from "./action.ts";
+import { isJsonObject } from "../json.ts";
 
 export interface FieldError {
   field: string;
@@ -45,13 +46,9 @@ function article(type: string): string {
   return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
 }
 
-function isPlainObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 export function validateFields(schema: FieldsSchema, fields: unknown): Validated {
   if (fields === null || fields === undefined) fields = {};
-  if (!isPlainObject(fields)) {
+  if (!isJsonObject(fields)) {
     return { ok: false, errors: [{ field: "fields", message: "must be a JSON object" }] };
   }
   // null means absent: drop those keys so optional fields take their defaults. A fresh

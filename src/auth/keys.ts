@@ -5,6 +5,7 @@
  * choose how it is checked.
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
+import { isJsonObject } from "../json.ts";
 
 export type AsymmetricAlgorithm = "RS256" | "ES256";
 
@@ -71,7 +72,7 @@ export function parsePreviousKeys(text: string): VerificationKey[] {
   } catch {
     throw problem('must be JSON: {"<kid>": "<PEM public key>"} or a JWK Set {"keys": [...]}');
   }
-  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw problem("must be a JSON object");
+  if (!isJsonObject(parsed)) throw problem("must be a JSON object");
   const entries: Array<[string, () => KeyObject, string | undefined]> = [];
   const keys = (parsed as { keys?: unknown }).keys;
   if (keys !== undefined) {

@@ -8,7 +8,7 @@ import { z } from "zod";
 import type { Config } from "../config.ts";
 import { badRequest, MESSAGES, type ActionResponse } from "../actions/responses.ts";
 import { describeErrors, type FieldError } from "../actions/validation.ts";
-import { MAX_PASSWORD_BYTES, normalizePassword } from "./passwords.ts";
+import { MAX_PASSWORD_BYTES, passwordBytes } from "./passwords.ts";
 
 /** Outer bounds for the static schemas: no configuration may allow more. */
 export const OUTER_BOUNDS = {
@@ -50,7 +50,7 @@ export function lengthErrors(values: Partial<Record<Limited, string>>, limits: C
 
 /** The 72-byte rule alone (Login checks no other password length: old accounts keep working). */
 export function passwordByteError(password: string): FieldError | undefined {
-  if (Buffer.byteLength(normalizePassword(password), "utf8") <= MAX_PASSWORD_BYTES) return undefined;
+  if (passwordBytes(password) <= MAX_PASSWORD_BYTES) return undefined;
   return { field: "password", message: `must be at most ${MAX_PASSWORD_BYTES} bytes in UTF-8 (bcrypt would ignore the rest)` };
 }
 

@@ -25,11 +25,6 @@ export function passwordBytes(password: string): number {
   return Buffer.byteLength(normalizePassword(password), "utf8");
 }
 
-/** Length in characters (code points) after normalization: what the length limits count. */
-export function passwordLength(password: string): number {
-  return [...normalizePassword(password)].length;
-}
-
 /** Thrown by hash/verify for a password bcrypt would truncate; callers check passwordBytes first and answer 400. */
 export class PasswordTooLongError extends RangeError {
   constructor() {

@@ -5,6 +5,7 @@
  * find nothing left to do. (kysely 0.28 locks only the migration step itself, after creating
  * its bookkeeping tables outside any lock; 0.29 fixes that but needs Node 22.)
  */
+import { setTimeout as delay } from "node:timers/promises";
 import { readdir } from "node:fs/promises";
 import { extname, join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
@@ -97,6 +98,6 @@ async function acquireLock(conn: Kysely<Database>, timeoutMs: number, log: Logge
     if (Date.now() > deadline) throw new MigrationError(`gave up waiting ${timeoutMs} ms for the migration lock`);
     if (!logged) log.info("waiting for another replica to finish migrating");
     logged = true;
-    await new Promise((resolve) => setTimeout(resolve, 100 + Math.random() * 150));
+    await delay(100 + Math.random() * 150);
   }
 }

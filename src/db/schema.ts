@@ -2,7 +2,7 @@
  * The tables as kysely sees them. The migrations in migrations/ create exactly these columns;
  * tests/migrations.test.ts checks the two agree.
  */
-import type { ColumnType, Generated, Insertable, Selectable } from "kysely";
+import type { ColumnType, Generated, Selectable } from "kysely";
 
 /** A timestamptz column: read as Date, written as Date or ISO text. */
 type Timestamp = ColumnType<Date, Date | string, Date | string>;
@@ -51,7 +51,6 @@ export interface Database {
 }
 
 export type User = Selectable<UsersTable>;
-export type NewUser = Insertable<UsersTable>;
 
 /** Partial unique indexes among live accounts; a violation of any of them means "User already exists". */
 export const USER_UNIQUE_INDEXES = ["users_username_live_key", "users_email_live_key", "users_phone_live_key"] as const;

@@ -8,7 +8,7 @@
  * reads the form's data-* attributes), so the Content-Security-Policy can pin it by hash.
  */
 import { createHash } from "node:crypto";
-import { isJsonObject } from "./handshake.ts";
+import { isJsonObject } from "../json.ts";
 
 export interface ExplorerContext {
   /** The published `actions` object, or null when no consumer is joined. */

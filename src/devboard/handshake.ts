@@ -6,6 +6,7 @@
 import { timingSafeEqual, createHash } from "node:crypto";
 import type { Serializer } from "../plugboard/frames.ts";
 import { SOCKET_PARAM, VSN_V2_PATTERN } from "../plugboard/wire.ts";
+import { isJsonObject } from "../json.ts";
 
 export type ActionsObject = Record<string, unknown>;
 
@@ -21,10 +22,6 @@ export interface AcceptedHandshake {
 }
 
 export type Handshake = AcceptedHandshake | { ok: false; reason: string };
-
-export function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return value !== null && typeof value === "object" && !Array.isArray(value);
-}
 
 /** Structural JSON equality: object key order is irrelevant, array order matters. */
 export function sameJson(a: unknown, b: unknown): boolean {

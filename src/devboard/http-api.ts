@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../ops/logger.ts";
 import { SOCKET_PATH } from "../plugboard/wire.ts";
 import { EXPLORER_CONTENT_SECURITY_POLICY } from "./explorer.ts";
-import { isJsonObject } from "./handshake.ts";
+import { isJsonObject } from "../json.ts";
 import type { HttpAnswer } from "./router.ts";
 
 /** Bodies above this size are refused with 413: action fields are small. */

@@ -7,7 +7,7 @@ import { randomUUID } from "node:crypto";
 import type { Logger } from "../ops/logger.ts";
 import { EVENT, PLUGBOARD_HTTP_MESSAGE } from "../plugboard/wire.ts";
 import type { ConsumerConnection } from "./connection.ts";
-import { isJsonObject } from "./handshake.ts";
+import { isJsonObject } from "../json.ts";
 
 /** What the HTTP caller gets: a status code and a JSON body. */
 export interface HttpAnswer {

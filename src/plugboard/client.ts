@@ -17,6 +17,7 @@ import { Outbox } from "./outbox.ts";
 import { PlugboardState } from "./state.ts";
 import { reconnectBackoff, rejoinBackoff } from "./backoff.ts";
 import { CONNECT_URL_WARN_BYTES, EVENT, PHX, TOPIC, VSN_V2 } from "./wire.ts";
+import { isJsonObject } from "../json.ts";
 
 export interface PlugboardClientOptions {
   /** The full socket URL, e.g. ws://localhost:4000/websocket. */
@@ -268,7 +269,7 @@ export class PlugboardClient {
     }
     const { payload } = decoded.message;
     // phoenix.js reads payload.status and friends: a non-object payload would throw inside it.
-    if (typeof payload !== "object" || payload === null || Array.isArray(payload)) {
+    if (!isJsonObject(payload)) {
       this.log.warn({ event: decoded.message.event, topic: decoded.message.topic }, "ignored a frame whose payload is not an object");
       return;
     }

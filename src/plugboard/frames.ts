@@ -3,6 +3,8 @@
  * Decoding never throws: a frame that is not a well-formed message yields an error string.
  */
 
+import { isJsonObject } from "../json.ts";
+
 export type Ref = string | null;
 
 export interface Message {
@@ -54,7 +56,7 @@ export function decode(text: string, serializer: Serializer = "v2"): Decoded {
     const [join_ref, ref, topic, event, payload] = parsed as unknown[];
     return check({ join_ref, ref, topic, event, payload } as Message);
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+  if (!isJsonObject(parsed)) {
     return { ok: false, error: "frame is not a JSON object" };
   }
   const obj = parsed as Record<string, unknown>;

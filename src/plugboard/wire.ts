@@ -38,7 +38,6 @@ export const REPLY_STATUS = { ok: "ok", error: "error" } as const;
 export const PLUGBOARD_REQUEST_TIMEOUT_MS = 30_000;
 /** Phoenix closes a socket that sent nothing for this long. */
 export const SERVER_IDLE_TIMEOUT_MS = 60_000;
-export const DEFAULT_HEARTBEAT_INTERVAL_MS = 30_000;
 
 /** Reconnect backoff: grows from 10 ms to 5 s; after a 403 refusal it grows to 30 s. */
 export const RECONNECT_MIN_MS = 10;
