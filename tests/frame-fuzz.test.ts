@@ -28,7 +28,6 @@ test("random frames never crash the consumer, and it keeps serving", async () =>
   board = await DevPlugboard.start({});
   consumer = await startConsumer({ url: board.socketUrl, token: board.token });
   await until(() => consumer!.client.isJoined);
-  const joinRef = board.consumers()[0]!.joinRef;
   await fc.assert(
     fc.asyncProperty(fc.array(frameText, { minLength: 1, maxLength: 20 }), async (texts) => {
       for (const text of texts) {
@@ -44,7 +43,6 @@ test("random frames never crash the consumer, and it keeps serving", async () =>
     { numRuns: 60 },
   );
   assert.equal(consumer.fatal.length, 0);
-  assert.ok(joinRef);
 });
 
 test("well-formed request pushes with random contents are answered with a 4xx", async () => {

@@ -271,7 +271,11 @@ describe("account lifecycle", { skip: databaseSkipReason() }, () => {
         // Edit itself waits for the next second to mint its new token; log in while it waits,
         // as soon as the change is committed.
         let changed: Date | null = null;
-        while ((changed = (await userRow(caller)).tokens_valid_after)?.getTime() === previous) await new Promise((r) => setTimeout(r, 1));
+        const deadline = Date.now() + 10_000;
+        while ((changed = (await userRow(caller)).tokens_valid_after)?.getTime() === previous) {
+          assert.ok(Date.now() < deadline, "the password change never committed");
+          await new Promise((r) => setTimeout(r, 1));
+        }
         const beforeLogin = Date.now();
         const fresh = await login({ username: "rotator" }, `new-password-${attempt}`);
         const answer = await editing;

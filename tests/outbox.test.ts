@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Outbox, RESEND_WINDOW_MS } from "../src/plugboard/outbox.ts";
+import { Outbox, RECENT_LIMIT, RESEND_WINDOW_MS } from "../src/plugboard/outbox.ts";
 import type { AnswerPayload } from "../src/actions/responses.ts";
 
 function setup() {
@@ -71,6 +71,25 @@ test("a request is never run twice: duplicates of running or answered refs are n
   assert.equal(outbox.begin("r"), false); // answered: the answer is sent again instead
   assert.deepEqual(sent, ["r", "r"]);
   assert.equal(outbox.stats.duplicates, 2);
+});
+
+test("memory stays bounded by size too: past RECENT_LIMIT answers, the oldest are forgotten", () => {
+  const { outbox, now } = setup();
+  for (let i = 0; i <= RECENT_LIMIT; i++) {
+    outbox.begin(`s${i}`);
+    outbox.deliver(`s${i}`, answer, now()); // all within the same instant: only the cap applies
+  }
+  assert.equal(outbox.begin("s0"), true, "the oldest was forgotten");
+  assert.equal(outbox.begin(`s${RECENT_LIMIT}`), false, "the newest is remembered");
+});
+
+test("a request whose answer is held (unjoined) is not run again either", () => {
+  const { outbox, sent, now, setJoined } = setup();
+  setJoined(false);
+  outbox.begin("h");
+  outbox.deliver("h", answer, now());
+  assert.equal(outbox.begin("h"), false);
+  assert.deepEqual(sent, []);
 });
 
 test("memory stays bounded: old answers are forgotten", () => {

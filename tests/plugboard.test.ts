@@ -145,7 +145,7 @@ test("a connect URL longer than Phoenix's default request-line limit is warned a
   assert.ok(!JSON.stringify(line).includes(board.token), "the URL itself (with the token) is not logged");
 });
 
-test("a wrong token is refused and retried with a slower backoff", async () => {
+test("a wrong token is refused, and the backoff is told it was a refusal", async () => {
   const board = await DevPlugboard.start({});
   boards.push(board);
   const tries: boolean[] = [];
