@@ -53,7 +53,13 @@ export class App {
     const registry = await loadActions({ dir: config.actionsDir, log });
     const board = config.websocketUrl
       ? undefined
-      : await DevPlugboard.start({ port: config.plugboard.port, host: config.plugboard.host, token: config.token, log: log.child({ component: "devboard" }) });
+      : await DevPlugboard.start({
+          port: config.plugboard.port,
+          host: config.plugboard.host,
+          allowedHosts: config.plugboard.allowedHosts,
+          token: config.token,
+          log: log.child({ component: "devboard" }),
+        });
     let services: Services;
     try {
       services = await createServices(config, log, { ...(await embeddedDefaults(config, log)), purgeRevocations: true });

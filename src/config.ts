@@ -30,6 +30,13 @@ const wsUrl = z
   .url("must be a URL such as ws://localhost:4000/websocket")
   .refine((v) => /^wss?:\/\//.test(v), "must start with ws:// or wss://");
 
+/** Comma-separated host names (or [IPv6] addresses), each with an optional :port; empty entries dropped. */
+const hostList = z
+  .string()
+  .default("")
+  .transform((v) => v.split(",").map((h) => h.trim()).filter((h) => h !== ""))
+  .refine((hosts) => hosts.every((h) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(h)), "must be host names separated by commas, each with an optional :port");
+
 /** Raw environment schema: names and defaults exactly as the README's table. */
 const envSchema = z.object({
   WEBSOCKET_URL: optionalText.pipe(wsUrl.optional()),
@@ -70,6 +77,7 @@ const envSchema = z.object({
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   PLUGBOARD_PORT: int(0, 65535).default("4000"),
   PLUGBOARD_HOST: z.string().min(1).default("127.0.0.1"),
+  PLUGBOARD_ALLOWED_HOSTS: hostList,
   ACTIONS_DIR: z.string().min(1).default("actions"),
   DATA_DIR: z.string().min(1).default(".data"),
   NODE_ENV: optionalText,
@@ -107,7 +115,8 @@ export interface Config {
   heartbeatIntervalMs: number;
   healthPort: number | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
-  plugboard: { port: number; host: string };
+  /** allowedHosts: names the dev plugboard's HTTP side answers to besides its own (DNS rebinding guard). */
+  plugboard: { port: number; host: string; allowedHosts: string[] };
   actionsDir: string;
   dataDir: string;
 }
@@ -238,7 +247,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     healthPort: env.HEALTH_PORT,
     logLevel: env.LOG_LEVEL,
-    plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST },
+    plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS },
     actionsDir: env.ACTIONS_DIR,
     dataDir: env.DATA_DIR,
   });

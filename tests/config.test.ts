@@ -81,6 +81,12 @@ test("database URL from DATABASE_URL or the POSTGRES_* variables", () => {
   assert.equal(url, "postgres://vera:p%40ss%20word@db:5432/accounts");
 });
 
+test("PLUGBOARD_ALLOWED_HOSTS: comma-separated names with optional ports, none by default", () => {
+  assert.deepEqual(loadConfig({}).plugboard.allowedHosts, []);
+  assert.deepEqual(loadConfig({ PLUGBOARD_ALLOWED_HOSTS: " plugboard, dev.box:8080 ,,[::1]:4000" }).plugboard.allowedHosts, ["plugboard", "dev.box:8080", "[::1]:4000"]);
+  assert.throws(() => loadConfig({ PLUGBOARD_ALLOWED_HOSTS: "http://plugboard" }), /PLUGBOARD_ALLOWED_HOSTS: must be host names/);
+});
+
 test("asymmetric algorithms need a private key and a key id", () => {
   assert.throws(() => loadConfig({ JWT_ALGORITHM: "RS256" }), (e: unknown) => e instanceof ConfigError && e.problems.length === 2);
   assert.throws(() => loadConfig({ JWT_ALGORITHM: "none" }), /JWT_ALGORITHM/);

@@ -86,6 +86,7 @@ test("the curl example: the same request through the dev plugboard's POST / regi
   const body = /-d '([^']+)'/.exec(example)?.[1];
   assert.ok(body, "with a -d body");
   assert.match(example, /localhost:4000/, "against npm start's default port");
+  assert.match(example, /-H 'content-type: application\/json'/i, "as JSON: the board refuses other bodies with 415");
 
   // `npm start` with nothing configured, in-process: the dev plugboard and the service. On a
   // PostgreSQL test database when there is one (faster); else the embedded database, as
@@ -114,7 +115,7 @@ test("the curl example: the same request through the dev plugboard's POST / regi
     const { stdout } = await promisify(execFile)("sh", ["-c", command]);
     answer = JSON.parse(stdout) as typeof answer;
   } else {
-    const response = await fetch(board.url, { method: "POST", body });
+    const response = await fetch(board.url, { method: "POST", headers: { "content-type": "application/json" }, body });
     answer = (await response.json()) as typeof answer;
   }
   assert.equal(answer.status_code, 201, answer.message);

@@ -39,6 +39,7 @@ async function main(): Promise<void> {
   const board = await DevPlugboard.start({
     port: config.plugboard.port,
     host: config.plugboard.host,
+    allowedHosts: config.plugboard.allowedHosts,
     ...(config.token ? { token: config.token } : {}),
     log,
   });

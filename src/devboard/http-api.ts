@@ -1,6 +1,11 @@
 /**
  * The dev plugboard's plain HTTP side: `POST /` calls an action, `GET /` serves the action
  * explorer, `GET /actions` the published schemas. WebSocket upgrades never reach this handler.
+ *
+ * Any web page a developer visits can send requests to 127.0.0.1, so cross-site calls are
+ * refused: every request must name the board in `Host` (DNS rebinding), and `POST /` must be
+ * `application/json` (which a page can only send cross-site after a CORS preflight the board
+ * never grants) from no `Origin` or the board's own.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Logger } from "../ops/logger.ts";
@@ -8,6 +13,7 @@ import { SOCKET_PATH } from "../plugboard/wire.ts";
 import { EXPLORER_CONTENT_SECURITY_POLICY } from "./explorer.ts";
 import { isJsonObject } from "../json.ts";
 import type { HttpAnswer } from "./router.ts";
+import type { AllowedHosts } from "./allowed-hosts.ts";
 
 /** Bodies above this size are refused with 413: action fields are small. */
 export const MAX_BODY_BYTES = 1024 * 1024;
@@ -16,12 +22,17 @@ export interface HttpApi {
   call(action: string, fields: unknown): Promise<HttpAnswer>;
   publishedActions(): unknown;
   explorerPage(): string;
+  /** The names the board answers to; known once it listens. */
+  hosts(): AllowedHosts;
   log: Logger;
 }
 
 class BodyTooLarge extends Error {}
 
 const BAD_BODY = 'The body must be a JSON object with a string "action" and optional "fields"';
+
+/** `application/json`, with or without parameters such as `; charset=utf-8`. */
+const JSON_CONTENT_TYPE = /^application\/json\s*(;|$)/i;
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body) ?? "null";
@@ -73,11 +84,30 @@ function parseCall(body: Buffer): { action: string; fields: unknown } | null {
   return { action: parsed.action, fields: parsed.fields ?? null };
 }
 
+/**
+ * Why a `POST /` must not be read, or null. A foreign Origin is a page elsewhere calling; a body
+ * that is not JSON is what a page may send cross-site without a preflight (text/plain, forms).
+ */
+function refusedCall(api: HttpApi, req: IncomingMessage): { status: number; message: string } | null {
+  const origin = req.headers.origin;
+  if (origin !== undefined && !api.hosts().admitsOrigin(origin)) return { status: 403, message: "Origin not allowed" };
+  if (!JSON_CONTENT_TYPE.test(req.headers["content-type"] ?? "")) return { status: 415, message: "Content-Type must be application/json" };
+  return null;
+}
+
 async function postCall(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+  const refused = refusedCall(api, req);
+  if (refused) {
+    // The body is never read: close rather than drain whatever the page sent.
+    res.setHeader("connection", "close");
+    return sendError(res, refused.status, refused.message);
+  }
   let body: Buffer;
   try {
     body = await readBody(req, MAX_BODY_BYTES);
   } catch (error) {
+    // A client that went away or was cut off by the server's request timeout: nobody to answer.
+    if (!req.complete && req.destroyed) return void api.log.debug({ err: error }, "POST / abandoned before its body arrived");
     if (!(error instanceof BodyTooLarge)) throw error;
     // Stop reading an oversized upload: answer, then drop the connection.
     res.setHeader("connection", "close");
@@ -104,6 +134,8 @@ function getExplorer(api: HttpApi, res: ServerResponse): void {
 }
 
 function route(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise<void> | void {
+  // A page that rebound its own name to 127.0.0.1 sends that name: refuse before anything is read or served.
+  if (!api.hosts().admitsHost(req.headers.host)) return sendError(res, 403, "Host not allowed");
   const path = new URL(req.url ?? "/", "http://devboard").pathname;
   // Reaching here on the socket path means the request was not a WebSocket upgrade.
   if (path === SOCKET_PATH) return sendEmpty(res, 400);

@@ -7,7 +7,7 @@
 import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
 import { EventEmitter } from "node:events";
-import { createServer, type IncomingMessage, type Server } from "node:http";
+import { createServer, type IncomingMessage, type RequestListener, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -19,6 +19,7 @@ import { FrameLog, type FrameRecord } from "./frame-log.ts";
 import { makeIdentity, type Identity, type ServiceRecord } from "./identity.ts";
 import { checkHandshake, sameJson, type AcceptedHandshake, type ActionsObject } from "./handshake.ts";
 import { handleHttp, type HttpApi } from "./http-api.ts";
+import { AllowedHosts } from "./allowed-hosts.ts";
 import { RequestRouter, type HttpAnswer } from "./router.ts";
 import { ConditionWaiters, waitForEvent } from "./wait.ts";
 
@@ -38,6 +39,22 @@ export interface DevPlugboardOptions {
   requestTimeoutMs?: number;
   /** A socket that sends nothing for this long is closed; default 60 s like Phoenix. */
   idleTimeoutMs?: number;
+  /**
+   * Further names the HTTP side answers to besides 127.0.0.1, localhost, [::1] and a non-wildcard
+   * `host`, e.g. a compose service name; `name` means the board's port, `name:port` that port.
+   */
+  allowedHosts?: readonly string[];
+  /** How long a client has to send a request's headers; default 10 s. */
+  headersTimeoutMs?: number;
+  /** How long a client has to send a whole request, body included (not the wait for the answer); default 15 s. */
+  receiveTimeoutMs?: number;
+  /** How long an idle keep-alive connection stays open; default 2 s. */
+  keepAliveTimeoutMs?: number;
+  /**
+   * The largest WebSocket frame accepted from a consumer, in bytes (ws's `maxPayload`); a larger
+   * one closes the socket with 1009, as a plugboard with a frame limit does. Default 16 MiB.
+   */
+  maxFrameBytes?: number;
   log?: Logger;
   service?: { id: string; name: string };
 }
@@ -75,6 +92,35 @@ export const DEFAULT_WAIT_MS = 5_000;
 export const BOARD_STOPPED_MESSAGE = "The dev plugboard stopped";
 /** How long stop() lets consumers answer the close handshake before cutting them off. */
 const CLOSE_GRACE_MS = 1_000;
+/** Short HTTP timeouts: a local board has no slow clients, and stalled uploads must not pile up. */
+const DEFAULT_HEADERS_TIMEOUT_MS = 10_000;
+const DEFAULT_RECEIVE_TIMEOUT_MS = 15_000;
+const DEFAULT_KEEP_ALIVE_TIMEOUT_MS = 2_000;
+/** The same limit the consumer's client puts on the frames it receives. */
+const DEFAULT_MAX_FRAME_BYTES = 16 * 1024 * 1024;
+/** ws's error code for a frame above `maxPayload`, and the close code it sends for it. */
+const FRAME_TOO_BIG_ERROR = "WS_ERR_UNSUPPORTED_MESSAGE_LENGTH";
+const MESSAGE_TOO_BIG = 1009;
+
+/** The HTTP server with the board's timeouts. */
+function createHttpServer(options: DevPlugboardOptions, onRequest: RequestListener): Server {
+  const requestTimeout = options.receiveTimeoutMs ?? DEFAULT_RECEIVE_TIMEOUT_MS;
+  // Node refuses a headers timeout longer than the request timeout.
+  const headersTimeout = Math.min(options.headersTimeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS, requestTimeout);
+  const server = createServer(
+    {
+      headersTimeout,
+      requestTimeout,
+      // Node enforces both timeouts only when it checks, every 30 s by default: check often enough.
+      connectionsCheckingInterval: Math.max(10, Math.min(1_000, Math.floor(headersTimeout / 4))),
+      // A request without Host gets the board's own 403 (http-api.ts) rather than Node's bare 400.
+      requireHostHeader: false,
+    },
+    onRequest,
+  );
+  server.keepAliveTimeout = options.keepAliveTimeoutMs ?? DEFAULT_KEEP_ALIVE_TIMEOUT_MS;
+  return server;
+}
 
 function silentLogger(): Logger {
   return createLogger({ level: "silent", destination: { write: () => undefined } });
@@ -95,8 +141,12 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
   private readonly log: Logger;
   private readonly identity: Identity;
   private readonly server: Server;
-  private readonly sockets = new WebSocketServer({ noServer: true });
+  private readonly sockets: WebSocketServer;
+  /** Known once the board listens (the port may be 0 until then). */
+  private allowedHosts: AllowedHosts | undefined;
   private readonly connections = new Map<string, ConsumerConnection>();
+  /** Consumers ws closed with 1009 for a frame above maxFrameBytes. */
+  private readonly closedForSize = new Set<string>();
   private readonly router: RequestRouter;
   private readonly frameLog = new FrameLog();
   private readonly conditions = new ConditionWaiters();
@@ -137,13 +187,15 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
       timeoutMs: options.requestTimeoutMs ?? PLUGBOARD_REQUEST_TIMEOUT_MS,
       log: this.log,
     });
+    this.sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
     const api: HttpApi = {
       call: (action, fields) => this.request(action, fields),
       publishedActions: () => this.publishedActions(),
       explorerPage: () => this.explorerPage(),
+      hosts: () => this.allowedHosts!,
       log: this.log,
     };
-    this.server = createServer((req, res) => void handleHttp(api, req, res));
+    this.server = createHttpServer(options, (req, res) => void handleHttp(api, req, res));
     this.server.on("upgrade", (req: IncomingMessage, socket: Duplex, head: Buffer) => this.onUpgrade(req, socket, head));
   }
 
@@ -257,6 +309,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
       this.server.listen({ port, host: this.host }, () => {
         this.server.off("error", reject);
         this.boundPort = (this.server.address() as AddressInfo).port;
+        this.allowedHosts = new AllowedHosts(this.host, this.boundPort, this.options.allowedHosts);
         this.log.debug({ port: this.boundPort, host: this.host }, "dev plugboard listening");
         resolve();
       });
@@ -305,6 +358,9 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
 
   private accept(socket: WebSocket, handshake: AcceptedHandshake): void {
     const id = `consumer-${this.nextConsumer++}`;
+    socket.once("error", (error: Error & { code?: string }) => {
+      if (error.code === FRAME_TOO_BIG_ERROR) this.closedForSize.add(id);
+    });
     const connection = new ConsumerConnection({
       id,
       socket,
@@ -352,7 +408,9 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     this.announce("frame", record);
   }
 
-  private onClosed(connection: ConsumerConnection, code: number, reason: string): void {
+  private onClosed(connection: ConsumerConnection, closeCode: number, reason: string): void {
+    // ws sends 1009 for an oversized frame but stops reading, so its close event says 1006: report what the board sent.
+    const code = this.closedForSize.delete(connection.id) ? MESSAGE_TOO_BIG : closeCode;
     this.connections.delete(connection.id);
     this.log.info({ consumer: connection.id, code }, "consumer disconnected");
     this.announce("disconnect", { consumer: connection.info(), code, reason });
