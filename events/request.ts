@@ -7,11 +7,11 @@ export default defineEvent({
   event: EVENT.request,
   // `action` and `fields` are whatever the HTTP caller posted: the dispatcher judges them.
   schema: z.object({ action: z.unknown(), fields: z.unknown(), response_ref: z.string().min(1).max(200) }).passthrough(),
-  handle(payload, { outbox, dispatch }) {
+  handle(payload, { outbox, dispatch, frameBytes }) {
     const receivedAt = Date.now();
     const ref = payload.response_ref;
     if (!outbox.begin(ref)) return;
-    void dispatch({ action: payload.action as string, fields: payload.fields, response_ref: ref }).then((answer) =>
+    void dispatch({ action: payload.action as string, fields: payload.fields, response_ref: ref, bytes: frameBytes }).then((answer) =>
       outbox.deliver(ref, answer, receivedAt),
     );
   },

@@ -75,6 +75,8 @@ export class App {
       maxConcurrency: config.maxConcurrency,
       queueLimit: config.queueLimit,
       actionTimeoutMs: config.actionTimeoutMs,
+      maxRequestBytes: config.maxRequestBytes,
+      maxAnswerBytes: config.maxAnswerBytes,
       observer: metrics ? observeAll(metrics, options.observer) : options.observer,
     });
     let app: App | undefined;

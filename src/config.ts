@@ -66,10 +66,13 @@ const envSchema = z.object({
   MAX_PASSWORD_LENGTH: int(1, 72).default("72"),
   BCRYPT_COST: int(4, 31).default("12"),
   BCRYPT_THREADS: optionalText.pipe(int(1, 64).optional()),
+  BCRYPT_QUEUE: optionalText.pipe(int(0, 10_000).optional()),
   LOGIN_MAX_FAILURES: int(1).default("10"),
   LOGIN_WINDOW_SECONDS: int(1).default("900"),
   MAX_CONCURRENCY: int(1, 100_000).default("64"),
   QUEUE_LIMIT: int(0, 1_000_000).default("1024"),
+  MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default("1048576"),
+  MAX_ANSWER_BYTES: int(1024, 64 * 1024 * 1024).default("1048576"),
   ACTION_TIMEOUT_MS: int(1, 29_000).default("25000"),
   SHUTDOWN_TIMEOUT_MS: int(0).default("20000"),
   HEARTBEAT_INTERVAL_MS: int(10, 50_000).default("30000"),
@@ -106,10 +109,15 @@ export interface Config {
     email: { min: number; max: number };
     password: { min: number; max: number };
   };
-  bcrypt: { cost: number; threads: number | undefined };
+  /** threads: worker threads (default: the core count); queue: hashes that may wait for one (default: 2 per thread). */
+  bcrypt: { cost: number; threads: number | undefined; queue: number | undefined };
   login: { maxFailures: number; windowSeconds: number };
   maxConcurrency: number;
   queueLimit: number;
+  /** A request frame larger than this is answered 413 before its fields are looked at. */
+  maxRequestBytes: number;
+  /** An answer larger than this is replaced by a small 500 "Answer too large". */
+  maxAnswerBytes: number;
   actionTimeoutMs: number;
   shutdownTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -238,10 +246,12 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       email: { min: env.MIN_EMAIL_LENGTH, max: env.MAX_EMAIL_LENGTH },
       password: { min: env.MIN_PASSWORD_LENGTH, max: env.MAX_PASSWORD_LENGTH },
     },
-    bcrypt: { cost: env.BCRYPT_COST, threads: env.BCRYPT_THREADS },
+    bcrypt: { cost: env.BCRYPT_COST, threads: env.BCRYPT_THREADS, queue: env.BCRYPT_QUEUE },
     login: { maxFailures: env.LOGIN_MAX_FAILURES, windowSeconds: env.LOGIN_WINDOW_SECONDS },
     maxConcurrency: env.MAX_CONCURRENCY,
     queueLimit: env.QUEUE_LIMIT,
+    maxRequestBytes: env.MAX_REQUEST_BYTES,
+    maxAnswerBytes: env.MAX_ANSWER_BYTES,
     actionTimeoutMs: env.ACTION_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,

@@ -71,7 +71,7 @@ export async function createServices(config: Readonly<Config>, log: Logger, opti
   }
   let passwords: Passwords;
   try {
-    passwords = await Passwords.start({ cost: config.bcrypt.cost, threads: config.bcrypt.threads });
+    passwords = await Passwords.start({ cost: config.bcrypt.cost, threads: config.bcrypt.threads, queue: config.bcrypt.queue });
   } catch (error) {
     await db.destroy();
     throw error;

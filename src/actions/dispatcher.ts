@@ -11,22 +11,28 @@ import {
   ActionError,
   DependencyError,
   MESSAGES,
-  badRequest,
+  OverloadedError,
+  answerText,
+  answerTooLarge,
+  exceedsBytes,
   internalError,
   notFound,
+  payloadTooLarge,
   timedOut,
   toAnswer,
   unavailable,
   type ActionResponse,
   type AnswerPayload,
 } from "./responses.ts";
-import { describeErrors, validateFields } from "./validation.ts";
+import { invalidFieldsAnswer, validateFields } from "./validation.ts";
 import { checkSignedIn } from "../auth/guard.ts";
 
 export interface Request {
   action: string;
   fields: unknown;
   response_ref: string;
+  /** UTF-8 size of the frame that carried the request, when it came over the wire. */
+  bytes?: number;
 }
 
 /** Told about every answer, for metrics. */
@@ -42,8 +48,15 @@ export interface DispatcherOptions {
   maxConcurrency: number;
   queueLimit: number;
   actionTimeoutMs: number;
+  /** Larger requests get 413 before anything else is looked at (default 1 MiB). */
+  maxRequestBytes?: number;
+  /** Larger answers are replaced by a small 500 (default 1 MiB). */
+  maxAnswerBytes?: number;
   observer?: DispatchObserver;
 }
+
+export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 
 interface Job {
   action: RegisteredAction;
@@ -78,7 +91,11 @@ export class Dispatcher {
     return this.draining;
   }
 
-  /** Answers one request; resolves with the wire payload, never rejects. */
+  /**
+   * Answers one request; resolves with the wire payload, never rejects. The payload is encoded
+   * here once (src/actions/responses.ts answerText) and held to maxAnswerBytes, so no request
+   * can make this replica send a frame the plugboard refuses.
+   */
   async dispatch(request: Request): Promise<AnswerPayload> {
     const started = performance.now();
     let response: ActionResponse;
@@ -89,19 +106,38 @@ export class Dispatcher {
       this.options.log.error({ err: error, response_ref: request.response_ref }, "dispatch failed");
       response = internalError();
     }
-    this.options.observer?.answered?.(request.action, response.status_code, performance.now() - started);
-    return toAnswer(response);
+    const payload = this.encodable(request, toAnswer(response));
+    this.options.observer?.answered?.(request.action, payload.status_code, performance.now() - started);
+    return payload;
+  }
+
+  /** The payload itself, or a small 500 when it cannot be encoded or is too large to send. */
+  private encodable(request: Request, payload: AnswerPayload): AnswerPayload {
+    const limit = this.options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+    let text: string;
+    try {
+      text = answerText(payload);
+    } catch (error) {
+      this.options.log.error({ err: error, action: printable(request.action), response_ref: request.response_ref }, "the answer cannot be encoded as JSON");
+      return toAnswer(internalError());
+    }
+    if (!exceedsBytes(text, limit)) return payload;
+    this.options.log.error(
+      { action: printable(request.action), response_ref: request.response_ref, status_code: payload.status_code, bytes: Buffer.byteLength(text), limit },
+      "answer larger than MAX_ANSWER_BYTES: replaced by a 500",
+    );
+    return toAnswer(answerTooLarge());
   }
 
   private respond(request: Request): ActionResponse | Promise<ActionResponse> {
     if (this.draining) return unavailable(MESSAGES.shuttingDown);
+    const maxRequestBytes = this.options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
+    if (request.bytes !== undefined && request.bytes > maxRequestBytes) return payloadTooLarge(maxRequestBytes);
     const action = typeof request.action === "string" ? this.options.registry.get(request.action) : undefined;
     if (!action) return notFound(MESSAGES.unknownAction(printable(request.action)));
 
     const validated = validateFields(action.validator, request.fields);
-    if (!validated.ok) {
-      return badRequest(MESSAGES.invalidFields(describeErrors(validated.errors)), { errors: validated.errors });
-    }
+    if (!validated.ok) return invalidFieldsAnswer(validated.errors, validated.omitted);
 
     if (this.running >= this.options.maxConcurrency && this.queue.length >= this.options.queueLimit) {
       this.options.log.warn({ action: action.name, response_ref: request.response_ref }, "queue full: request refused");
@@ -170,6 +206,8 @@ export class Dispatcher {
 
   private classify(error: unknown, ctx: RequestContext): ActionResponse {
     if (error instanceof ActionError) return error.toResponse();
+    // A full heavy-work queue is load, not a fault: counted in the metrics, not logged per request.
+    if (error instanceof OverloadedError) return unavailable(MESSAGES.overloaded);
     if (error instanceof DependencyError) {
       ctx.log.error({ err: error.cause ?? error }, `dependency unavailable: ${error.message}`);
       return unavailable();

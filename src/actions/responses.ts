@@ -23,6 +23,8 @@ export const MESSAGES = {
   overloaded: "Service unavailable: too many requests",
   shuttingDown: "Service unavailable: shutting down",
   timedOut: "Action timed out",
+  requestTooLarge: (limit: number) => `Request too large: at most ${limit} bytes`,
+  answerTooLarge: "Internal server error: answer too large",
 } as const;
 
 function response<F>(status_code: number, message: string | null, fields?: F | null): ActionResponse<F> {
@@ -37,7 +39,9 @@ export const forbidden = <F>(message: string, fields?: F | null) => response(403
 export const notFound = <F>(message: string, fields?: F | null) => response(404, message, fields);
 export const conflict = <F>(message: string, fields?: F | null) => response(409, message, fields);
 export const tooManyRequests = <F>(message: string, fields?: F | null) => response(429, message, fields);
+export const payloadTooLarge = (limit: number) => response(413, MESSAGES.requestTooLarge(limit));
 export const internalError = () => response(500, MESSAGES.internal);
+export const answerTooLarge = () => response(500, MESSAGES.answerTooLarge);
 export const unavailable = (message: string = MESSAGES.unavailable) => response(503, message);
 export const timedOut = () => response(504, MESSAGES.timedOut);
 
@@ -67,8 +71,41 @@ export class DependencyError extends Error {
   }
 }
 
+/**
+ * Thrown when a bounded resource (the bcrypt workers' queue) is full: the caller gets 503
+ * "too many requests" at once instead of waiting behind work that cannot start soon.
+ */
+export class OverloadedError extends Error {
+  constructor(resource: string) {
+    super(`${resource} is at capacity`);
+    this.name = "OverloadedError";
+  }
+}
+
 export function isSuccess(statusCode: number): boolean {
   return statusCode >= 200 && statusCode < 300;
+}
+
+const encodedAnswers = new WeakMap<AnswerPayload, string>();
+
+/**
+ * The JSON text of an answer, made once: the dispatcher measures it (MAX_ANSWER_BYTES) and the
+ * wire sends it, resends included, without encoding it again. Throws what JSON.stringify throws.
+ */
+export function answerText(payload: AnswerPayload): string {
+  let text = encodedAnswers.get(payload);
+  if (text === undefined) {
+    text = JSON.stringify(payload);
+    encodedAnswers.set(payload, text);
+  }
+  return text;
+}
+
+/** UTF-8 size of a text, counted only when its length leaves any doubt against `limit`. */
+export function exceedsBytes(text: string, limit: number): boolean {
+  if (text.length * 3 <= limit) return false;
+  if (text.length > limit) return true;
+  return Buffer.byteLength(text, "utf8") > limit;
 }
 
 export function toAnswer(r: ActionResponse): AnswerPayload {

@@ -5,13 +5,32 @@
 import { z } from "zod";
 import type { FieldsSchema } from "./action.ts";
 import { isJsonObject } from "../json.ts";
+import { badRequest, MESSAGES, type ActionResponse } from "./responses.ts";
 
 export interface FieldError {
   field: string;
   message: string;
 }
 
-export type Validated = { ok: true; data: unknown } | { ok: false; errors: FieldError[] };
+/** A failed validation: the first MAX_LISTED_ERRORS problems, and how many more there were. */
+export type Validated = { ok: true; data: unknown } | { ok: false; errors: FieldError[]; omitted: number };
+
+/**
+ * Bounds on what a 400 says, so that no request can turn into a larger answer: a request with
+ * 200,000 unknown field names once got an 8 MB answer that listed every one of them.
+ */
+export const MAX_LISTED_ERRORS = 20;
+const MAX_FIELD_CHARS = 100;
+const MAX_ERROR_MESSAGE_CHARS = 200;
+
+function clip(text: string, max: number): string {
+  return text.length > max ? `${text.slice(0, max)}…` : text;
+}
+
+/** One field error, its name and message clipped (a field name is whatever the caller sent). */
+export function fieldError(field: string, message: string): FieldError {
+  return { field: clip(field, MAX_FIELD_CHARS), message: clip(message, MAX_ERROR_MESSAGE_CHARS) };
+}
 
 /** Plain-language messages: the caller reads these, not zod's internals. */
 const errorMap: z.ZodErrorMap = (issue, ctx) => {
@@ -49,7 +68,7 @@ function article(type: string): string {
 export function validateFields(schema: FieldsSchema, fields: unknown): Validated {
   if (fields === null || fields === undefined) fields = {};
   if (!isJsonObject(fields)) {
-    return { ok: false, errors: [{ field: "fields", message: "must be a JSON object" }] };
+    return { ok: false, errors: [fieldError("fields", "must be a JSON object")], omitted: 0 };
   }
   // null means absent: drop those keys so optional fields take their defaults. A fresh
   // null-prototype object keeps a "__proto__" key an ordinary (and rejected) field.
@@ -60,18 +79,25 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
   const result = schema.safeParse(present, { errorMap });
   if (result.success) {
     const nul = findNul(result.data, []);
-    if (nul) return { ok: false, errors: [{ field: nul, message: "must not contain NUL characters" }] };
+    if (nul) return { ok: false, errors: [fieldError(nul, "must not contain NUL characters")], omitted: 0 };
     return { ok: true, data: result.data };
   }
   const errors: FieldError[] = [];
+  let total = 0;
+  const add = (field: string, message: string) => {
+    if (total++ < MAX_LISTED_ERRORS) errors.push(fieldError(field, message));
+  };
   for (const issue of result.error.issues) {
     if (issue.code === z.ZodIssueCode.unrecognized_keys) {
-      for (const key of issue.keys) errors.push({ field: [...issue.path, key].join("."), message: "is not a known field" });
+      // Only the first few are even formatted: there may be hundreds of thousands.
+      const listed = Math.max(0, Math.min(issue.keys.length, MAX_LISTED_ERRORS - total));
+      for (let i = 0; i < listed; i++) add([...issue.path, issue.keys[i]].join("."), "is not a known field");
+      total += issue.keys.length - listed;
     } else {
-      errors.push({ field: issue.path.join(".") || "fields", message: issue.message });
+      add(issue.path.join(".") || "fields", issue.message);
     }
   }
-  return { ok: false, errors };
+  return { ok: false, errors, omitted: total - errors.length };
 }
 
 /**
@@ -88,9 +114,24 @@ function findNul(value: unknown, path: string[]): string | undefined {
   return undefined;
 }
 
-/** `password: must be at least 8 characters; foo: is not a known field` */
-export function describeErrors(errors: FieldError[]): string {
-  return errors.map((e) => `${e.field}: ${e.message}`).join("; ");
+/** `password: must be at least 8 characters; foo: is not a known field; and 3 more` */
+export function describeErrors(errors: FieldError[], omitted = 0): string {
+  const listed = errors.slice(0, MAX_LISTED_ERRORS).map((e) => {
+    const { field, message } = fieldError(e.field, e.message);
+    return `${field}: ${message}`;
+  });
+  const more = omitted + Math.max(0, errors.length - MAX_LISTED_ERRORS);
+  return more > 0 ? `${listed.join("; ")}; and ${more} more` : listed.join("; ");
+}
+
+/**
+ * The 400 for invalid fields, as every action words it: the listed problems in the message and
+ * in `fields.errors`, plus `fields.omitted` when there were more than MAX_LISTED_ERRORS.
+ */
+export function invalidFieldsAnswer(errors: FieldError[], omitted = 0): ActionResponse {
+  const listed = errors.slice(0, MAX_LISTED_ERRORS).map((e) => fieldError(e.field, e.message));
+  const more = omitted + errors.length - listed.length;
+  return badRequest(MESSAGES.invalidFields(describeErrors(listed, more)), more > 0 ? { errors: listed, omitted: more } : { errors: listed });
 }
 
 function plural(n: number, word: string): string {

@@ -13,7 +13,7 @@ import type { OutboxStats } from "../plugboard/outbox.ts";
 export const UNKNOWN_ACTION = "unknown";
 
 const CONNECTION_STATES: readonly ConnectionState[] = ["connecting", "connected", "joined", "closed"];
-const OUTBOX_EVENTS = ["held", "resent", "expired", "duplicates"] as const satisfies ReadonlyArray<keyof OutboxStats>;
+const OUTBOX_EVENTS = ["held", "resent", "expired", "duplicates", "oversized"] as const satisfies ReadonlyArray<keyof OutboxStats>;
 /** Seconds; up to the 25 s action deadline. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
 
@@ -134,7 +134,7 @@ export class Metrics implements DispatchObserver {
     const outboxSeen: Record<string, number> = {};
     new Counter({
       name: METRIC_NAMES.outbox,
-      help: "Answers kept across disconnects: held then sent, resent after a rejoin, expired (older than 30 s), duplicates of a request",
+      help: "Answers kept across disconnects: held then sent, resent after a rejoin, expired (older than 30 s), duplicates of a request; oversized: sent as a 500 because the plugboard refused frames that large",
       labelNames: ["outcome"],
       registers,
       collect() {

@@ -9,14 +9,14 @@ import { Socket, type Channel } from "phoenix";
 import WebSocket from "ws";
 import type { ZodTypeAny } from "zod";
 import type { Logger } from "../ops/logger.ts";
-import type { AnswerPayload } from "../actions/responses.ts";
+import { answerText, type AnswerPayload } from "../actions/responses.ts";
 import type { Request } from "../actions/dispatcher.ts";
-import { decode, encode, type Message } from "./frames.ts";
+import { EncodedJson, decode, encode, type Message } from "./frames.ts";
 import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
 import { Outbox } from "./outbox.ts";
 import { PlugboardState } from "./state.ts";
 import { reconnectBackoff, rejoinBackoff } from "./backoff.ts";
-import { CONNECT_URL_WARN_BYTES, EVENT, PHX, TOPIC, VSN_V2 } from "./wire.ts";
+import { CLOSE_CODE, CONNECT_URL_WARN_BYTES, EVENT, PHX, TOPIC, VSN_V2 } from "./wire.ts";
 import { isJsonObject } from "../json.ts";
 
 export interface PlugboardClientOptions {
@@ -69,7 +69,12 @@ export class PlugboardClient {
     this.options = options;
     this.log = options.log.child({ component: "plugboard" });
     for (const handler of options.handlers) this.handlers.set(handler.event, handler);
-    this.outbox = new Outbox({ canSend: () => this.canSend(), send: (ref, payload) => this.sendAnswer(ref, payload) });
+    this.outbox = new Outbox({
+      canSend: () => this.canSend(),
+      send: (ref, payload) => this.sendAnswer(ref, payload),
+      replaced: (ref, bytes, limit) =>
+        this.log.error({ response_ref: ref, bytes, refused_bytes: limit }, "answer too large for the plugboard's frame limit: sent as a 500 instead"),
+    });
 
     const reconnectAfterMs = options.reconnectAfterMs ?? reconnectBackoff;
     this.rejoinAfterMs = options.rejoinAfterMs ?? rejoinBackoff;
@@ -87,7 +92,7 @@ export class PlugboardClient {
     (this.socket as unknown as { endPoint: string }).endPoint = options.url;
 
     this.socket.onOpen(() => this.onOpen());
-    this.socket.onClose(() => this.onChannelLost("socket closed"));
+    this.socket.onClose((event: { code?: number } | undefined) => this.onSocketClosed(event?.code));
     this.socket.onError(() => this.onChannelLost("socket error"));
     this.socket.onMessage((message: object) => this.onMessage(message as Message));
   }
@@ -173,7 +178,13 @@ export class PlugboardClient {
 
   private sendAnswer(ref: string, payload: AnswerPayload): void {
     // channel.push picks its own ref, so answers go as socket-level frames with ours.
-    this.socket.push({ topic: TOPIC.service, event: EVENT.response, payload, ref, join_ref: joinRefOf(this.channel) });
+    this.socket.push({
+      topic: TOPIC.service,
+      event: EVENT.response,
+      payload: new EncodedJson(answerText(payload)),
+      ref,
+      join_ref: joinRefOf(this.channel),
+    });
   }
 
   /** A ws subclass that remembers why an upgrade was refused (the plugboard sends a bare 403). */
@@ -232,6 +243,18 @@ export class PlugboardClient {
     this.log.info({ reconnects: this.reconnects }, "connected to the plugboard");
   }
 
+  private onSocketClosed(code: number | undefined): void {
+    if (code === CLOSE_CODE.messageTooBig) {
+      // Sending that answer again would only close the socket again, and again.
+      const bytes = this.outbox.frameRefused(this.lastHeardAt);
+      this.log.error(
+        { close_code: code, refused_bytes: bytes },
+        "the plugboard closed the socket: a frame of ours exceeded its size limit; answers this large go out as a 500 from now on (lower MAX_ANSWER_BYTES below the plugboard's limit)",
+      );
+    }
+    this.onChannelLost("socket closed");
+  }
+
   private onChannelLost(reason: string): void {
     if (!this.joined) return;
     this.joined = false;
@@ -274,6 +297,8 @@ export class PlugboardClient {
       return;
     }
     this.lastHeardAt = Date.now();
+    // Read by the request handler during the callback below (a request's size, for MAX_REQUEST_BYTES).
+    this.frameBytes = Buffer.byteLength(raw, "utf8");
     try {
       callback(decoded.message);
     } catch (error) {
@@ -304,9 +329,15 @@ export class PlugboardClient {
     }
   }
 
+  /** UTF-8 size of the frame being handled. */
+  private frameBytes = 0;
   private context: EventContext | undefined;
   private eventContext(): EventContext {
+    const client = this;
     this.context ??= {
+      get frameBytes() {
+        return client.frameBytes;
+      },
       log: this.log,
       state: this.state,
       outbox: this.outbox,

@@ -10,6 +10,8 @@ import type { Outbox } from "./outbox.ts";
 import type { PlugboardState } from "./state.ts";
 
 export interface EventContext {
+  /** UTF-8 size of the frame whose event is being handled. */
+  readonly frameBytes: number;
   log: Logger;
   state: PlugboardState;
   outbox: Outbox;

@@ -19,14 +19,28 @@ export type Serializer = "v1" | "v2";
 
 export type Decoded = { ok: true; message: Message } | { ok: false; error: string };
 
+/** A payload already encoded as JSON text: spliced into the frame as it is. */
+export class EncodedJson {
+  constructor(readonly text: string) {}
+}
+
 export function encode(message: Message, serializer: Serializer = "v2"): string {
+  const { payload } = message;
+  if (payload instanceof EncodedJson) {
+    // The same text JSON.stringify would make around the payload, without encoding it again.
+    if (serializer === "v2") {
+      return `[${JSON.stringify(message.join_ref)},${JSON.stringify(message.ref)},${JSON.stringify(message.topic)},${JSON.stringify(message.event)},${payload.text}]`;
+    }
+    const joinRef = message.join_ref !== null ? `,"join_ref":${JSON.stringify(message.join_ref)}` : "";
+    return `{"topic":${JSON.stringify(message.topic)},"event":${JSON.stringify(message.event)},"payload":${payload.text},"ref":${JSON.stringify(message.ref)}${joinRef}}`;
+  }
   if (serializer === "v2") {
-    return JSON.stringify([message.join_ref, message.ref, message.topic, message.event, message.payload]);
+    return JSON.stringify([message.join_ref, message.ref, message.topic, message.event, payload]);
   }
   return JSON.stringify({
     topic: message.topic,
     event: message.event,
-    payload: message.payload,
+    payload,
     ref: message.ref,
     ...(message.join_ref !== null ? { join_ref: message.join_ref } : {}),
   });

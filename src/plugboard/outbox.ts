@@ -5,11 +5,13 @@
  *    request is younger than 30 s (older ones are dropped and counted);
  *  - answers sent shortly before a connection was lost may have died with it: they are sent
  *    again after the rejoin;
- *  - a request whose ref is running or was just answered is never run a second time.
+ *  - a request whose ref is running or was just answered is never run a second time;
+ *  - an answer whose frame made the plugboard close the socket (1009, message too big) is
+ *    never sent again: from then on answers of that size or more go out as a small 500.
  * Every map here is bounded by time and by size, whatever the traffic.
  */
 import { PLUGBOARD_REQUEST_TIMEOUT_MS } from "./wire.ts";
-import type { AnswerPayload } from "../actions/responses.ts";
+import { answerText, answerTooLarge, exceedsBytes, toAnswer, type AnswerPayload } from "../actions/responses.ts";
 
 /** Answers sent this long before the last frame received on a lost connection are resent. */
 export const RESEND_WINDOW_MS = 2_000;
@@ -27,12 +29,16 @@ export interface OutboxStats {
   resent: number;
   expired: number;
   duplicates: number;
+  /** Answers replaced by a small 500 because the plugboard refused frames of their size. */
+  oversized: number;
 }
 
 export interface OutboxTransport {
   /** True when a frame sent now goes out on a joined channel. */
   canSend(): boolean;
   send(ref: string, payload: AnswerPayload): void;
+  /** Told when an answer goes out as a 500 because frames of its size were refused. */
+  replaced?(ref: string, bytes: number, limit: number): void;
 }
 
 export class Outbox {
@@ -40,7 +46,9 @@ export class Outbox {
   private readonly held = new Map<string, Entry>();
   /** Sent answers in send order (Map keeps insertion order), for resending and dedup. */
   private readonly recent = new Map<string, Entry>();
-  readonly stats: OutboxStats = { held: 0, resent: 0, expired: 0, duplicates: 0 };
+  readonly stats: OutboxStats = { held: 0, resent: 0, expired: 0, duplicates: 0, oversized: 0 };
+  /** The smallest answer size the plugboard is known to have refused (1009); Infinity until then. */
+  private refusedBytes = Number.POSITIVE_INFINITY;
 
   constructor(
     private readonly transport: OutboxTransport,
@@ -110,7 +118,31 @@ export class Outbox {
     }
   }
 
+  /**
+   * The plugboard closed the socket because a frame of ours was too big (1009). The culprit is
+   * among the answers sent just before the loss: the largest of them. Answers that size or larger
+   * are never sent as they are again; returns that size, or undefined when none was sent.
+   */
+  frameRefused(lastHeardAt: number | undefined): number | undefined {
+    const since = (lastHeardAt ?? this.now()) - RESEND_WINDOW_MS;
+    let largest = 0;
+    for (const entry of this.recent.values()) {
+      if (entry.sentAt >= since) largest = Math.max(largest, Buffer.byteLength(answerText(entry.payload)));
+    }
+    if (largest === 0) return undefined;
+    this.refusedBytes = Math.min(this.refusedBytes, largest);
+    return largest;
+  }
+
   private sendEntry(ref: string, entry: Entry): void {
+    if (this.refusedBytes !== Number.POSITIVE_INFINITY) {
+      const text = answerText(entry.payload);
+      if (exceedsBytes(text, this.refusedBytes - 1)) {
+        this.stats.oversized++;
+        this.transport.replaced?.(ref, Buffer.byteLength(text), this.refusedBytes);
+        entry.payload = toAnswer(answerTooLarge());
+      }
+    }
     entry.sentAt = this.now();
     this.transport.send(ref, entry.payload);
     this.recent.delete(ref); // re-insert at the end: the map stays in send order

@@ -58,6 +58,8 @@ export const CLOSE_CODE = {
   goingAway: 1001,
   /** Phoenix closes with this when it cannot decode a frame. */
   undecodable: 1011,
+  /** A server with a frame size limit closes with this when a frame exceeds it. */
+  messageTooBig: 1009,
 } as const;
 
 /** The Vera Plugboard's HTTP side: the messages of its own error answers. */

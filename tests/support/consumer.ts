@@ -4,7 +4,7 @@
  */
 import { loadConfig } from "../../src/config.ts";
 import { loadActions, type Registry } from "../../src/actions/registry.ts";
-import { Dispatcher } from "../../src/actions/dispatcher.ts";
+import { Dispatcher, type DispatcherOptions } from "../../src/actions/dispatcher.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "../../src/plugboard/client.ts";
 import { handlers } from "../../events/index.ts";
 import type { Services } from "../../src/services.ts";
@@ -26,6 +26,7 @@ export async function startConsumer(options: {
   maxConcurrency?: number;
   actionTimeoutMs?: number;
   client?: Partial<PlugboardClientOptions>;
+  dispatcher?: Partial<DispatcherOptions>;
   logLevel?: string;
 }): Promise<TestConsumer> {
   const captured = captureLogs(options.logLevel ?? "debug");
@@ -38,6 +39,7 @@ export async function startConsumer(options: {
     maxConcurrency: options.maxConcurrency ?? 64,
     queueLimit: 1024,
     actionTimeoutMs: options.actionTimeoutMs ?? 5_000,
+    ...options.dispatcher,
   });
   const fatal: TestConsumer["fatal"] = [];
   const client = new PlugboardClient({
