@@ -1,19 +1,14 @@
 import { z } from "zod";
 import { Action, type Fields, type UserContext } from "../src/actions/action.ts";
-import { badRequest, conflict, ok, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
+import { badRequest, conflict, ok, tooManyRequests, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
+import { attemptClaim } from "../src/auth/attempts.ts";
 import { confirmPassword } from "../src/auth/confirm-password.ts";
-import { normalizeEmail, normalizeUsername, phoneToStore, type AccountKey, type IdentifierKind } from "../src/auth/identifiers.ts";
+import { normalizeEmail, normalizeUsername, phoneToStore, type AccountKey } from "../src/auth/identifiers.ts";
 import { ACCOUNT_FIELD, invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
 import { mintToken } from "../src/auth/mint.ts";
 import { tokenFields } from "../src/auth/token-fields.ts";
 import { IdentifierTakenError, type AccountChanges } from "../src/db/users.ts";
-
-const TAKEN: Record<IdentifierKind, string> = {
-  username: ACCOUNT_MESSAGES.usernameTaken,
-  email: ACCOUNT_MESSAGES.emailTaken,
-  phone_number: ACCOUNT_MESSAGES.phoneTaken,
-};
 
 export class Edit extends Action {
   static override description = "Change your account; a new password signs out other tokens";
@@ -37,11 +32,11 @@ export class Edit extends Action {
       .min(1)
       .max(OUTER_BOUNDS.password)
       .optional()
-      .describe("Needed to change password, email or phone"),
+      .describe("Needed to change username, email, phone or password"),
   });
 
   async run(fields: Fields<typeof Edit>, ctx: UserContext): Promise<ActionResponse> {
-    const { config, users, passwords } = ctx.services;
+    const { config, users, passwords, throttle } = ctx.services;
     const { user, claims } = ctx;
     const { username, name, email, password, current_password: currentPassword } = fields;
     if ([username, name, email, fields.phone_number, password].every((v) => v === undefined)) {
@@ -52,24 +47,27 @@ export class Edit extends Action {
     const phone = phoneToStore(fields.phone_number);
     if ("answer" in phone) return phone.answer;
     const phoneNumber = phone.e164;
-    // What lets someone take the account over (or lock its owner out) needs the password again.
-    const sensitive = password !== undefined || email !== undefined || phoneNumber !== undefined;
-    if (sensitive && currentPassword === undefined) {
-      return invalidFields([{ field: "current_password", message: ACCOUNT_MESSAGES.currentPasswordRequired }]);
-    }
-
-    // Checked before any bcrypt work; the unique indexes settle races (below).
     const keys: AccountKey[] = [];
     if (username !== undefined) keys.push({ kind: "username", normalized: normalizeUsername(username) });
     if (email !== undefined) keys.push({ kind: "email", normalized: normalizeEmail(email) });
     if (phoneNumber !== undefined) keys.push({ kind: "phone_number", normalized: phoneNumber });
-    const taken = await users.takenBy(keys, user.id);
-    if (taken) return conflict(TAKEN[taken]);
-
+    // What lets someone take the account over (or lock its owner out) needs the password again,
+    // and so does claiming a new identifier: otherwise a token alone could ask, at no cost and
+    // without limit, which names are taken.
+    const sensitive = password !== undefined || keys.length > 0;
+    if (sensitive && currentPassword === undefined) {
+      return invalidFields([{ field: "current_password", message: ACCOUNT_MESSAGES.currentPasswordRequired }]);
+    }
     // Given without being needed, it is still checked: a wrong password never gets a 200.
     if (currentPassword !== undefined) {
       const refused = await confirmPassword(ctx, currentPassword, "current_password");
       if (refused) return refused;
+    }
+    // Only now is anything said about the identifiers, once, in one message for all three.
+    const claim = await attemptClaim(throttle, keys);
+    if (claim.throttled) {
+      ctx.log.warn({ event: "edit_throttled", user_id: user.id, identifier_kinds: keys.map((k) => k.kind) }, "edit throttled: repeated conflicts");
+      return tooManyRequests(ACCOUNT_MESSAGES.throttled);
     }
     const changes: AccountChanges = { name, username, email, phoneNumber };
     if (password !== undefined) {
@@ -82,9 +80,12 @@ export class Edit extends Action {
       // Only if the account is live and nobody changed its password since the guard checked the token.
       updated = await users.update(user.id, changes, { validAfter: user.tokens_valid_after });
     } catch (error) {
-      if (error instanceof IdentifierTakenError) return conflict(TAKEN[error.kind]);
+      const conflicted = error instanceof IdentifierTakenError;
+      await claim.settled(conflicted);
+      if (conflicted) return conflict(ACCOUNT_MESSAGES.identifierTaken);
       throw error;
     }
+    await claim.settled(false);
     if (!updated) return unauthorized(ACCOUNT_MESSAGES.invalidToken("revoked"));
 
     const changed = (["username", "name", "email", "phone_number", "password"] as const).filter((k) => fields[k] !== undefined);

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
 import { badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
-import { normalizeEmail, normalizeUsername, parsePhone, throttleKey, type AccountKey } from "../src/auth/identifiers.ts";
+import { attemptPassword, THROTTLE_KEY } from "../src/auth/attempts.ts";
+import { normalizeEmail, normalizeUsername, parsePhone, type AccountKey } from "../src/auth/identifiers.ts";
 import { invalidFields, OUTER_BOUNDS, passwordByteError } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
 import { mintToken } from "../src/auth/mint.ts";
@@ -31,22 +32,27 @@ export class Login extends Action {
     const lifetime = tokens.lifetime(fields);
     if (!lifetime.ok) return badRequest(LIFETIME_MESSAGES[lifetime.problem]);
 
-    const reservation = await throttle.reserve(throttleKey(key));
-    if (reservation.throttled) {
-      ctx.log.warn({ event: "login_throttled", identifier_kind: key.kind }, "login throttled");
+    // A place in the bcrypt lane first: when it is full the answer is 503 at once, before the
+    // lookup and the reservation that a refusal would waste.
+    const { user, attempt } = await passwords.withSlot(async (bcrypt) => {
+      const user = await users.findLive(key);
+      // Failures count per account, whichever identifier was typed (Edit and Delete count there
+      // too); an identifier that names no account has a counter of its own. Both paths do the
+      // same work: a lookup, a reservation, a bcrypt comparison.
+      const attempt = await attemptPassword(throttle, user ? THROTTLE_KEY.account(user.id) : THROTTLE_KEY.identifier(key), () =>
+        user ? bcrypt.verify(fields.password, user.password_digest, ctx.signal) : bcrypt.verifyWithoutAccount(fields.password, ctx.signal),
+      );
+      return { user, attempt };
+    });
+    if (attempt === "throttled") {
+      ctx.log.warn({ event: "login_throttled", identifier_kind: key.kind, user_id: user?.id }, "login throttled");
       return tooManyRequests(ACCOUNT_MESSAGES.throttled);
     }
-    const user = await users.findLive(key);
-    // With no account, compare against a real digest of the current cost all the same.
-    const matches = user
-      ? await passwords.verify(fields.password, user.password_digest, ctx.signal)
-      : await passwords.verifyWithoutAccount(fields.password, ctx.signal);
-    if (!user || !matches) {
+    if (!user || attempt === "failed") {
       const reason = user ? "bad_password" : "user_not_found";
       ctx.log.info({ event: "login_failed", reason, identifier_kind: key.kind, user_id: user?.id }, "login failed");
       return user ? unauthorized(ACCOUNT_MESSAGES.invalidPassword) : notFound(ACCOUNT_MESSAGES.userNotFound);
     }
-    await throttle.release(reservation.attemptId);
     await rehashIfOutdated(ctx, user, fields.password);
     // Waits out the second of a password change that just happened, and refuses a token for a
     // password that was changed while bcrypt was comparing it (src/auth/mint.ts).

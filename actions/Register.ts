@@ -1,6 +1,7 @@
 import { z } from "zod";
 import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
-import { badRequest, conflict, created, type ActionResponse } from "../src/actions/responses.ts";
+import { badRequest, conflict, created, tooManyRequests, type ActionResponse } from "../src/actions/responses.ts";
+import { attemptClaim } from "../src/auth/attempts.ts";
 import { phoneToStore, normalizeEmail, normalizeUsername, type AccountKey } from "../src/auth/identifiers.ts";
 import { ACCOUNT_FIELD, invalidFields, lengthErrors } from "../src/auth/limits.ts";
 import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
@@ -28,7 +29,7 @@ export class Register extends Action {
   });
 
   async run(fields: Fields<typeof Register>, ctx: ActionContext): Promise<ActionResponse> {
-    const { config, users, passwords, tokens } = ctx.services;
+    const { config, users, passwords, tokens, throttle } = ctx.services;
     if (fields.username === undefined && fields.email === undefined) return badRequest(ACCOUNT_MESSAGES.identifierRequired);
     const errors = lengthErrors(fields, config.limits);
     if (errors.length > 0) return invalidFields(errors);
@@ -39,21 +40,31 @@ export class Register extends Action {
     const lifetime = tokens.lifetime(fields);
     if (!lifetime.ok) return badRequest(LIFETIME_MESSAGES[lifetime.problem]);
 
-    // Checked before hashing so a duplicate costs no bcrypt; the unique indexes settle races.
+    // The password is hashed before anything is said about the identifiers, so "already exists"
+    // costs what a registration costs: no cheap way to learn which names are taken. The unique
+    // indexes decide; a name answered 409 too often lately is throttled (429) instead.
+    const passwordDigest = await passwords.hash(fields.password, ctx.signal);
     const keys: AccountKey[] = [];
     if (fields.username !== undefined) keys.push({ kind: "username", normalized: normalizeUsername(fields.username) });
     if (fields.email !== undefined) keys.push({ kind: "email", normalized: normalizeEmail(fields.email) });
     if (phoneNumber !== undefined) keys.push({ kind: "phone_number", normalized: phoneNumber });
-    if (await users.anyTaken(keys)) return conflict(ACCOUNT_MESSAGES.userExists);
-
-    const passwordDigest = await passwords.hash(fields.password, ctx.signal);
+    const claim = await attemptClaim(throttle, keys);
+    if (claim.throttled) {
+      ctx.log.warn({ event: "register_throttled", identifier_kinds: keys.map((k) => k.kind) }, "registration throttled: repeated conflicts");
+      return tooManyRequests(ACCOUNT_MESSAGES.throttled);
+    }
     let user;
     try {
       user = await users.create({ name: fields.name, username: fields.username, email: fields.email, phoneNumber, passwordDigest });
     } catch (error) {
-      if (error instanceof UserExistsError) return conflict(ACCOUNT_MESSAGES.userExists);
+      if (error instanceof UserExistsError) {
+        await claim.settled(true);
+        return conflict(ACCOUNT_MESSAGES.userExists);
+      }
+      await claim.settled(false);
       throw error;
     }
+    await claim.settled(false);
     const token = tokens.sign(String(user.id), lifetime.lifetime);
     ctx.log.info({ event: "user_created", user_id: user.id, jti: token.claims.jti }, "user created");
     return created(ACCOUNT_MESSAGES.registered, tokenFields(token));

@@ -1,7 +1,8 @@
 /**
- * The login throttle, kept in PostgreSQL: per normalized identifier, known and unknown alike,
- * the right password refused too, other accounts unaffected, exact under bursts, and shared
- * by separate consumer processes.
+ * The login throttle, kept in PostgreSQL: per account whichever identifier or action carried
+ * the wrong password, per normalized identifier for unknown ones, the right password refused
+ * too, other accounts unaffected, exact under bursts, bounded under floods, and shared by
+ * separate consumer processes.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,11 +11,14 @@ import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { databaseSkipReason, postgresSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
+import { LoginThrottle } from "../src/db/throttle.ts";
 
 const run = promisify(execFile);
 const CLIENT = fileURLToPath(new URL("./support/login-client.ts", import.meta.url));
 const MAX = 3;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+/** The account id a token of ours names (its `sub`). */
+const idOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()).sub as string;
 
 describe("login throttle", { skip: databaseSkipReason() }, () => {
   let accounts: Accounts;
@@ -51,14 +55,35 @@ describe("login throttle", { skip: databaseSkipReason() }, () => {
     assert.ok(accounts.lines().some((l) => l.event === "login_throttled"));
   });
 
-  test("unknown identifiers are throttled the same way", async () => {
+  test("unknown identifiers are throttled the same way, each on its own counter", async () => {
     assert.deepEqual(await codes(MAX + 1, { email: "nobody@example.com", password: "whatever1" }), [...Array(MAX).fill(404), 429]);
+    assert.equal((await login({ email: "nobody-else@example.com", password: "whatever1" })).status_code, 404);
+    assert.equal(await attemptRows("identifier:email:nobody@example.com"), MAX);
+  });
+
+  test("one counter per account: username, email and phone guesses count together", async () => {
+    const token = await register(accounts, { username: "many-names", email: "many@example.com", phone_number: "+1 202-555-0147" });
+    // Today's attack: each identifier had its own counter, so three times the guesses got through.
+    const guesses = [{ username: "many-names" }, { email: "MANY@example.com" }, { phone_number: "+12025550147" }];
+    const answers = [];
+    for (let i = 0; i < MAX + 3; i++) answers.push((await login({ ...guesses[i % 3], password: `wrong-${i}` })).status_code);
+    assert.deepEqual(answers, [...Array(MAX).fill(401), 429, 429, 429]);
+    for (const identifier of guesses) assert.equal((await login({ ...identifier, password: "password123" })).status_code, 429, JSON.stringify(identifier));
+    assert.equal(await attemptRows(`account:${idOf(token)}`), MAX);
   });
 
   test("successful logins do not count", async () => {
-    await register(accounts, { username: "regular" });
+    const token = await register(accounts, { username: "regular" });
     assert.deepEqual(await codes(MAX + 2, { username: "regular", password: "password123" }), Array(MAX + 2).fill(200));
-    assert.equal(await attemptRows("username:regular"), 0);
+    assert.equal(await attemptRows(`account:${idOf(token)}`), 0);
+  });
+
+  test("a flood of distinct unknown identifiers leaves a bounded number of rows", async () => {
+    const bounded = new LoginThrottle(accounts.services.db, { maxFailures: 10, windowSeconds: 900, maxRows: 40, sweepProbability: 1 });
+    for (let i = 0; i < 120; i++) await bounded.reserve(`identifier:username:flood-${i}`);
+    const { n } = await accounts.services.db.selectFrom("login_attempts").select((eb) => eb.fn.countAll<string>().as("n")).executeTakeFirstOrThrow();
+    assert.ok(Number(n) <= 40, `${n} rows`);
+    assert.equal(await attemptRows("identifier:username:flood-119"), 1, "the newest are kept");
   });
 
   test("a burst of parallel guesses gets exactly the allowed number through", async () => {
@@ -71,13 +96,13 @@ describe("login throttle", { skip: databaseSkipReason() }, () => {
   test("the window passes: the account can log in again, and old rows are deleted", async () => {
     const short = await startAccounts({ database: accounts.database, env: { LOGIN_MAX_FAILURES: "2", LOGIN_WINDOW_SECONDS: "1" } });
     try {
-      await register(short, { username: "patient" });
+      const patient = idOf(await register(short, { username: "patient" }));
       const attempt = (password: string) => short.dispatch("Login", { username: "patient", password });
       assert.deepEqual([(await attempt("wrong-one")).status_code, (await attempt("wrong-two")).status_code], [401, 401]);
       assert.equal((await attempt("password123")).status_code, 429);
       await sleep(1100);
       assert.equal((await attempt("password123")).status_code, 200);
-      assert.equal(await attemptRows("username:patient"), 0, "expired rows of the identifier are gone");
+      assert.equal(await attemptRows(`account:${patient}`), 0, "expired rows of the account are gone");
       await short.services.db.insertInto("login_attempts").values({ identifier: "username:stale", attempted_at: new Date(Date.now() - 10_000) }).execute();
       assert.ok((await short.services.throttle.sweep()) >= 1);
       assert.equal(await attemptRows("username:stale"), 0);

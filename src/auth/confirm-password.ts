@@ -1,33 +1,31 @@
 /**
  * "Type your password again" for a signed-in user (Edit's current_password, Delete's password).
  * A stolen token must not become a way to guess the password: wrong answers count against the
- * login throttle under a key of the account's own, so after LOGIN_MAX_FAILURES within
- * LOGIN_WINDOW_SECONDS the answer is 429 until the window passes.
+ * account's throttle, the very counter Login uses (src/auth/attempts.ts), so after
+ * LOGIN_MAX_FAILURES within LOGIN_WINDOW_SECONDS the answer is 429 until the window passes.
  */
 import type { UserContext } from "../actions/action.ts";
 import { tooManyRequests, unauthorized, type ActionResponse } from "../actions/responses.ts";
+import { attemptPassword, THROTTLE_KEY } from "./attempts.ts";
 import { invalidFields, passwordByteError } from "./limits.ts";
 import { ACCOUNT_MESSAGES } from "./messages.ts";
-
-/** The throttle key of password confirmations for one account (logins use identifier keys). */
-export function confirmationKey(userId: number): string {
-  return `account:${userId}`;
-}
 
 /** Undefined when `password` is the signed-in user's password; otherwise the answer to give. */
 export async function confirmPassword(ctx: UserContext, password: string, field: string): Promise<ActionResponse | undefined> {
   const { passwords, throttle } = ctx.services;
   const tooLong = passwordByteError(password);
   if (tooLong) return invalidFields([{ ...tooLong, field }]);
-  const reservation = await throttle.reserve(confirmationKey(ctx.user.id));
-  if (reservation.throttled) {
+  // The lane's place is held from before the reservation: a full lane refuses at once (503).
+  const attempt = await passwords.withSlot((bcrypt) =>
+    attemptPassword(throttle, THROTTLE_KEY.account(ctx.user.id), () => bcrypt.verify(password, ctx.user.password_digest, ctx.signal)),
+  );
+  if (attempt === "throttled") {
     ctx.log.warn({ event: "password_confirmation_throttled", user_id: ctx.user.id }, "password confirmation throttled");
     return tooManyRequests(ACCOUNT_MESSAGES.throttled);
   }
-  if (!(await passwords.verify(password, ctx.user.password_digest, ctx.signal))) {
+  if (attempt === "failed") {
     ctx.log.info({ event: "password_confirmation_failed", reason: "bad_password", user_id: ctx.user.id }, "password confirmation failed");
     return unauthorized(ACCOUNT_MESSAGES.invalidPassword);
   }
-  await throttle.release(reservation.attemptId);
   return undefined;
 }

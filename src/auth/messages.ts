@@ -24,10 +24,8 @@ export const ACCOUNT_MESSAGES = {
   updated: "User updated successfully",
   deleted: "User deleted successfully",
   nothingToEdit: "At least one field (username, name, email, phone_number, or password) must be provided",
-  usernameTaken: "Username already taken",
-  emailTaken: "Email already registered",
-  phoneTaken: "Phone number already registered",
-  currentPasswordRequired: "is required to change the password, email or phone number",
+  identifierTaken: "Username, email or phone number already in use",
+  currentPasswordRequired: "is required to change the username, email, phone number or password",
   invalidPhone: (problem: string) => `Invalid phone number: ${problem}`,
 } as const;
 

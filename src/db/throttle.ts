@@ -14,7 +14,15 @@ export interface ThrottleOptions {
   windowSeconds: number;
   /** Chance that an attempt also sweeps expired rows of every identifier (default 1 %). */
   sweepProbability?: number;
+  /**
+   * The most rows kept (default 100,000): a sweep drops the oldest beyond it. Only a flood of
+   * distinct unknown identifiers could get there, and it is already slowed to the bcrypt lane's
+   * pace (src/auth/passwords.ts), so in practice the window empties the table first.
+   */
+  maxRows?: number;
 }
+
+export const DEFAULT_THROTTLE_MAX_ROWS = 100_000;
 
 export type Reservation = { throttled: true } | { throttled: false; attemptId: string };
 
@@ -49,13 +57,21 @@ export class LoginThrottle {
     await this.db.deleteFrom("login_attempts").where("id", "=", attemptId).execute();
   }
 
-  /** Deletes expired rows of every identifier, a batch at a time; returns how many went. */
+  /** Deletes expired rows of every identifier (a batch at a time) and any beyond maxRows; returns how many went. */
   async sweep(limit = 1000): Promise<number> {
     const window = sql<Date>`now() - make_interval(secs => ${this.options.windowSeconds})`;
-    const result = await this.db
+    const expired = await this.db
       .deleteFrom("login_attempts")
       .where("id", "in", this.db.selectFrom("login_attempts").select("id").where("attempted_at", "<=", window).limit(limit))
       .executeTakeFirst();
-    return Number(result.numDeletedRows);
+    // Ids grow with time, so the newest maxRows rows are the ones above the maxRows-th id from the top.
+    const oldestKept = this.db
+      .selectFrom("login_attempts")
+      .select("id")
+      .orderBy("id", "desc")
+      .offset((this.options.maxRows ?? DEFAULT_THROTTLE_MAX_ROWS) - 1)
+      .limit(1);
+    const surplus = await this.db.deleteFrom("login_attempts").where("id", "<", oldestKept).executeTakeFirst();
+    return Number(expired.numDeletedRows) + Number(surplus.numDeletedRows);
   }
 }

@@ -1,0 +1,60 @@
+/**
+ * What the throttle (src/db/throttle.ts) counts, and under which key:
+ * - wrong passwords per *account*, whichever identifier (username, email, phone) or action
+ *   (Login, Edit, Delete) carried them; per identifier only when it names no account, so an
+ *   unknown name is throttled like a known one and the 429 tells nothing;
+ * - "already exists" answers per identifier (Register, Edit), so one name cannot be probed over
+ *   and over.
+ * Each attempt is reserved before the work and released when it turns out not to count.
+ */
+import { OverloadedError } from "../actions/responses.ts";
+import type { LoginThrottle } from "../db/throttle.ts";
+import type { AccountKey } from "./identifiers.ts";
+
+export const THROTTLE_KEY = {
+  account: (userId: number) => `account:${userId}`,
+  identifier: (key: AccountKey) => `identifier:${key.kind}:${key.normalized}`,
+  conflict: (key: AccountKey) => `conflict:${key.kind}:${key.normalized}`,
+} as const;
+
+export type PasswordAttempt = "throttled" | "failed" | "passed";
+
+/**
+ * One password check under the throttle: refused while `key` holds too many failures, counted
+ * when `compare` says no. A comparison refused for load (OverloadedError) does not count.
+ */
+export async function attemptPassword(throttle: LoginThrottle, key: string, compare: () => Promise<boolean>): Promise<PasswordAttempt> {
+  const reservation = await throttle.reserve(key);
+  if (reservation.throttled) return "throttled";
+  let matches: boolean;
+  try {
+    matches = await compare();
+  } catch (error) {
+    if (error instanceof OverloadedError) await throttle.release(reservation.attemptId);
+    throw error;
+  }
+  if (!matches) return "failed";
+  await throttle.release(reservation.attemptId);
+  return "passed";
+}
+
+/** Reservations for a change that may conflict; `settled(false)` keeps them as counted 409s. */
+export type ConflictAttempt = { throttled: true } | { throttled: false; settled(conflicted: boolean): Promise<void> };
+
+/**
+ * Reserves one "already exists" attempt per identifier about to be claimed. Throttled when any
+ * of them has answered 409 too often lately; otherwise the caller reports how the claim went.
+ */
+export async function attemptClaim(throttle: LoginThrottle, keys: AccountKey[]): Promise<ConflictAttempt> {
+  const reserved: string[] = [];
+  const releaseAll = () => Promise.all(reserved.map((id) => throttle.release(id))).then(() => undefined);
+  for (const key of keys) {
+    const reservation = await throttle.reserve(THROTTLE_KEY.conflict(key));
+    if (reservation.throttled) {
+      await releaseAll();
+      return { throttled: true };
+    }
+    reserved.push(reservation.attemptId);
+  }
+  return { throttled: false, settled: (conflicted) => (conflicted ? Promise.resolve() : releaseAll()) };
+}
