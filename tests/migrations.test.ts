@@ -64,7 +64,7 @@ describe("migrations", { skip: postgresSkipReason() }, () => {
     try {
       const env = { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "info" };
       const first = await run(process.execPath, ["--import", "tsx", MIGRATE_CLI], { env });
-      assert.match(first.stdout, /applied 3 migration\(s\)/);
+      assert.match(first.stdout, /applied 4 migration\(s\)/);
       const second = await run(process.execPath, ["--import", "tsx", MIGRATE_CLI], { env });
       assert.match(second.stdout, /schema already up to date/);
       const failed = await run(process.execPath, ["--import", "tsx", MIGRATE_CLI], { env: { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" } }).then(
@@ -88,7 +88,7 @@ describe("migrations", { skip: postgresSkipReason() }, () => {
       // Keys of the kysely table interfaces, spelled out: a change to either side shows here.
       assert.deepEqual(columns("users"), [
         "id", "username", "username_normalized", "name", "email", "email_normalized", "phone_number",
-        "password_digest", "tokens_valid_after", "created_at", "updated_at", "deleted_at",
+        "password_digest", "tokens_valid_after", "created_at", "updated_at", "deleted_at", "username_skeleton",
       ]);
       assert.deepEqual(columns("revocations"), ["jti", "user_id", "expires_at", "created_at"]);
       assert.deepEqual(columns("login_attempts"), ["id", "identifier", "attempted_at"]);

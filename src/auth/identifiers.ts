@@ -1,8 +1,11 @@
 /**
- * How account identifiers compare: usernames and emails case-insensitively (NFC, then lower
- * case; the normalized form is stored next to the original), phones as E.164.
+ * How account identifiers compare: usernames by their NFKC case fold and, for uniqueness, by
+ * their confusable skeleton; emails case-insensitively (NFC, then lower case); phones as E.164.
+ * The normalized form is stored next to the original.
  */
 import { parsePhoneNumberWithError, ParseError } from "libphonenumber-js/max";
+import unhomoglyph from "unhomoglyph";
+import { caseFold } from "unicode-case-folding";
 import { badRequest, type ActionResponse } from "../actions/responses.ts";
 import { ACCOUNT_MESSAGES } from "./messages.ts";
 
@@ -12,10 +15,111 @@ export type IdentifierKind = "username" | "email" | "phone_number";
 export interface AccountKey {
   kind: IdentifierKind;
   normalized: string;
+  /**
+   * The identifier as the caller typed it (optional). For a username it lets a lookup also find
+   * an account from before NFKC case folding under the form it was registered with
+   * (legacyUsernameForm): `{ kind: "username", normalized: normalizeUsername(u), typed: u }`.
+   */
+  typed?: string;
 }
 
+/*
+ * Usernames. A new username is stored as typed, NFKC-normalized (for display); it is compared
+ * by normalizeUsername (login, and uniqueness of that form) and it must not share its
+ * usernameSkeleton with another live account, so lookalikes (Cyrillic "а" for Latin "a",
+ * fullwidth letters, an accent or an invisible character added) cannot be registered beside
+ * it. usernameProblem says why a new username is refused. Accounts registered before this
+ * scheme keep their username_normalized in legacyUsernameForm and keep logging in with it.
+ *
+ * Case folding is Unicode's full case folding (CaseFolding.txt, statuses C and F: "ß" and "ẞ"
+ * fold to "ss", final "ς" to "σ") from the package unicode-case-folding, whose table equals
+ * Unicode 17's. JavaScript has none built in, and toUpperCase().toLowerCase() gets some letters
+ * wrong ("ẞ" becomes "ß" while "ß" becomes "ss", so the two would not compare equal).
+ */
+
+/**
+ * The form a new username is compared in: NFKC (fullwidth, ligatures, superscripts and other
+ * compatibility characters to their plain forms), full case folding, and NFKC again (folding
+ * can leave a string that is not in NFKC).
+ */
 export function normalizeUsername(username: string): string {
+  return caseFold(username.normalize("NFKC")).normalize("NFKC");
+}
+
+/**
+ * What accounts created before NFKC case folding have in users.username_normalized: NFC, then
+ * lower case. Login still matches it, so those accounts keep working as they were typed.
+ */
+export function legacyUsernameForm(username: string): string {
   return username.normalize("NFC").toLowerCase();
+}
+
+/**
+ * Invisible: Default_Ignorable_Code_Point (zero-width characters, joiners, variation selectors,
+ * U+034F COMBINING GRAPHEME JOINER, the Hangul fillers U+115F, U+1160, U+3164 and U+FFA0,
+ * soft hyphen, bidi controls, tags…) and U+2800 BRAILLE PATTERN BLANK, which is none of those
+ * but shows as nothing. The fillers are listed too, though the property covers them.
+ */
+const INVISIBLE = /[\p{Default_Ignorable_Code_Point}\u2800\u115F\u1160\u3164\uFFA0]/u;
+const INVISIBLE_ALL = new RegExp(INVISIBLE.source, "gu");
+/** Other (control, format, unassigned, private use, lone surrogate) and white space. */
+const OTHER = /\p{C}/u;
+const SPACE = /\s/u;
+/** Combining marks of Script=Inherited: accents and other marks shared by many scripts. */
+const INHERITED_MARKS = /(?=\p{M})\p{Script=Inherited}/gu;
+
+/**
+ * Why a new username (Register, Edit) is refused, as a field message; undefined when it is
+ * fine. Checked on the username as sent and on its normalized form (NFKC turns some characters
+ * into spaces, e.g. "¨" into a space and a combining diaeresis). Login never applies it:
+ * existing accounts keep the names they have.
+ */
+export function usernameProblem(username: string): string | undefined {
+  const normalized = normalizeUsername(username);
+  for (const form of [username, normalized]) {
+    if (INVISIBLE.test(form) || OTHER.test(form)) return "must not contain invisible or formatting characters";
+    if (SPACE.test(form)) return "must not contain spaces";
+  }
+  if (normalized === "") return "must not be empty";
+  if (/^\p{M}/u.test(normalized)) return "must not start with a combining mark";
+  return undefined;
+}
+
+/**
+ * The key that decides whether a username is too close to another: the confusable skeleton
+ * of Unicode TS #39 (section 4: NFD, remove default-ignorable characters, replace each
+ * character by its prototype from confusables.txt, NFD again) of normalizeUsername(username),
+ * with two additions:
+ *
+ * - Combining marks of Script=Inherited (accents such as U+0301, Arabic harakat, the kana
+ *   voicing marks) are removed after each NFD, so "admiń" (or "admin" + U+0301) collides with
+ *   "admin" and "josé" with "jose". Marks of one script (Devanagari vowel signs, for instance)
+ *   stay: in "विकास" they make a different word, not a decoration. Removing them again after
+ *   the mapping also catches marks of other scripts that look like accents (U+0618 ARABIC SMALL
+ *   DAMMA maps to U+0301).
+ * - U+2800 BRAILLE PATTERN BLANK is removed like the default-ignorables, and the result is case
+ *   folded and mapped again until it settles, so a letter of a caseless script whose prototype
+ *   is a capital (Lisu "ꓮ" → "A") meets the folded Latin letter ("a").
+ *
+ * The prototypes are confusables.txt of Unicode 13.0.0 as the package unhomoglyph ships it (no
+ * npm package ships a newer one; a newer one would need a migration recomputing the stored
+ * skeletons). A skeleton is only ever compared, never shown: "m" maps to "rn", so "admin"
+ * becomes "adrnin".
+ */
+export function usernameSkeleton(username: string): string {
+  let skeleton = prototypes(normalizeUsername(username));
+  for (let round = 0; round < 3; round++) {
+    const again = prototypes(caseFold(skeleton).normalize("NFKC"));
+    if (again === skeleton) break;
+    skeleton = again;
+  }
+  return skeleton;
+}
+
+/** TS #39's skeleton steps, less the invisible characters and Script=Inherited marks. */
+function prototypes(text: string): string {
+  const stripped = text.normalize("NFD").replace(INVISIBLE_ALL, "").replace(INHERITED_MARKS, "");
+  return unhomoglyph(stripped).normalize("NFD").replace(INVISIBLE_ALL, "").replace(INHERITED_MARKS, "");
 }
 
 export function normalizeEmail(email: string): string {

@@ -9,6 +9,7 @@ import type { Config } from "../config.ts";
 import { badRequest, MESSAGES, type ActionResponse } from "../actions/responses.ts";
 import { describeErrors, type FieldError } from "../actions/validation.ts";
 import { MAX_PASSWORD_BYTES, passwordBytes } from "./passwords.ts";
+import { usernameProblem } from "./identifiers.ts";
 
 /** Outer bounds for the static schemas: no configuration may allow more. */
 export const OUTER_BOUNDS = {
@@ -22,22 +23,35 @@ export const OUTER_BOUNDS = {
 
 type Limited = "name" | "username" | "email" | "password";
 
-/** Characters as a person counts them: code points after NFC (no trimming, no case folding). */
-function characters(value: string): number {
-  return [...value.normalize("NFC")].length;
+/**
+ * Characters as a person counts them: code points after NFC (no trimming, no case folding); a
+ * username's after NFKC, the form it is stored in ("ﬃ" is three characters there).
+ */
+function characters(value: string, form: "NFC" | "NFKC" = "NFC"): number {
+  return [...value.normalize(form)].length;
 }
 
 /**
  * Length problems of the given fields against the configured limits; `password` is also held
- * to 72 UTF-8 bytes after NFC, since bcrypt would silently ignore the rest.
+ * to 72 UTF-8 bytes after NFC, since bcrypt would silently ignore the rest. A username is also
+ * held to the rules for new usernames (usernameProblem: no invisible or formatting characters,
+ * …), which take the place of its length problem: Register and Edit check every username they
+ * are about to store through here.
  */
 export function lengthErrors(values: Partial<Record<Limited, string>>, limits: Config["limits"]): FieldError[] {
   const errors: FieldError[] = [];
   for (const field of ["name", "username", "email", "password"] as const) {
     const value = values[field];
     if (value === undefined) continue;
+    if (field === "username") {
+      const problem = usernameProblem(value);
+      if (problem !== undefined) {
+        errors.push({ field, message: problem });
+        continue;
+      }
+    }
     const { min, max } = limits[field];
-    const n = characters(value);
+    const n = characters(value, field === "username" ? "NFKC" : "NFC");
     if (n < min) errors.push({ field, message: `must be at least ${min} character${min === 1 ? "" : "s"}` });
     else if (n > max) errors.push({ field, message: `must be at most ${max} character${max === 1 ? "" : "s"}` });
   }

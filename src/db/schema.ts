@@ -11,10 +11,20 @@ type NullableTimestamp = ColumnType<Date | null, Date | string | null | undefine
 
 export interface UsersTable {
   id: Generated<number>;
-  /** As the user typed it (NFC), for display. */
+  /** As the user typed it, for display: NFKC (accounts from before usernameSkeleton: NFC). */
   username: string | null;
-  /** NFC + lower case: what uniqueness and login compare. */
+  /**
+   * normalizeUsername (NFKC, case folded): what uniqueness and login compare. Accounts from
+   * before usernameSkeleton have legacyUsernameForm here (NFC + lower case), and Login matches
+   * either (src/auth/identifiers.ts).
+   */
   username_normalized: string | null;
+  /**
+   * usernameSkeleton: unique among live accounts, so no lookalike of a username can be
+   * registered. Null for an account without a username, and for an account from before the
+   * column whose skeleton an older account already had (migrations/0004_username_skeleton.ts).
+   */
+  username_skeleton: string | null;
   name: string;
   email: string | null;
   email_normalized: string | null;
@@ -53,4 +63,9 @@ export interface Database {
 export type User = Selectable<UsersTable>;
 
 /** Partial unique indexes among live accounts; a violation of any of them means "User already exists". */
-export const USER_UNIQUE_INDEXES = ["users_username_live_key", "users_email_live_key", "users_phone_live_key"] as const;
+export const USER_UNIQUE_INDEXES = [
+  "users_username_live_key",
+  "users_username_skeleton_live_key",
+  "users_email_live_key",
+  "users_phone_live_key",
+] as const;

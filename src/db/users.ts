@@ -3,7 +3,14 @@
  * UserExistsError; the actions decide what the caller hears.
  */
 import { sql, type Kysely } from "kysely";
-import { normalizeEmail, normalizeUsername, type AccountKey, type IdentifierKind } from "../auth/identifiers.ts";
+import {
+  legacyUsernameForm,
+  normalizeEmail,
+  normalizeUsername,
+  usernameSkeleton,
+  type AccountKey,
+  type IdentifierKind,
+} from "../auth/identifiers.ts";
 import { isUniqueViolation } from "./errors.ts";
 import { USER_UNIQUE_INDEXES, type Database, type User } from "./schema.ts";
 
@@ -36,6 +43,7 @@ export interface AccountChanges {
 
 const INDEX_KIND: Record<(typeof USER_UNIQUE_INDEXES)[number], IdentifierKind> = {
   users_username_live_key: "username",
+  users_username_skeleton_live_key: "username",
   users_email_live_key: "email",
   users_phone_live_key: "phone_number",
 };
@@ -51,18 +59,31 @@ export interface NewAccount {
 
 const COLUMN = { username: "username_normalized", email: "email_normalized", phone_number: "phone_number" } as const;
 
+/** The username columns of a new or changed username: NFKC for display, and its two comparison forms. */
+function usernameColumns(username: string) {
+  return {
+    username: username.normalize("NFKC"),
+    username_normalized: normalizeUsername(username),
+    username_skeleton: usernameSkeleton(username),
+  };
+}
+
 export class Users {
   constructor(private readonly db: Kysely<Database>) {}
 
-  /** Inserts an account; the partial unique indexes decide races between concurrent registrations. */
+  /**
+   * Inserts an account; the partial unique indexes decide races between concurrent
+   * registrations, and a username's skeleton index refuses lookalikes of a live one.
+   */
   async create(account: NewAccount): Promise<User> {
     try {
       return await this.db
         .insertInto("users")
         .values({
           name: account.name,
-          username: account.username?.normalize("NFC") ?? null,
-          username_normalized: account.username === undefined ? null : normalizeUsername(account.username),
+          ...(account.username === undefined
+            ? { username: null, username_normalized: null, username_skeleton: null }
+            : usernameColumns(account.username)),
           email: account.email?.normalize("NFC") ?? null,
           email_normalized: account.email === undefined ? null : normalizeEmail(account.email),
           phone_number: account.phoneNumber ?? null,
@@ -89,14 +110,44 @@ export class Users {
     return row !== undefined;
   }
 
-  /** The live (not soft-deleted) account with this identifier. */
+  /**
+   * The live (not soft-deleted) account with this identifier. A username (`key.normalized` =
+   * normalizeUsername of what was typed) also finds an account from before NFKC case folding:
+   * by its old form legacyUsernameForm(key.typed), preferred when it is another account (one
+   * from before, typed the way it was registered), or else by its skeleton when its username
+   * folds to the same form (a row the migration gave its skeleton to).
+   */
   async findLive(key: AccountKey): Promise<User | undefined> {
+    if (key.kind === "username") return this.findLiveByUsername(key);
     return this.db
       .selectFrom("users")
       .selectAll()
       .where(COLUMN[key.kind], "=", key.normalized)
       .where("deleted_at", "is", null)
       .executeTakeFirst();
+  }
+
+  private async findLiveByUsername(key: AccountKey): Promise<User | undefined> {
+    const normalized = key.normalized;
+    const legacy = key.typed === undefined ? undefined : legacyUsernameForm(key.typed);
+    const skeleton = usernameSkeleton(normalized);
+    // At most three rows: each of the three values is unique among live accounts.
+    const rows = await this.db
+      .selectFrom("users")
+      .selectAll()
+      .where("deleted_at", "is", null)
+      .where((eb) =>
+        eb.or([
+          eb("username_normalized", "in", legacy === undefined ? [normalized] : [normalized, legacy]),
+          eb("username_skeleton", "=", skeleton),
+        ]),
+      )
+      .execute();
+    return (
+      (legacy === undefined ? undefined : rows.find((row) => row.username_normalized === legacy)) ??
+      rows.find((row) => row.username_normalized === normalized) ??
+      rows.find((row) => row.username_skeleton === skeleton && row.username !== null && normalizeUsername(row.username) === normalized)
+    );
   }
 
   /** Any account with this id, deleted or not: callers look at deleted_at. */
@@ -130,9 +181,7 @@ export class Users {
         .set({
           updated_at: sql`now()`,
           ...(changes.name !== undefined ? { name: changes.name } : {}),
-          ...(changes.username !== undefined
-            ? { username: changes.username.normalize("NFC"), username_normalized: normalizeUsername(changes.username) }
-            : {}),
+          ...(changes.username !== undefined ? usernameColumns(changes.username) : {}),
           ...(changes.email !== undefined ? { email: changes.email.normalize("NFC"), email_normalized: normalizeEmail(changes.email) } : {}),
           ...(changes.phoneNumber !== undefined ? { phone_number: changes.phoneNumber } : {}),
           ...(changes.passwordDigest !== undefined ? { password_digest: changes.passwordDigest } : {}),
