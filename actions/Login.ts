@@ -70,7 +70,8 @@ function accountKey(fields: Fields<typeof Login>): AccountKey | { answer: Action
   const given = (["username", "email", "phone_number"] as const).filter((k) => fields[k] !== undefined);
   if (given.length === 0) return { answer: badRequest(ACCOUNT_MESSAGES.exactlyOneIdentifier) };
   if (given.length > 1) return { answer: badRequest(ACCOUNT_MESSAGES.onlyOneIdentifier) };
-  if (fields.username !== undefined) return { kind: "username", normalized: normalizeUsername(fields.username) };
+  // `typed` lets the lookup find an account from before NFKC case folding by its old form too.
+  if (fields.username !== undefined) return { kind: "username", normalized: normalizeUsername(fields.username), typed: fields.username };
   if (fields.email !== undefined) return { kind: "email", normalized: normalizeEmail(fields.email) };
   // Parsed, not validated: a stored number keeps working when the metadata changes.
   const phone = parsePhone(fields.phone_number!, { validate: false });

@@ -9,12 +9,13 @@
  */
 import { OverloadedError } from "../actions/responses.ts";
 import type { LoginThrottle } from "../db/throttle.ts";
-import type { AccountKey } from "./identifiers.ts";
+import { usernameSkeleton, type AccountKey } from "./identifiers.ts";
 
 export const THROTTLE_KEY = {
   account: (userId: number) => `account:${userId}`,
   identifier: (key: AccountKey) => `identifier:${key.kind}:${key.normalized}`,
-  conflict: (key: AccountKey) => `conflict:${key.kind}:${key.normalized}`,
+  // Usernames by their confusable skeleton: lookalikes of one taken name share one count.
+  conflict: (key: AccountKey) => `conflict:${key.kind}:${key.kind === "username" ? usernameSkeleton(key.normalized) : key.normalized}`,
 } as const;
 
 export type PasswordAttempt = "throttled" | "failed" | "passed";

@@ -154,11 +154,6 @@ const PARSE_PROBLEMS: Record<string, string> = {
   INVALID_LENGTH: "invalid length",
 };
 
-/** The throttle's key for an identifier: its kind and normalized value. */
-export function throttleKey(key: AccountKey): string {
-  return `${key.kind}:${key.normalized}`;
-}
-
 /**
  * A phone number a caller wants stored (Register, Edit): validated with full metadata and
  * turned into E.164, or the 400 answer that says why not. Absent stays absent.

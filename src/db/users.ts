@@ -97,19 +97,6 @@ export class Users {
     }
   }
 
-  /** True when a live account holds any of the given identifiers (a cheap check before hashing). */
-  async anyTaken(keys: AccountKey[]): Promise<boolean> {
-    if (keys.length === 0) return false;
-    const row = await this.db
-      .selectFrom("users")
-      .select("id")
-      .where("deleted_at", "is", null)
-      .where((eb) => eb.or(keys.map((key) => eb(COLUMN[key.kind], "=", key.normalized))))
-      .limit(1)
-      .executeTakeFirst();
-    return row !== undefined;
-  }
-
   /**
    * The live (not soft-deleted) account with this identifier. A username (`key.normalized` =
    * normalizeUsername of what was typed) also finds an account from before NFKC case folding:
@@ -153,20 +140,6 @@ export class Users {
   /** Any account with this id, deleted or not: callers look at deleted_at. */
   async findById(id: number): Promise<User | undefined> {
     return this.db.selectFrom("users").selectAll().where("id", "=", id).executeTakeFirst();
-  }
-
-  /** The first of the given identifiers (in order) that a live account other than `exceptId` holds. */
-  async takenBy(keys: AccountKey[], exceptId: number): Promise<IdentifierKind | undefined> {
-    if (keys.length === 0) return undefined;
-    const rows = await this.db
-      .selectFrom("users")
-      .select(["username_normalized", "email_normalized", "phone_number"])
-      .where("deleted_at", "is", null)
-      .where("id", "<>", exceptId)
-      .where((eb) => eb.or(keys.map((key) => eb(COLUMN[key.kind], "=", key.normalized))))
-      .limit(keys.length)
-      .execute();
-    return keys.find((key) => rows.some((row) => row[COLUMN[key.kind]] === key.normalized))?.kind;
   }
 
   /**
