@@ -6,8 +6,8 @@
  */
 import { z } from "zod";
 import type { Config } from "../config.ts";
-import { badRequest, MESSAGES, type ActionResponse } from "../actions/responses.ts";
-import { describeErrors, type FieldError } from "../actions/validation.ts";
+import type { ActionResponse } from "../actions/responses.ts";
+import { invalidFieldsAnswer, type FieldError } from "../actions/validation.ts";
 import { MAX_PASSWORD_BYTES, passwordBytes } from "./passwords.ts";
 import { usernameProblem } from "./identifiers.ts";
 
@@ -70,7 +70,7 @@ export function passwordByteError(password: string): FieldError | undefined {
 
 /** The 400 answer for field errors, as the dispatcher words its own. */
 export function invalidFields(errors: FieldError[]): ActionResponse {
-  return badRequest(MESSAGES.invalidFields(describeErrors(errors)), { errors });
+  return invalidFieldsAnswer(errors);
 }
 
 /**
