@@ -34,5 +34,5 @@ EXPOSE 9090
 HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 9090) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # `npm start`'s command itself rather than npm: SIGTERM reaches the service directly (it drains,
-# SPEC §8) and stdout carries only its JSON log lines, without npm's banner.
+# README "Operations") and stdout carries only its JSON log lines, without npm's banner.
 CMD ["node", "--max-semi-space-size=4", "--import", "tsx", "src/main.ts"]

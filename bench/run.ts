@@ -1,5 +1,6 @@
 /**
- * `npm run bench`: the figures of issue 4, measured side by side in one run on this machine.
+ * `npm run bench`: the figures the README's "Development" section lists (latest in bench/RESULTS.md),
+ * measured side by side in one run on this machine.
  * It starts a real PostgreSQL (as the tests do), two dev plugboards, the consumer as its own
  * process configured through the environment, and a bare `ws` client as the baseline; then
  * prints a table. It reports; it does not judge (exit 0).

@@ -1,7 +1,8 @@
 /**
  * The whole consumer, assembled: services → actions → dispatcher → plugboard client, plus the
  * dev plugboard when no WEBSOCKET_URL is configured. main.ts runs it as a process; tests start
- * it in-process. `stop()` is the graceful drain of SPEC §8.
+ * it in-process. `stop()` is the graceful drain (README "Operations"; the plugboard behaviour it
+ * must work with: docs/protocol.md, findings B and C).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";

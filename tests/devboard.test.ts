@@ -1,5 +1,5 @@
 /**
- * The dev plugboard against PROTOCOL.md: raw `ws` clients speaking V2 and V1, the HTTP side,
+ * The dev plugboard against docs/protocol.md: raw `ws` clients speaking V2 and V1, the HTTP side,
  * the test hooks, a restart on the same port, and the official `phoenix` client.
  * Real sockets on port 0; events are awaited, never slept on.
  */

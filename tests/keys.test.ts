@@ -1,5 +1,5 @@
 /**
- * Asymmetric keys (issue 7): RS256/ES256 tokens carry a kid, the Jwks action publishes only
+ * Asymmetric keys (README "Tokens"): RS256/ES256 tokens carry a kid, the Jwks action publishes only
  * public members and an independent library (jose) verifies our tokens from it, earlier public
  * keys keep verifying after a rotation, and every way a token could choose its own key (jwk, jku,
  * x5u, x5c, crit, an unknown or injected kid, HMAC keyed with the public key) is refused.

@@ -1,8 +1,8 @@
 /**
- * The account lifecycle actions of issue 7 — Verify, Show, Edit, Delete — through the real
- * dispatcher on PostgreSQL: their exact answers, the valid-after rule down to the second (tokens
- * minted before a password change or deletion die, a login right after works), concurrent Edits
- * racing for one username, and Verify failing closed while the database is down.
+ * The account lifecycle actions (README "The account actions") — Verify, Show, Edit, Delete —
+ * through the real dispatcher on PostgreSQL: their exact answers, the valid-after rule down to
+ * the second (tokens minted before a password change or deletion die, a login right after works),
+ * concurrent Edits racing for one username, and Verify failing closed while the database is down.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";

@@ -1,7 +1,7 @@
 /**
- * What the account actions say, word for word as SPEC §5 and issue 7 have it. Status codes
- * are chosen by the actions through the responses helpers; the texts live here so tests and
- * README quote one source.
+ * What the account actions say, word for word as the README's "The account actions" quotes it.
+ * Status codes are chosen by the actions through the responses helpers; the texts live here so
+ * tests and README quote one source.
  */
 import type { LifetimeProblem } from "./tokens.ts";
 

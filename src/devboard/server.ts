@@ -1,6 +1,6 @@
 /**
  * The dev plugboard: a Phoenix-protocol server that plays the Vera Plugboard's consumer socket
- * (PROTOCOL.md) and its HTTP side. It is the project's test server and the local dev server,
+ * (docs/protocol.md) and its HTTP side. It is the project's test server and the local dev server,
  * so besides the protocol it offers hooks for tests: crash a channel, drop sockets, push any
  * event, stop answering heartbeats, read the frame log, and wait for events without sleeping.
  */

@@ -103,7 +103,7 @@ export class PlugboardClient {
     if (urlBytes > CONNECT_URL_WARN_BYTES) {
       this.log.warn(
         { url_bytes: urlBytes },
-        "the connect URL (which carries the actions' schemas) is long: Phoenix's default HTTP server refuses request lines over 8000 bytes; shorten action descriptions or publish fewer actions",
+        "the connect URL (which carries the actions' schemas) is long: the plugboard (Bandit) refuses request lines over 10,000 bytes with 414; shorten action descriptions or publish fewer actions",
       );
     }
     this.socket.connect();

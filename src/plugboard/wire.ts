@@ -69,7 +69,8 @@ export const PLUGBOARD_HTTP_MESSAGE = {
 } as const;
 
 /**
- * The `actions` JSON travels in the connect URL's query string. Cowboy (Phoenix's default HTTP
- * server) refuses a request line over 8000 bytes before Phoenix sees it; past this size we warn.
+ * The `actions` JSON travels in the connect URL's query string. The Vera Plugboard's socket is
+ * served by Bandit, which answers 414 to a request line over 10,000 bytes before Phoenix sees it
+ * (docs/protocol.md, "Connecting"); past this size, a little below that limit, we warn.
  */
-export const CONNECT_URL_WARN_BYTES = 7_000;
+export const CONNECT_URL_WARN_BYTES = 9_000;
