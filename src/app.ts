@@ -58,6 +58,7 @@ export class App {
           port: config.plugboard.port,
           host: config.plugboard.host,
           allowedHosts: config.plugboard.allowedHosts,
+          httpMode: config.plugboard.httpMode,
           token: config.token,
           log: log.child({ component: "devboard" }),
         });
@@ -122,7 +123,11 @@ export class App {
     app = new App(config, log, services, registry, dispatcher, client, board, health, metrics);
     client.start();
     if (board) {
-      log.info({ explorer: board.url, socket: board.socketUrl }, `dev mode: open ${board.url} to call the actions (POST ${board.url}/ works too)`);
+      // The dev account token is the local board's own secret, not the service TOKEN: printing it is fine.
+      log.info(
+        { explorer: board.url, socket: board.socketUrl, http_mode: board.httpMode, service_id: board.service.id },
+        `dev mode: open ${board.url} to call the actions (POST ${board.url}/ works too; as on the Vera Plugboard: ${board.curlExample(registry.names[0])})`,
+      );
     }
     return app;
   }

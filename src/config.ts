@@ -7,6 +7,8 @@ import { z } from "zod";
 import { KeyConfigError, parsePreviousKeys, parseSigningKey, type AsymmetricAlgorithm } from "./auth/keys.ts";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** The dev plugboard's answers to POST /: the consumer's whole payload, or the Vera Plugboard's. */
+const PLUGBOARD_HTTP_MODES = ["full", "vera"] as const;
 const HS_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
 const ALGORITHMS = [...HS_ALGORITHMS, "RS256", "ES256"] as const;
 
@@ -81,6 +83,7 @@ const envSchema = z.object({
   PLUGBOARD_PORT: int(0, 65535).default("4000"),
   PLUGBOARD_HOST: z.string().min(1).default("127.0.0.1"),
   PLUGBOARD_ALLOWED_HOSTS: hostList,
+  PLUGBOARD_HTTP: z.enum(PLUGBOARD_HTTP_MODES).default("full"),
   ACTIONS_DIR: z.string().min(1).default("actions"),
   DATA_DIR: z.string().min(1).default(".data"),
   NODE_ENV: optionalText,
@@ -123,8 +126,11 @@ export interface Config {
   heartbeatIntervalMs: number;
   healthPort: number | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
-  /** allowedHosts: names the dev plugboard's HTTP side answers to besides its own (DNS rebinding guard). */
-  plugboard: { port: number; host: string; allowedHosts: string[] };
+  /**
+   * allowedHosts: names the dev plugboard's HTTP side answers to besides its own (DNS rebinding guard);
+   * httpMode: what its POST / answers, the consumer's whole payload (full) or the Vera Plugboard's answer (vera).
+   */
+  plugboard: { port: number; host: string; allowedHosts: string[]; httpMode: (typeof PLUGBOARD_HTTP_MODES)[number] };
   actionsDir: string;
   dataDir: string;
 }
@@ -257,7 +263,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     healthPort: env.HEALTH_PORT,
     logLevel: env.LOG_LEVEL,
-    plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS },
+    plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP },
     actionsDir: env.ACTIONS_DIR,
     dataDir: env.DATA_DIR,
   });

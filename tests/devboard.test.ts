@@ -524,7 +524,7 @@ describe("HTTP side", () => {
       [{ message: "no status" }, 502],
     ];
     for (const [reply, status] of cases) {
-      assert.deepEqual(await post(board(), { service_id: "ignored", action: "Echo", fields: { reply } }), { status, body: reply });
+      assert.deepEqual(await post(board(), { action: "Echo", fields: { reply } }), { status, body: reply });
     }
     const push = pushes[0]!;
     assert.equal(push.ref, null);
@@ -632,9 +632,16 @@ describe("explorer page script", () => {
     for (const inline of [script, style]) assert.ok(policy.includes(`'sha256-${createHash("sha256").update(inline).digest("base64")}'`));
 
     // A minimal stand-in for the DOM: one form with one input of each kind.
-    const status = { dataset: {} as Record<string, string>, textContent: "" };
-    const body = { textContent: "" };
-    const answer = { hidden: true, querySelector: (selector: string) => (selector === ".status" ? status : body) };
+    const element = () => ({ dataset: {} as Record<string, string>, textContent: "" });
+    const parts: Record<string, ReturnType<typeof element>> = {
+      ".status": element(),
+      ".full-status": element(),
+      "pre.payload": element(),
+      ".vera-status": element(),
+      "pre.vera": element(),
+    };
+    const [status, body] = [parts[".status"]!, parts["pre.payload"]!];
+    const answer = { hidden: true, querySelector: (selector: string) => parts[selector] ?? assert.fail(`no ${selector} in the answer`) };
     const input = (field: string, kind: string, value: string) => ({ dataset: { field, kind }, value });
     const inputs = [
       input("name", "string", "bo"),
@@ -658,6 +665,10 @@ describe("explorer page script", () => {
     assert.equal(status.dataset.ok, "true");
     const shown = JSON.parse(body.textContent) as { fields: unknown };
     assert.deepEqual(shown.fields, { name: "bo", count: 3, mood: "calm", loud: false, extra: { k: [1] } });
+    // Beside the payload, what a caller of the Vera Plugboard gets for it.
+    assert.equal(parts[".full-status"]!.textContent, "HTTP 201 Created");
+    assert.equal(parts[".vera-status"]!.textContent, "HTTP 200 OK");
+    assert.deepEqual(JSON.parse(parts["pre.vera"]!.textContent), { status: "success", message: "made" });
 
     inputs.push(input("broken", "json", "{"));
     await submit!({ preventDefault: () => undefined, currentTarget: form });

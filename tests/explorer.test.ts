@@ -1,8 +1,9 @@
 /**
  * The action explorer (GET / on the dev plugboard) in a real headless browser: `npm start`'s
  * command in dev mode, Debian's chromium driven by playwright-core. Register through the form,
- * see 201 on the page; Login with the same account, see 200. CI installs chromium (.ci/run) and
- * fails without it; elsewhere a machine without it skips this file with the reason.
+ * see 201 on the page; Login with the same account, see 200; beside each answer, what a caller of
+ * the Vera Plugboard receives; the page names the board's HTTP mode. CI installs chromium
+ * (.ci/run) and fails without it; elsewhere a machine without it skips this file with the reason.
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
@@ -47,18 +48,28 @@ function tempDir(prefix: string): string {
   return dir;
 }
 
-/** Fills the action's form (inputs found by their field name), submits, and returns the status line once it shows the answer. */
-async function call(page: Page, action: string, fields: Record<string, string>): Promise<{ status: string; body: unknown }> {
+interface Shown {
+  /** The board's answer (in its mode): "HTTP 201 Created in 12 ms". */
+  status: string;
+  /** The consumer's whole payload. */
+  body: unknown;
+  /** What a caller of the Vera Plugboard receives: its status line and body. */
+  vera: { status: string; body: unknown };
+}
+
+/** Fills the action's form (inputs found by their field name), submits, and returns what the page shows once it shows the answer. */
+async function call(page: Page, action: string, fields: Record<string, string>): Promise<Shown> {
   const form = section(page, action);
   for (const [field, value] of Object.entries(fields)) await form.locator(`[data-field="${field}"]`).fill(value);
   const status = form.getByRole("status");
   // Submitting sets the status line to "Calling …" at once; after the POST's response it reads "HTTP …".
-  const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/");
+  const answered = page.waitForResponse((r) => r.request().method() === "POST" && new URL(r.url()).pathname === "/explore");
   await form.getByRole("button", { name: `Call ${action}` }).click();
   await answered;
   await status.filter({ hasText: /^HTTP \d{3}/ }).waitFor({ timeout: 15_000 });
-  const body = JSON.parse(await form.locator(".answer pre").innerText()) as unknown;
-  return { status: await status.innerText(), body };
+  const body = JSON.parse(await form.locator(".answer pre.payload").innerText()) as unknown;
+  const vera = { status: await form.locator(".answer .vera-status").innerText(), body: JSON.parse(await form.locator(".answer pre.vera").innerText()) as unknown };
+  return { status: await status.innerText(), body, vera };
 }
 
 /** The section of one action, found by its heading. */
@@ -89,6 +100,7 @@ test("the explorer in headless chromium: Register through the form → 201, then
   const response = await page.goto(url);
   assert.equal(response?.status(), 200);
   assert.match(await page.title(), /dev plugboard/);
+  assert.match(await page.locator("header .mode").innerText(), /^HTTP mode full: POST \/ answers with the consumer's payload/);
   for (const action of ["Register", "Login", "Logout"]) {
     await page.getByRole("heading", { name: action, exact: true }).waitFor();
   }
@@ -102,6 +114,8 @@ test("the explorer in headless chromium: Register through the form → 201, then
   assert.match(registered.status, /^HTTP 201 /);
   assert.equal((registered.body as { status_code: number }).status_code, 201);
   assert.equal(typeof (registered.body as { fields: { jwt: unknown } }).fields.jwt, "string");
+  // The real plugboard's caller gets 200 and the message only: no status_code, no JWT.
+  assert.deepEqual(registered.vera, { status: "HTTP 200 OK", body: { status: "success", message: "User registered successfully" } });
 
   const login = await call(page, "Login", { username: "ada", password: "correct horse" });
   t.diagnostic(`Login: ${login.status}`);
@@ -112,6 +126,7 @@ test("the explorer in headless chromium: Register through the form → 201, then
   const wrong = await call(page, "Login", { username: "ada", password: "not the password" });
   assert.match(wrong.status, /^HTTP 401 /);
   assert.equal((wrong.body as { message: string }).message, "Invalid password");
+  assert.deepEqual(wrong.vera, { status: "HTTP 400 Bad Request", body: { status: "error", message: "Invalid password" } });
 
   if (SCREENSHOTS) {
     await page.locator("header").scrollIntoViewIfNeeded();

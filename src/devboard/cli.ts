@@ -1,6 +1,7 @@
 /**
  * `npm run plugboard`: the dev plugboard alone, on PLUGBOARD_HOST:PLUGBOARD_PORT (127.0.0.1:4000).
- * Consumers connect with the printed socket URL and token; the explorer is at the printed URL.
+ * Consumers connect with the printed socket URL and token; the explorer is at the printed URL;
+ * callers of the real plugboard's API shape use the printed curl line (service id, account token).
  */
 import { loadConfigOrExit } from "../ops/startup.ts";
 import { createLogger, flushLogs, type Logger } from "../ops/logger.ts";
@@ -12,6 +13,11 @@ function announce(log: Logger, board: DevPlugboard, tokenFromEnv: boolean): void
   log.info(
     { websocket_url: board.socketUrl, explorer: `${board.url}/` },
     `dev plugboard ready: WEBSOCKET_URL=${board.socketUrl} TOKEN=${token} explorer ${board.url}/`,
+  );
+  // The account token is this board's own dev secret (never the consumers' TOKEN): printing it is fine.
+  log.info(
+    { service_id: board.service.id, http_mode: board.httpMode },
+    `call it as callers of the Vera Plugboard do (PLUGBOARD_HTTP=${board.httpMode}): ${board.curlExample()}`,
   );
   // The logger batches stdout writes; the developer needs this line now.
   flushLogs();
@@ -40,6 +46,7 @@ async function main(): Promise<void> {
     port: config.plugboard.port,
     host: config.plugboard.host,
     allowedHosts: config.plugboard.allowedHosts,
+    httpMode: config.plugboard.httpMode,
     ...(config.token ? { token: config.token } : {}),
     log,
   });

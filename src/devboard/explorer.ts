@@ -1,7 +1,9 @@
 /**
  * The action explorer: one self-contained HTML page generated from the schemas the joined
  * consumers published. Every action gets its description, its fields and a form typed from
- * the fields' JSON Schema that calls `POST /` and shows the answer.
+ * the fields' JSON Schema that calls the action through `POST /explore` and shows the answer in
+ * both HTTP modes: the consumer's whole payload (`full`) beside what a caller of the Vera
+ * Plugboard receives (`vera`), the board's own mode marked.
  *
  * Descriptions, names and defaults come from the consumers and are untrusted: every value goes
  * through escapeHtml into text or a quoted attribute, and the page's one script is static (it
@@ -9,6 +11,10 @@
  */
 import { createHash } from "node:crypto";
 import { isJsonObject } from "../json.ts";
+import type { HttpMode } from "./vera.ts";
+
+/** Where the page's forms post: `POST /`'s call, answered in both modes (http-api.ts). */
+export const EXPLORE_PATH = "/explore";
 
 export interface ExplorerContext {
   /** The published `actions` object, or null when no consumer is joined. */
@@ -16,6 +22,8 @@ export interface ExplorerContext {
   serviceName: string;
   socketUrl: string;
   joinedConsumers: number;
+  httpMode: HttpMode;
+  serviceId: string;
 }
 
 type FieldKind = "string" | "integer" | "number" | "boolean" | "enum" | "json";
@@ -32,11 +40,14 @@ h2{margin:0 0 .3rem;font-size:1.15rem}.description{margin:0 0 .8rem;white-space:
 .required{color:#c0392b}.hint{margin:.15rem 0 0;color:#5b6570;font-size:.9em;white-space:pre-wrap}
 input,select,textarea{font:inherit;padding:.3rem .4rem;min-width:18rem;max-width:100%;box-sizing:border-box}
 textarea{min-height:4rem;width:100%;font-family:ui-monospace,monospace}button{font:inherit;padding:.35rem 1rem;margin-top:.4rem}
-.status{font-weight:600}.status[data-ok=true]{color:#1e7e34}.status[data-ok=false]{color:#c0392b}
+.status,.line{font-weight:600}[data-ok=true]{color:#1e7e34}[data-ok=false]{color:#c0392b}
+.modes{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:1rem}
+h3{margin:.3rem 0;font-size:.95rem}.line{margin:.2rem 0}.current{font-weight:400;color:#5b6570;font-size:.85em}
 pre{background:#f0f2f4;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word}
 details{margin-top:.6rem;color:#5b6570}.empty{color:#5b6570}
 `;
 
+// Static apart from the constant spliced in at load: the policy pins its hash.
 const SCRIPT = `
 "use strict";
 for (const form of document.querySelectorAll("form[data-action]")) form.addEventListener("submit", submitAction);
@@ -46,10 +57,13 @@ async function submitAction(event) {
   const form = event.currentTarget;
   const answer = form.parentElement.querySelector(".answer");
   const status = answer.querySelector(".status");
-  const body = answer.querySelector("pre");
+  const panes = {
+    full: { line: answer.querySelector(".full-status"), body: answer.querySelector("pre.payload") },
+    vera: { line: answer.querySelector(".vera-status"), body: answer.querySelector("pre.vera") },
+  };
   answer.hidden = false;
-  delete status.dataset.ok;
-  body.textContent = "";
+  for (const element of [status, panes.full.line, panes.vera.line]) delete element.dataset.ok;
+  for (const element of [panes.full.line, panes.full.body, panes.vera.line, panes.vera.body]) element.textContent = "";
   let fields;
   try {
     fields = collectFields(form);
@@ -60,7 +74,7 @@ async function submitAction(event) {
   status.textContent = "Calling " + form.dataset.action + "…";
   const started = performance.now();
   try {
-    const response = await fetch("/", {
+    const response = await fetch("${EXPLORE_PATH}", {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ action: form.dataset.action, fields }),
@@ -69,7 +83,12 @@ async function submitAction(event) {
     const ms = Math.round(performance.now() - started);
     status.textContent = "HTTP " + response.status + " " + response.statusText + " in " + ms + " ms";
     status.dataset.ok = String(response.ok);
-    body.textContent = pretty(text);
+    const answers = parseJson(text);
+    if (answers && answers.full && answers.vera) {
+      for (const mode of ["full", "vera"]) show(panes[mode], answers[mode]);
+    } else {
+      panes.full.body.textContent = pretty(text);
+    }
   } catch (error) {
     status.textContent = "Request failed: " + error.message;
     status.dataset.ok = "false";
@@ -101,6 +120,20 @@ function parseValue(name, kind, raw) {
     }
   }
   return raw;
+}
+
+function show(pane, answer) {
+  pane.line.textContent = "HTTP " + answer.status + " " + answer.text;
+  pane.line.dataset.ok = String(answer.status >= 200 && answer.status < 300);
+  pane.body.textContent = JSON.stringify(answer.body, null, 2);
+}
+
+function parseJson(text) {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 function pretty(text) {
@@ -222,7 +255,16 @@ function renderField(actionIndex: number, fieldIndex: number, name: string, raw:
   return `<div class="field"><label for="${id}">${escapeHtml(name)}${mark} <span class="type">${escapeHtml(typeLabel)}</span></label>${renderInput(id, name, schema, kind, required)}${hintText}</div>`;
 }
 
-function renderAction(index: number, name: string, raw: unknown): string {
+/** Where each answer shows: the consumer's payload and the real plugboard's answer, the board's own mode marked. */
+function renderAnswer(mode: HttpMode): string {
+  const current = (pane: HttpMode) => (pane === mode ? ' <span class="current">(this board answers so)</span>' : "");
+  return `<div class="answer" hidden><p class="status" role="status"></p><div class="modes">
+<div class="pane" data-mode="full"><h3>Consumer payload · full${current("full")}</h3><p class="line full-status"></p><pre class="payload"></pre></div>
+<div class="pane" data-mode="vera"><h3>Vera Plugboard answer · vera${current("vera")}</h3><p class="line vera-status"></p><pre class="vera"></pre></div>
+</div></div>`;
+}
+
+function renderAction(index: number, name: string, raw: unknown, mode: HttpMode): string {
   const spec: Schema = isJsonObject(raw) ? raw : {};
   const fields = isJsonObject(spec.fields) ? spec.fields : {};
   const required = new Set(Array.isArray(spec.required) ? spec.required.filter((r) => typeof r === "string") : []);
@@ -231,9 +273,14 @@ function renderAction(index: number, name: string, raw: unknown): string {
   const noFields = inputs.length === 0 ? '<p class="empty">No fields.</p>' : "";
   return `<section id="action-${index}"><h2>${escapeHtml(name)}</h2>${description}
 <form data-action="${escapeHtml(name)}">${noFields}${inputs.join("\n")}<button type="submit">Call ${escapeHtml(name)}</button></form>
-<div class="answer" hidden><p class="status" role="status"></p><pre></pre></div>
+${renderAnswer(mode)}
 <details><summary>Schema</summary><pre>${escapeHtml(JSON.stringify(raw, null, 2))}</pre></details></section>`;
 }
+
+const MODE_TEXT: Record<HttpMode, string> = {
+  full: "with the consumer's payload, its <code>status_code</code> as the HTTP status",
+  vera: 'as the Vera Plugboard does: 200 or 400 with <code>{"status", "message"}</code> only, 502 for an answer without them',
+};
 
 /** The whole page. */
 export function renderExplorer(context: ExplorerContext): string {
@@ -241,15 +288,16 @@ export function renderExplorer(context: ExplorerContext): string {
   const nav = actions.map(([name], i) => `<a href="#action-${i}">${escapeHtml(name)}</a>`).join("");
   const body =
     actions.length > 0
-      ? actions.map(([name, spec], i) => renderAction(i, name, spec)).join("\n")
+      ? actions.map(([name, spec], i) => renderAction(i, name, spec, context.httpMode)).join("\n")
       : '<p class="empty">No consumer has joined yet: start one and reload this page.</p>';
   const plural = context.joinedConsumers === 1 ? "" : "s";
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeHtml(context.serviceName)} · dev plugboard</title><style>${STYLE}</style></head>
 <body><header><h1>${escapeHtml(context.serviceName)} · dev plugboard</h1>
-<p>The actions your service published. Each form sends <code>POST /</code> with <code>{"action": …, "fields": {…}}</code>, as any HTTP client can, and shows the answer.</p>
-<p>Socket <code>${escapeHtml(context.socketUrl)}</code> · ${context.joinedConsumers} consumer${plural} joined · <a href="/actions">/actions</a></p></header>
+<p>The actions your service published. Each form calls its action as <code>POST /</code> with <code>{"action": …, "fields": {…}}</code> does, and shows the answer both ways: the consumer's whole payload, and what a caller of the Vera Plugboard receives.</p>
+<p class="mode">HTTP mode <code>${escapeHtml(context.httpMode)}</code>: <code>POST /</code> answers ${MODE_TEXT[context.httpMode]}.</p>
+<p>Socket <code>${escapeHtml(context.socketUrl)}</code> · service id <code>${escapeHtml(context.serviceId)}</code> · ${context.joinedConsumers} consumer${plural} joined · <a href="/actions">/actions</a></p></header>
 <main><nav>${nav}</nav>
 ${body}
 </main><script>${SCRIPT}</script></body></html>

@@ -1,18 +1,24 @@
 /**
  * The dev plugboard's plain HTTP side: `POST /` calls an action, `GET /` serves the action
- * explorer, `GET /actions` the published schemas. WebSocket upgrades never reach this handler.
+ * explorer, `POST /explore` is the explorer's call (the answer in both HTTP modes), `GET /actions`
+ * the published schemas. WebSocket upgrades never reach this handler.
+ *
+ * `POST /` takes two shapes: the dev one, `{action, fields}` without credentials, and the Vera
+ * Plugboard's, `{service_id, action, fields}` with `Authorization: Bearer <account token>`. A
+ * request naming a `service_id` or carrying `Authorization` is judged as the real one (vera.ts).
  *
  * Any web page a developer visits can send requests to 127.0.0.1, so cross-site calls are
  * refused: every request must name the board in `Host` (DNS rebinding), and `POST /` must be
  * `application/json` (which a page can only send cross-site after a CORS preflight the board
  * never grants) from no `Origin` or the board's own.
  */
-import type { IncomingMessage, ServerResponse } from "node:http";
+import { STATUS_CODES, type IncomingMessage, type ServerResponse } from "node:http";
 import type { Logger } from "../ops/logger.ts";
 import { SOCKET_PATH } from "../plugboard/wire.ts";
-import { EXPLORER_CONTENT_SECURITY_POLICY } from "./explorer.ts";
+import { EXPLORER_CONTENT_SECURITY_POLICY, EXPLORE_PATH } from "./explorer.ts";
 import { isJsonObject } from "../json.ts";
 import type { HttpAnswer } from "./router.ts";
+import { isVeraRequest, judgeVeraRequest, type ModeAnswers, type VeraCall, type VeraCredentials } from "./vera.ts";
 import type { AllowedHosts } from "./allowed-hosts.ts";
 
 /** Bodies above this size are refused with 413: action fields are small. */
@@ -20,6 +26,10 @@ export const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpApi {
   call(action: string, fields: unknown): Promise<HttpAnswer>;
+  /** The same call, answered in both HTTP modes (the explorer's `POST /explore`). */
+  explore(action: string, fields: unknown): Promise<ModeAnswers>;
+  /** What a real-shaped request must carry. */
+  credentials(): VeraCredentials;
   publishedActions(): unknown;
   explorerPage(): string;
   /** The names the board answers to; known once it listens. */
@@ -71,18 +81,30 @@ function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
   });
 }
 
-/** `{action, fields}` from a POST body (`service_id` is accepted and ignored), or null. */
-function parseCall(body: Buffer): { action: string; fields: unknown } | null {
+/** The JSON object a POST body holds, or null. */
+function parseObject(body: Buffer): Record<string, unknown> | null {
   let parsed: unknown;
   try {
     parsed = JSON.parse(body.toString("utf8"));
   } catch {
     return null;
   }
-  if (!isJsonObject(parsed) || typeof parsed.action !== "string") return null;
-  // The Vera Plugboard forwards whatever the caller posted; an absent `fields` arrives as null.
-  return { action: parsed.action, fields: parsed.fields ?? null };
+  return isJsonObject(parsed) ? parsed : null;
 }
+
+/** The call a POST body asks for, in either shape, or the answer that refuses it. */
+function parseCall(api: HttpApi, req: IncomingMessage, body: Buffer): VeraCall {
+  const parsed = parseObject(body);
+  const bad: VeraCall = { ok: false, answer: { status: 400, body: { status: "error", message: BAD_BODY } } };
+  if (!parsed) return bad;
+  if (isVeraRequest(parsed, req.headers)) return judgeVeraRequest(parsed, req.headers.authorization, api.credentials());
+  if (typeof parsed.action !== "string") return bad;
+  // The Vera Plugboard forwards whatever the caller posted; an absent `fields` arrives as null.
+  return { ok: true, action: parsed.action, fields: parsed.fields ?? null };
+}
+
+/** An answer with its reason phrase, for the explorer's status lines. */
+const described = (answer: HttpAnswer) => ({ status: answer.status, text: STATUS_CODES[answer.status] ?? "", body: answer.body });
 
 /**
  * Why a `POST /` must not be read, or null. A foreign Origin is a page elsewhere calling; a body
@@ -95,7 +117,11 @@ function refusedCall(api: HttpApi, req: IncomingMessage): { status: number; mess
   return null;
 }
 
-async function postCall(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise<void> {
+/**
+ * `POST /`, or with `explore` the explorer's `POST /explore`: the board's answer in its mode as
+ * the status, and as the body `{mode, full, vera}` (each `{status, text, body}`).
+ */
+async function postCall(api: HttpApi, req: IncomingMessage, res: ServerResponse, explore = false): Promise<void> {
   const refused = refusedCall(api, req);
   if (refused) {
     // The body is never read: close rather than drain whatever the page sent.
@@ -115,8 +141,12 @@ async function postCall(api: HttpApi, req: IncomingMessage, res: ServerResponse)
     req.resume();
     return;
   }
-  const call = parseCall(body);
-  if (!call) return sendError(res, 400, BAD_BODY);
+  const call = parseCall(api, req, body);
+  if (!call.ok) return sendJson(res, call.answer.status, call.answer.body);
+  if (explore) {
+    const answers = await api.explore(call.action, call.fields);
+    return sendJson(res, answers[answers.mode].status, { mode: answers.mode, full: described(answers.full), vera: described(answers.vera) });
+  }
   const answer = await api.call(call.action, call.fields);
   sendJson(res, answer.status, answer.body);
 }
@@ -143,6 +173,11 @@ function route(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise
     if (req.method === "POST") return postCall(api, req, res);
     if (req.method === "GET") return getExplorer(api, res);
     res.setHeader("allow", "GET, POST");
+    return sendError(res, 405, "Method not allowed");
+  }
+  if (path === EXPLORE_PATH) {
+    if (req.method === "POST") return postCall(api, req, res, true);
+    res.setHeader("allow", "POST");
     return sendError(res, 405, "Method not allowed");
   }
   if (path === "/actions" && req.method === "GET") return sendJson(res, 200, api.publishedActions());

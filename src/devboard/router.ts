@@ -15,8 +15,11 @@ export interface HttpAnswer {
   body: unknown;
 }
 
+/** How a call ended: the consumer's payload, or the plugboard's own answer (422, 408, 503). */
+export type CallResult = { answered: true; payload: unknown } | { answered: false; answer: HttpAnswer };
+
 interface PendingCall {
-  resolve(answer: HttpAnswer): void;
+  resolve(result: CallResult): void;
   timer: NodeJS.Timeout;
 }
 
@@ -27,7 +30,7 @@ export interface RouterOptions {
   log: Logger;
 }
 
-const errorAnswer = (status: number, message: string): HttpAnswer => ({ status, body: { status: "error", message } });
+const errorResult = (status: number, message: string): CallResult => ({ answered: false, answer: { status, body: { status: "error", message } } });
 
 /**
  * The HTTP status the plugboard gives a consumer's answer: its `status_code` when that is a
@@ -42,6 +45,11 @@ export function httpStatusOf(payload: unknown): number {
   return payload.status === "success" ? 200 : 400;
 }
 
+/** The `full` answer to a consumer's payload: the status it implies, the payload as the body. */
+export function fullAnswer(payload: unknown): HttpAnswer {
+  return { status: httpStatusOf(payload), body: payload };
+}
+
 export class RequestRouter {
   private readonly pending = new Map<string, PendingCall>();
   private turn = 0;
@@ -54,12 +62,12 @@ export class RequestRouter {
   }
 
   /** Pushes a `request` to the next joined consumer and waits for its answer or the timeout. */
-  route(action: string, fields: unknown, timeoutMs = this.options.timeoutMs): Promise<HttpAnswer> {
+  route(action: string, fields: unknown, timeoutMs = this.options.timeoutMs): Promise<CallResult> {
     const consumers = this.options.joined();
-    if (consumers.length === 0) return Promise.resolve(errorAnswer(422, PLUGBOARD_HTTP_MESSAGE.noConsumers));
+    if (consumers.length === 0) return Promise.resolve(errorResult(422, PLUGBOARD_HTTP_MESSAGE.noConsumers));
     const consumer = consumers[this.turn++ % consumers.length]!;
     const responseRef = randomUUID();
-    return new Promise<HttpAnswer>((resolve) => {
+    return new Promise<CallResult>((resolve) => {
       const timer = setTimeout(() => this.expire(responseRef), timeoutMs);
       this.pending.set(responseRef, { resolve, timer });
       this.options.log.debug({ action, response_ref: responseRef, consumer: consumer.id }, "request pushed");
@@ -74,25 +82,25 @@ export class RequestRouter {
       this.options.log.debug({ response_ref: ref }, "answer for no waiting caller ignored");
       return false;
     }
-    this.settle(ref, call, { status: httpStatusOf(payload), body: payload });
+    this.settle(ref, call, { answered: true, payload });
     return true;
   }
 
   /** Answers every waiting caller at once (the board is stopping). */
   failAll(status: number, message: string): void {
-    for (const [ref, call] of this.pending) this.settle(ref, call, errorAnswer(status, message));
+    for (const [ref, call] of this.pending) this.settle(ref, call, errorResult(status, message));
   }
 
   private expire(ref: string): void {
     const call = this.pending.get(ref);
     if (!call) return;
     this.options.log.info({ response_ref: ref }, "request timed out");
-    this.settle(ref, call, errorAnswer(408, PLUGBOARD_HTTP_MESSAGE.timedOut));
+    this.settle(ref, call, errorResult(408, PLUGBOARD_HTTP_MESSAGE.timedOut));
   }
 
-  private settle(ref: string, call: PendingCall, answer: HttpAnswer): void {
+  private settle(ref: string, call: PendingCall, result: CallResult): void {
     clearTimeout(call.timer);
     this.pending.delete(ref);
-    call.resolve(answer);
+    call.resolve(result);
   }
 }

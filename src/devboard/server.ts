@@ -20,13 +20,15 @@ import { makeIdentity, type Identity, type ServiceRecord } from "./identity.ts";
 import { checkHandshake, sameJson, type AcceptedHandshake, type ActionsObject } from "./handshake.ts";
 import { handleHttp, type HttpApi } from "./http-api.ts";
 import { AllowedHosts } from "./allowed-hosts.ts";
-import { RequestRouter, type HttpAnswer } from "./router.ts";
+import { fullAnswer, RequestRouter, type HttpAnswer } from "./router.ts";
+import { answerInMode, veraAnswer, type HttpMode, type ModeAnswers } from "./vera.ts";
 import { ConditionWaiters, waitForEvent } from "./wait.ts";
 
 export type { ConsumerInfo, UnjoinReason } from "./connection.ts";
 export type { FrameRecord } from "./frame-log.ts";
 export type { HttpAnswer } from "./router.ts";
 export type { Identity, ServiceRecord, TokenRecord } from "./identity.ts";
+export type { HttpMode, ModeAnswers } from "./vera.ts";
 
 export interface DevPlugboardOptions {
   /** 0 (the default) picks a free port. */
@@ -35,6 +37,16 @@ export interface DevPlugboardOptions {
   host?: string;
   /** The token consumers must present; random hex when absent. */
   token?: string;
+  /**
+   * The account API token callers of the real-shaped `POST /` (`{service_id, action, fields}`)
+   * must send as `Authorization: Bearer …`; random hex when absent. A dev secret of this board only.
+   */
+  accountToken?: string;
+  /**
+   * What `POST /` answers with a consumer's payload: `full` (the default) its status_code and the
+   * whole payload; `vera` what the Vera Plugboard answers (200/400/502 with `{status, message}`).
+   */
+  httpMode?: HttpMode;
   /** How long a caller waits for an answer before 408; default 30 s like the Vera Plugboard. */
   requestTimeoutMs?: number;
   /** A socket that sends nothing for this long is closed; default 60 s like Phoenix. */
@@ -136,6 +148,8 @@ function refuseUpgrade(socket: Duplex, status: 403 | 404 | 503): void {
 export class DevPlugboard extends EventEmitter<BoardEvents> {
   readonly host: string;
   readonly token: string;
+  readonly accountToken: string;
+  readonly httpMode: HttpMode;
   private boundPort = 0;
   private readonly options: DevPlugboardOptions;
   private readonly log: Logger;
@@ -180,6 +194,8 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     this.options = options;
     this.host = options.host ?? DEFAULT_HOST;
     this.token = options.token ?? randomBytes(24).toString("hex");
+    this.accountToken = options.accountToken ?? randomBytes(24).toString("hex");
+    this.httpMode = options.httpMode ?? "full";
     this.log = options.log ?? silentLogger();
     this.identity = makeIdentity(options.service);
     this.router = new RequestRouter({
@@ -190,6 +206,8 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
     const api: HttpApi = {
       call: (action, fields) => this.request(action, fields),
+      explore: (action, fields) => this.requestInBothModes(action, fields),
+      credentials: () => ({ accountToken: this.accountToken, serviceId: this.identity.service.id }),
       publishedActions: () => this.publishedActions(),
       explorerPage: () => this.explorerPage(),
       hosts: () => this.allowedHosts!,
@@ -242,9 +260,26 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     return first ? structuredClone(first.actions) : null;
   }
 
-  /** Exactly what `POST /` does with `{action, fields}`. */
-  request(action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<HttpAnswer> {
-    return this.router.route(action, fields, options.timeoutMs);
+  /** Exactly what `POST /` does with `{action, fields}`: the answer in the board's httpMode. */
+  async request(action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<HttpAnswer> {
+    const result = await this.router.route(action, fields, options.timeoutMs);
+    return result.answered ? answerInMode(this.httpMode, result.payload) : result.answer;
+  }
+
+  /** One call, answered in both modes (what the explorer shows); the board's own errors are the same in both. */
+  async requestInBothModes(action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<ModeAnswers> {
+    const result = await this.router.route(action, fields, options.timeoutMs);
+    if (!result.answered) return { mode: this.httpMode, full: result.answer, vera: result.answer };
+    return { mode: this.httpMode, full: fullAnswer(result.payload), vera: veraAnswer(result.payload) };
+  }
+
+  /**
+   * A curl command calling `action` the way the Vera Plugboard is called: with the board's
+   * service id and its dev account token (which it contains: print it in dev mode only).
+   */
+  curlExample(action = "ACTION"): string {
+    const body = JSON.stringify({ service_id: this.identity.service.id, action, fields: {} });
+    return `curl -s ${this.url}/ -H 'content-type: application/json' -H 'authorization: Bearer ${this.accountToken}' -d '${body.replace(/'/g, "'\\''")}'`;
   }
 
   /** Pushes any event on `service` to the joined consumers (or one); returns how many got it. */
@@ -322,6 +357,8 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
       serviceName: this.identity.service.name,
       socketUrl: this.socketUrl,
       joinedConsumers: this.joinedConnections().length,
+      httpMode: this.httpMode,
+      serviceId: this.identity.service.id,
     });
   }
 
