@@ -4,7 +4,6 @@
  * it in-process. `stop()` is the graceful drain (README "Operations"; the plugboard behaviour it
  * must work with: docs/protocol.md, findings B and C).
  */
-import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
@@ -79,6 +78,7 @@ export class App {
       actionTimeoutMs: config.actionTimeoutMs,
       maxRequestBytes: config.maxRequestBytes,
       maxAnswerBytes: config.maxAnswerBytes,
+      messageFormat: config.messageFormat,
       observer: metrics ? observeAll(metrics, options.observer) : options.observer,
     });
     let app: App | undefined;
@@ -91,6 +91,7 @@ export class App {
       dispatch: (request) => dispatcher.dispatch(request),
       onFatal: (reason, exitCode) => void app?.fatal(reason, exitCode),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
+      messageFormat: config.messageFormat,
       ...options.client,
     });
     metrics?.watch({
@@ -133,8 +134,9 @@ export class App {
   }
 
   /**
-   * Graceful stop: new requests get 503 at once, accepted ones finish and are answered on the
-   * still-joined channel, then phx_leave, close. Past SHUTDOWN_TIMEOUT_MS it stops hard.
+   * Graceful stop that costs callers nothing: leave the channel so nothing new is routed here,
+   * serve what was routed before, deliver those answers through brief rejoins, close
+   * (PlugboardClient.drain). Past SHUTDOWN_TIMEOUT_MS it stops hard.
    */
   stop(): Promise<void> {
     this.stopping ??= this.drainAndClose();
@@ -152,15 +154,15 @@ export class App {
   private async drainAndClose(): Promise<void> {
     const deadline = setTimeout(() => void this.stopNow("shutdown deadline passed"), this.config.shutdownTimeoutMs);
     deadline.unref();
-    this.log.info({ in_flight: this.dispatcher.inFlight, queued: this.dispatcher.queued }, "draining: new requests get 503");
-    await this.dispatcher.drain();
-    // Every accepted request must have its answer on the wire before phx_leave: wait for the
-    // last ones to reach the outbox, and for held ones to go out once the channel is rejoined.
-    const { outbox } = this.client;
-    while (outbox.runningCount > 0 || outbox.heldCount > 0) await delay(10);
+    this.log.info(
+      { in_flight: this.dispatcher.inFlight, queued: this.dispatcher.queued },
+      "draining: leaving the plugboard; what was routed here is still answered",
+    );
+    void this.dispatcher.drain();
+    const { rejoins } = await this.client.drain(() => this.client.outbox.whenNothingRunning());
     await this.closeAll();
     clearTimeout(deadline);
-    this.log.info("stopped cleanly");
+    this.log.info({ rejoins }, "stopped cleanly");
     this.finish(this.fatalExitCode ?? 0);
   }
 

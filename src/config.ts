@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { KeyConfigError, parsePreviousKeys, parseSigningKey, type AsymmetricAlgorithm } from "./auth/keys.ts";
+import { MESSAGE_FORMATS, type MessageFormat } from "./actions/responses.ts";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
 /** The dev plugboard's answers to POST /: the consumer's whole payload, or the Vera Plugboard's. */
@@ -75,6 +76,7 @@ const envSchema = z.object({
   QUEUE_LIMIT: int(0, 1_000_000).default("1024"),
   MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default("1048576"),
   MAX_ANSWER_BYTES: int(1024, 64 * 1024 * 1024).default("1048576"),
+  MESSAGE_FORMAT: z.enum(MESSAGE_FORMATS).default("text"),
   ACTION_TIMEOUT_MS: int(1, 29_000).default("25000"),
   SHUTDOWN_TIMEOUT_MS: int(0).default("20000"),
   HEARTBEAT_INTERVAL_MS: int(10, 50_000).default("30000"),
@@ -121,6 +123,8 @@ export interface Config {
   maxRequestBytes: number;
   /** An answer larger than this is replaced by a small 500 "Answer too large". */
   maxAnswerBytes: number;
+  /** How answers travel: `answer` puts status_code and fields into `message` (src/actions/responses.ts). */
+  messageFormat: MessageFormat;
   actionTimeoutMs: number;
   shutdownTimeoutMs: number;
   heartbeatIntervalMs: number;
@@ -258,6 +262,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     queueLimit: env.QUEUE_LIMIT,
     maxRequestBytes: env.MAX_REQUEST_BYTES,
     maxAnswerBytes: env.MAX_ANSWER_BYTES,
+    messageFormat: env.MESSAGE_FORMAT,
     actionTimeoutMs: env.ACTION_TIMEOUT_MS,
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,

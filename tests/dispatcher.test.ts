@@ -161,20 +161,28 @@ test("time spent queued counts toward the deadline", async () => {
   assert.equal((await second).status_code, 504);
 });
 
-test("drain: new requests get 503 at once, accepted ones finish", async () => {
+test("drain: requests that still arrive are served (a 503 would be a caller's failure); it resolves when all are answered", async () => {
   const { d } = await dispatcher({ maxConcurrency: 1, queueLimit: 5 });
   const running = call(d, "Slow", { ms: 100 });
   const queued = call(d, "Echo", { text: "queued" });
-  const drained = d.drain();
-  assert.deepEqual(await call(d, "Echo", { text: "late" }), {
-    status: "error",
-    status_code: 503,
-    message: "Service unavailable: shutting down",
-    fields: null,
-  });
-  await drained;
+  let drained = false;
+  const draining = d.drain().then(() => (drained = true));
+  assert.equal(d.isDraining, true);
+  const late = call(d, "Echo", { text: "late" });
   assert.equal((await running).status_code, 200);
   assert.equal((await queued).status_code, 200);
+  assert.equal((await late).status_code, 200);
+  await draining;
+  assert.equal(drained, true);
+});
+
+test("abortAll (a hard stop): queued requests get 503 shutting down at once, running ones are aborted", async () => {
+  const { d } = await dispatcher({ maxConcurrency: 1, queueLimit: 5 });
+  const running = call(d, "Slow", { ms: 10_000 });
+  const queued = call(d, "Echo", { text: "queued" });
+  d.abortAll();
+  assert.deepEqual(await queued, { status: "error", status_code: 503, message: "Service unavailable: shutting down", fields: null });
+  assert.equal((await running).status_code, 504);
 });
 
 test("observer hears every answer with its status and duration", async () => {

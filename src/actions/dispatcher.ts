@@ -23,6 +23,7 @@ import {
   unavailable,
   type ActionResponse,
   type AnswerPayload,
+  type MessageFormat,
 } from "./responses.ts";
 import { invalidFieldsAnswer, validateFields } from "./validation.ts";
 import { checkSignedIn } from "../auth/guard.ts";
@@ -52,6 +53,8 @@ export interface DispatcherOptions {
   maxRequestBytes?: number;
   /** Larger answers are replaced by a small 500 (default 1 MiB). */
   maxAnswerBytes?: number;
+  /** How answers are encoded for the wire (MESSAGE_FORMAT, default text): measured in that form. */
+  messageFormat?: MessageFormat;
   observer?: DispatchObserver;
 }
 
@@ -116,7 +119,7 @@ export class Dispatcher {
     const limit = this.options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     let text: string;
     try {
-      text = answerText(payload);
+      text = answerText(payload, this.options.messageFormat ?? "text");
     } catch (error) {
       this.options.log.error({ err: error, action: printable(request.action), response_ref: request.response_ref }, "the answer cannot be encoded as JSON");
       return toAnswer(internalError());
@@ -130,7 +133,6 @@ export class Dispatcher {
   }
 
   private respond(request: Request): ActionResponse | Promise<ActionResponse> {
-    if (this.draining) return unavailable(MESSAGES.shuttingDown);
     const maxRequestBytes = this.options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
     if (request.bytes !== undefined && request.bytes > maxRequestBytes) return payloadTooLarge(maxRequestBytes);
     const action = typeof request.action === "string" ? this.options.registry.get(request.action) : undefined;
@@ -230,8 +232,10 @@ export class Dispatcher {
   }
 
   /**
-   * Stops taking requests (new ones get 503 "shutting down") and resolves once every accepted
-   * request, running or queued, has been answered.
+   * Marks the replica as draining (/readyz says so) and resolves once every accepted request,
+   * running or queued, has been answered. Requests that still arrive are served: behind a
+   * plugboard that never retries elsewhere a 503 would be a caller's failure (docs/protocol.md);
+   * the plugboard client stops them coming by leaving the channel.
    */
   drain(): Promise<void> {
     this.draining = true;
@@ -239,9 +243,14 @@ export class Dispatcher {
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Aborts every running action's signal (a hard stop after the shutdown deadline). */
+  /**
+   * A hard stop (the shutdown deadline, a second signal): queued requests are answered 503
+   * "shutting down" at once and every running action's signal is aborted (its answer: 504).
+   */
   abortAll(): void {
+    for (const job of this.queue.splice(0)) job.resolve(unavailable(MESSAGES.shuttingDown));
     for (const ctx of this.contexts) ctx.abort(new Error("service stopping"));
+    this.next();
   }
 }
 

@@ -86,18 +86,37 @@ export function isSuccess(statusCode: number): boolean {
   return statusCode >= 200 && statusCode < 300;
 }
 
-const encodedAnswers = new WeakMap<AnswerPayload, string>();
+/**
+ * How an answer travels (MESSAGE_FORMAT). `text`: the payload as it is, `message` a string.
+ * `answer`: `message` becomes `{text, status_code, fields}`, because the Vera Plugboard hands its
+ * HTTP caller only `status` and `message` (docs/protocol.md); `status` and `status_code` stay
+ * beside it and the top-level `fields` is null, so nothing travels twice.
+ */
+export type MessageFormat = "text" | "answer";
+export const MESSAGE_FORMATS = ["text", "answer"] as const satisfies readonly MessageFormat[];
+
+/** The payload as it goes on the wire in `format`. */
+export function wirePayload(payload: AnswerPayload, format: MessageFormat): unknown {
+  if (format === "text") return payload;
+  return {
+    status: payload.status,
+    status_code: payload.status_code,
+    message: { text: payload.message, status_code: payload.status_code, fields: payload.fields },
+    fields: null,
+  };
+}
+
+const encodedAnswers = new WeakMap<AnswerPayload, { format: MessageFormat; text: string }>();
 
 /**
  * The JSON text of an answer, made once: the dispatcher measures it (MAX_ANSWER_BYTES) and the
  * wire sends it, resends included, without encoding it again. Throws what JSON.stringify throws.
  */
-export function answerText(payload: AnswerPayload): string {
-  let text = encodedAnswers.get(payload);
-  if (text === undefined) {
-    text = JSON.stringify(payload);
-    encodedAnswers.set(payload, text);
-  }
+export function answerText(payload: AnswerPayload, format: MessageFormat = "text"): string {
+  const cached = encodedAnswers.get(payload);
+  if (cached?.format === format) return cached.text;
+  const text = JSON.stringify(wirePayload(payload, format));
+  encodedAnswers.set(payload, { format, text });
   return text;
 }
 

@@ -9,7 +9,7 @@ import { Socket, type Channel } from "phoenix";
 import WebSocket from "ws";
 import type { ZodTypeAny } from "zod";
 import type { Logger } from "../ops/logger.ts";
-import { answerText, type AnswerPayload } from "../actions/responses.ts";
+import { answerText, type AnswerPayload, type MessageFormat } from "../actions/responses.ts";
 import type { Request } from "../actions/dispatcher.ts";
 import { EncodedJson, decode, encode, type Message } from "./frames.ts";
 import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
@@ -31,6 +31,8 @@ export interface PlugboardClientOptions {
   /** Called when the consumer must stop for good (e.g. service_deleted). */
   onFatal(reason: string, exitCode: number): void;
   heartbeatIntervalMs?: number;
+  /** MESSAGE_FORMAT: how answers are encoded (default text). */
+  messageFormat?: MessageFormat;
   reconnectAfterMs?: (tries: number, refused: boolean) => number;
   rejoinAfterMs?: (tries: number) => number;
   /** How long to wait for the server to confirm phx_leave. */
@@ -63,18 +65,28 @@ export class PlugboardClient {
   private lostHeardAt: number | undefined;
   private lostJoin = false;
   private stopped = false;
+  /** Set by drain(): a closed channel is not reopened by itself, drain() decides. */
+  private draining = false;
+  /** drain()'s brief rejoin waits here for the join. */
+  private joinWaiter: (() => void) | undefined;
+  /** Our phx_leave waiting for its reply. */
+  private pendingLeave: { ref: string; done(): void } | undefined;
   private readonly rejoinAfterMs: (tries: number) => number;
 
   constructor(options: PlugboardClientOptions) {
     this.options = options;
     this.log = options.log.child({ component: "plugboard" });
     for (const handler of options.handlers) this.handlers.set(handler.event, handler);
-    this.outbox = new Outbox({
-      canSend: () => this.canSend(),
-      send: (ref, payload) => this.sendAnswer(ref, payload),
-      replaced: (ref, bytes, limit) =>
-        this.log.error({ response_ref: ref, bytes, refused_bytes: limit }, "answer too large for the plugboard's frame limit: sent as a 500 instead"),
-    });
+    this.outbox = new Outbox(
+      {
+        canSend: () => this.canSend(),
+        send: (ref, payload) => this.sendAnswer(ref, payload),
+        replaced: (ref, bytes, limit) =>
+          this.log.error({ response_ref: ref, bytes, refused_bytes: limit }, "answer too large for the plugboard's frame limit: sent as a 500 instead"),
+      },
+      Date.now,
+      options.messageFormat,
+    );
 
     const reconnectAfterMs = options.reconnectAfterMs ?? reconnectBackoff;
     this.rejoinAfterMs = options.rejoinAfterMs ?? rejoinBackoff;
@@ -133,7 +145,7 @@ export class PlugboardClient {
    */
   private onChannelClosed(channel: Channel): void {
     this.onChannelLost("channel closed");
-    if (this.stopped || channel !== this.channel) return;
+    if (this.stopped || this.draining || channel !== this.channel) return;
     this.log.warn("the plugboard closed our channel; joining again");
     const reopen = setTimeout(() => {
       if (!this.stopped && channel === this.channel) this.openChannel();
@@ -153,23 +165,83 @@ export class PlugboardClient {
   }
 
   /**
-   * Leaves the channel (after the caller has drained: answers sent after phx_leave are lost),
-   * then closes the socket. Resolves when done or after leaveTimeoutMs.
+   * The graceful way out behind a plugboard that never retries a request elsewhere
+   * (docs/protocol.md): leave first, so nothing new is routed here; answer what was routed before
+   * the leave took effect, holding the answers; deliver them through a brief rejoin (the
+   * plugboard matches answers by ref per service, for 30 s), answering whatever that moment
+   * brings; leave again; repeat until nothing is held; then close. `whenIdle` resolves once every
+   * request that arrived has its answer. Resolves with how many rejoins it took.
    */
+  async drain(whenIdle: () => Promise<void>): Promise<{ rejoins: number }> {
+    this.draining = true;
+    let rejoins = 0;
+    for (;;) {
+      await this.leave();
+      await whenIdle();
+      if (this.outbox.heldCount === 0 || this.stopped) break;
+      rejoins++;
+      await this.joinAgain();
+    }
+    await this.stop();
+    return { rejoins };
+  }
+
+  /** Leaves the channel if joined, then closes the socket. Resolves when done or after leaveTimeoutMs. */
   async stop(): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
-    if (this.joined && this.socket.isConnected()) {
-      await new Promise<void>((resolve) => {
-        this.channel
-          .leave(this.options.leaveTimeoutMs ?? 2_000)
-          .receive("ok", () => resolve())
-          .receive("timeout", () => resolve())
-          .receive("error", () => resolve());
-      });
-    }
-    this.joined = false;
+    await this.leave();
+    this.wakeJoinWaiter();
     await new Promise<void>((resolve) => this.socket.disconnect(() => resolve(), 1000, "shutting down"));
+  }
+
+  /**
+   * phx_leave, if joined; resolves on its reply or after leaveTimeoutMs. Sent as a frame of our
+   * own: phoenix.js's channel.leave() forgets the channel at once, and the requests the plugboard
+   * routed here before it saw the leave would then be dropped unread. The channel keeps taking
+   * them until the server's phx_close ends it.
+   */
+  private leave(): Promise<void> {
+    if (!this.joined || !this.socket.isConnected()) {
+      this.joined = false;
+      return Promise.resolve();
+    }
+    // From here on answers are held: after phx_leave the plugboard no longer knows the topic.
+    // A leave of our own is no loss: nothing is resent after the next join.
+    this.joined = false;
+    const channel = this.channel;
+    const ref = this.socket.makeRef();
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingLeave = undefined;
+        // No answer: let phoenix.js forget the channel, so it never rejoins it by itself.
+        channel.leave(0);
+        resolve();
+      }, this.options.leaveTimeoutMs ?? 2_000);
+      this.pendingLeave = {
+        ref,
+        done: () => {
+          clearTimeout(timer);
+          this.pendingLeave = undefined;
+          resolve();
+        },
+      };
+      this.socket.push({ topic: TOPIC.service, event: PHX.leave, payload: {}, ref, join_ref: joinRefOf(channel) });
+    });
+  }
+
+  /** Joins `service` on a new channel; resolves once joined (and the outbox flushed) or stopped. */
+  private joinAgain(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      this.joinWaiter = resolve;
+      this.openChannel();
+    });
+  }
+
+  private wakeJoinWaiter(): void {
+    const wake = this.joinWaiter;
+    this.joinWaiter = undefined;
+    wake?.();
   }
 
   private canSend(): boolean {
@@ -181,7 +253,7 @@ export class PlugboardClient {
     this.socket.push({
       topic: TOPIC.service,
       event: EVENT.response,
-      payload: new EncodedJson(answerText(payload)),
+      payload: new EncodedJson(answerText(payload, this.options.messageFormat)),
       ref,
       join_ref: joinRefOf(this.channel),
     });
@@ -278,6 +350,7 @@ export class PlugboardClient {
     } else {
       this.outbox.flushAfterRejoin(undefined);
     }
+    this.wakeJoinWaiter();
   }
 
   private decodeFrame(raw: unknown, callback: (message: Message) => void): void {
@@ -307,6 +380,7 @@ export class PlugboardClient {
   }
 
   private onMessage(message: Message): void {
+    if (this.pendingLeave && message.event === PHX.reply && message.ref === this.pendingLeave.ref) this.pendingLeave.done();
     if (message.topic !== TOPIC.service || this.handlers.has(message.event)) return;
     if (Object.values(PHX).includes(message.event as never)) return;
     this.log.debug({ event: message.event }, "ignored an unknown plugboard event");

@@ -11,7 +11,7 @@
  * Every map here is bounded by time and by size, whatever the traffic.
  */
 import { PLUGBOARD_REQUEST_TIMEOUT_MS } from "./wire.ts";
-import { answerText, answerTooLarge, exceedsBytes, toAnswer, type AnswerPayload } from "../actions/responses.ts";
+import { answerText, answerTooLarge, exceedsBytes, toAnswer, type AnswerPayload, type MessageFormat } from "../actions/responses.ts";
 
 /** Answers sent this long before the last frame received on a lost connection are resent. */
 export const RESEND_WINDOW_MS = 2_000;
@@ -53,6 +53,8 @@ export class Outbox {
   constructor(
     private readonly transport: OutboxTransport,
     private readonly now: () => number = Date.now,
+    /** How answers are encoded (MESSAGE_FORMAT): their size in that form is what the plugboard sees. */
+    private readonly format: MessageFormat = "text",
   ) {}
 
   /**
@@ -80,6 +82,19 @@ export class Outbox {
     const entry: Entry = { payload, receivedAt, sentAt: 0 };
     if (this.transport.canSend()) this.sendEntry(ref, entry);
     else this.held.set(ref, entry);
+    if (this.running.size === 0 && this.idleWaiters.length > 0) {
+      const waiters = this.idleWaiters;
+      this.idleWaiters = [];
+      for (const wake of waiters) wake();
+    }
+  }
+
+  private idleWaiters: Array<() => void> = [];
+
+  /** Resolves once every request that arrived has its answer delivered (sent or held). */
+  whenNothingRunning(): Promise<void> {
+    if (this.running.size === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   get heldCount(): number {
@@ -127,7 +142,7 @@ export class Outbox {
     const since = (lastHeardAt ?? this.now()) - RESEND_WINDOW_MS;
     let largest = 0;
     for (const entry of this.recent.values()) {
-      if (entry.sentAt >= since) largest = Math.max(largest, Buffer.byteLength(answerText(entry.payload)));
+      if (entry.sentAt >= since) largest = Math.max(largest, Buffer.byteLength(answerText(entry.payload, this.format)));
     }
     if (largest === 0) return undefined;
     this.refusedBytes = Math.min(this.refusedBytes, largest);
@@ -136,7 +151,7 @@ export class Outbox {
 
   private sendEntry(ref: string, entry: Entry): void {
     if (this.refusedBytes !== Number.POSITIVE_INFINITY) {
-      const text = answerText(entry.payload);
+      const text = answerText(entry.payload, this.format);
       if (exceedsBytes(text, this.refusedBytes - 1)) {
         this.stats.oversized++;
         this.transport.replaced?.(ref, Buffer.byteLength(text), this.refusedBytes);

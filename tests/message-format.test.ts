@@ -1,0 +1,71 @@
+/**
+ * MESSAGE_FORMAT: the Vera Plugboard hands its HTTP caller only `status` and `message`, so with
+ * `answer` every answer the framework or an action makes carries `{text, status_code, fields}` in
+ * `message` (docs/protocol.md). `text` keeps the payload as it was.
+ */
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { ConfigError, loadConfig } from "../src/config.ts";
+import { toAnswer, wirePayload, ok } from "../src/actions/responses.ts";
+import { DevPlugboard } from "../src/devboard/server.ts";
+import { startConsumer, type TestConsumer } from "./support/consumer.ts";
+
+const boards: DevPlugboard[] = [];
+const consumers: TestConsumer[] = [];
+after(async () => {
+  await Promise.all(consumers.map((c) => c.stop()));
+  await Promise.all(boards.map((b) => b.stop()));
+});
+
+test("MESSAGE_FORMAT is text or answer; anything else stops the start", () => {
+  assert.equal(loadConfig({}).messageFormat, "text");
+  assert.equal(loadConfig({ MESSAGE_FORMAT: "answer" }).messageFormat, "answer");
+  assert.throws(() => loadConfig({ MESSAGE_FORMAT: "json" }), (error: unknown) => error instanceof ConfigError && /MESSAGE_FORMAT/.test(error.message));
+});
+
+test("wirePayload: text leaves the payload alone; answer moves everything into message", () => {
+  const payload = toAnswer(ok("Done", { jwt: "x.y.z" }));
+  assert.equal(wirePayload(payload, "text"), payload);
+  assert.deepEqual(wirePayload(payload, "answer"), {
+    status: "success",
+    status_code: 200,
+    message: { text: "Done", status_code: 200, fields: { jwt: "x.y.z" } },
+    fields: null,
+  });
+});
+
+test("over the wire with MESSAGE_FORMAT=answer: the action's answer and the framework's own", async () => {
+  const board = await DevPlugboard.start({ port: 0 });
+  boards.push(board);
+  const joined = board.waitFor("join");
+  consumers.push(
+    await startConsumer({
+      url: board.socketUrl,
+      token: board.token,
+      client: { messageFormat: "answer" },
+      dispatcher: { messageFormat: "answer" },
+    }),
+  );
+  await joined;
+
+  const echo = await board.request("Echo", { text: "hi" });
+  assert.deepEqual(echo, {
+    status: 200,
+    body: { status: "success", status_code: 200, message: { text: "Echoed", status_code: 200, fields: { text: "hi" } }, fields: null },
+  });
+  const unknown = await board.request("Nope", {});
+  assert.deepEqual(unknown.body, { status: "error", status_code: 404, message: { text: "Unknown action: Nope", status_code: 404, fields: null }, fields: null });
+  const invalid = await board.request("Echo", { text: "" });
+  const message = (invalid.body as { message: { text: string; status_code: number; fields: { errors: unknown[] } } }).message;
+  assert.equal(message.status_code, 400);
+  assert.match(message.text, /^Invalid fields: text:/);
+  assert.equal(message.fields.errors.length, 1);
+  const teapot = await board.request("Teapot", {});
+  assert.deepEqual((teapot.body as { message: unknown }).message, { text: "I'm a teapot", status_code: 418, fields: { brewing: false } });
+  assert.deepEqual((await board.request("Boom", {})).body, {
+    status: "error",
+    status_code: 500,
+    message: { text: "Internal server error", status_code: 500, fields: null },
+    fields: null,
+  });
+});
