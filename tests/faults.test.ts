@@ -68,7 +68,7 @@ test("the plugboard is down when the consumer starts: it joins once the plugboar
   const port = await freePort();
   const token = "fixed-token-for-this-test";
   const c = await consumer({ socketUrl: `ws://127.0.0.1:${port}/websocket`, token }, { client: { reconnectAfterMs: () => 50 } });
-  await until(() => c.lines().some((l) => l.msg === "plugboard connection failed"), 5_000, "failed attempt");
+  await until(() => c.lines().some((l) => String(l.msg).startsWith("lost the plugboard; reconnecting")), 5_000, "failed attempt");
   assert.equal(c.client.isJoined, false);
   const b = await board({ port, token });
   await until(() => c.client.isJoined, 5_000, "join after the plugboard came up");

@@ -15,6 +15,7 @@ import { EncodedJson, decode, encode, type Message } from "./frames.ts";
 import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
 import { Outbox } from "./outbox.ts";
 import { PlugboardState } from "./state.ts";
+import { OutageLog } from "./outage-log.ts";
 import { reconnectBackoff, rejoinBackoff } from "./backoff.ts";
 import { CLOSE_CODE, CONNECT_URL_WARN_BYTES, EVENT, PHX, TOPIC, VSN_V2 } from "./wire.ts";
 import { isJsonObject } from "../json.ts";
@@ -37,6 +38,8 @@ export interface PlugboardClientOptions {
   rejoinAfterMs?: (tries: number) => number;
   /** How long to wait for the server to confirm phx_leave. */
   leaveTimeoutMs?: number;
+  /** While the plugboard is away, at most one log line per this long (default 30 s). */
+  outageSummaryEveryMs?: number;
 }
 
 export type ConnectionState = "connecting" | "connected" | "joined" | "closed";
@@ -69,6 +72,7 @@ export class PlugboardClient {
   private draining = false;
   /** drain()'s brief rejoin waits here for the join. */
   private joinWaiter: (() => void) | undefined;
+  private readonly outage: OutageLog;
   /** Our phx_leave waiting for its reply. */
   private pendingLeave: { ref: string; done(): void } | undefined;
   private readonly rejoinAfterMs: (tries: number) => number;
@@ -76,6 +80,7 @@ export class PlugboardClient {
   constructor(options: PlugboardClientOptions) {
     this.options = options;
     this.log = options.log.child({ component: "plugboard" });
+    this.outage = new OutageLog(this.log, options.outageSummaryEveryMs);
     for (const handler of options.handlers) this.handlers.set(handler.event, handler);
     this.outbox = new Outbox(
       {
@@ -105,7 +110,7 @@ export class PlugboardClient {
 
     this.socket.onOpen(() => this.onOpen());
     this.socket.onClose((event: { code?: number } | undefined) => this.onSocketClosed(event?.code));
-    this.socket.onError(() => this.onChannelLost("socket error"));
+    this.socket.onError(() => this.onChannelLost("socket error", { quiet: true }));
     this.socket.onMessage((message: object) => this.onMessage(message as Message));
   }
 
@@ -292,27 +297,21 @@ export class PlugboardClient {
   private onTransportError(error: Error): void {
     const refused = REFUSAL.exec(error.message);
     if (!refused) {
-      this.log.warn({ err: { message: error.message, code: (error as NodeJS.ErrnoException).code } }, "plugboard connection failed");
+      const code = (error as NodeJS.ErrnoException).code;
+      this.outage.failed(code ? `${code}: ${error.message}` : error.message);
       return;
     }
-    const status = Number(refused[1]);
-    this.refusedStatus = status;
-    if (status === 403) {
-      this.log.error(
-        { http_status: 403 },
-        "plugboard refused the connection (HTTP 403): TOKEN is wrong, or this replica's actions differ from the replicas already joined; retrying slowly",
-      );
-    } else {
-      this.log.error({ http_status: status }, `plugboard refused the connection (HTTP ${status}); retrying`);
-    }
+    this.refusedStatus = Number(refused[1]);
+    this.outage.failed(`HTTP ${this.refusedStatus}`, this.refusedStatus);
   }
 
   private onOpen(): void {
     if (this.everConnected) this.reconnects++;
-    this.everConnected = true;
     this.refusedStatus = undefined;
     this.lastHeardAt = Date.now();
-    this.log.info({ reconnects: this.reconnects }, "connected to the plugboard");
+    if (!this.everConnected) this.log.info("connected to the plugboard");
+    this.everConnected = true;
+    this.outage.back();
   }
 
   private onSocketClosed(code: number | undefined): void {
@@ -324,15 +323,18 @@ export class PlugboardClient {
         "the plugboard closed the socket: a frame of ours exceeded its size limit; answers this large go out as a 500 from now on (lower MAX_ANSWER_BYTES below the plugboard's limit)",
       );
     }
-    this.onChannelLost("socket closed");
+    // The outage log speaks for a lost socket: one line, then summaries, then one when it is back.
+    if (!this.stopped && this.everConnected) this.outage.lost(code === undefined ? "socket closed" : `socket closed (${code})`);
+    this.onChannelLost("socket closed", { quiet: true });
   }
 
-  private onChannelLost(reason: string): void {
+  private onChannelLost(reason: string, options: { quiet?: boolean } = {}): void {
     if (!this.joined) return;
     this.joined = false;
     this.lostJoin = true;
     this.lostHeardAt = this.lastHeardAt;
-    if (!this.stopped) this.log.warn({ reason }, "lost the plugboard channel; will rejoin");
+    // A channel lost on a live socket is news; with the socket gone, the outage log speaks.
+    if (!this.stopped && !options.quiet && this.socket.isConnected()) this.log.warn({ reason }, "lost the plugboard channel; will rejoin");
   }
 
   private onJoined(reply: unknown): void {
