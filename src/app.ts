@@ -108,7 +108,8 @@ export class App {
           port: config.healthPort,
           log: log.child({ component: "health" }),
           checks: {
-            isJoined: () => client.isJoined,
+            // A draining replica leaves the channel on purpose; it is alive until it exits.
+            isJoined: () => client.isJoined || dispatcher.isDraining,
             isDraining: () => dispatcher.isDraining,
             pingDatabase: () => pingDatabase(services.db),
             metrics: () => metrics.exposition(),

@@ -11,7 +11,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { startService, type ServiceProcess } from "./support/process.ts";
+import { serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
 import { startConsumer, type TestConsumer } from "./support/consumer.ts";
 
 const SHUTDOWNS = 5;
@@ -54,7 +54,7 @@ test(`${SHUTDOWNS} shutdowns of one of two replicas under ${IN_FLIGHT} requests 
       ACTIONS_DIR: "tests/fixtures/actions",
       DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-drain-")),
       LOG_LEVEL: "info",
-      ...(process.env.TEST_SERVICE_DATABASE_URL ? { DATABASE_URL: process.env.TEST_SERVICE_DATABASE_URL } : {}),
+      ...(await serviceDatabaseEnv()),
     });
     processes.push(replica);
     await replica.waitForLine((l) => l.msg === "joined the plugboard", 30_000);

@@ -69,3 +69,34 @@ test("over the wire with MESSAGE_FORMAT=answer: the action's answer and the fram
     fields: null,
   });
 });
+
+test("behind a plugboard with the real HTTP mapping: only MESSAGE_FORMAT=answer hands the caller its fields and real status", async () => {
+  for (const messageFormat of ["text", "answer"] as const) {
+    const board = await DevPlugboard.start({ port: 0, httpMode: "vera" });
+    boards.push(board);
+    const joined = board.waitFor("join");
+    consumers.push(await startConsumer({ url: board.socketUrl, token: board.token, client: { messageFormat }, dispatcher: { messageFormat } }));
+    await joined;
+    // The real request shape: service_id and a bearer account token.
+    const call = async (action: string, fields: unknown) => {
+      const response = await fetch(`${board.url}/`, {
+        method: "POST",
+        headers: { "content-type": "application/json", authorization: `Bearer ${board.accountToken}` },
+        body: JSON.stringify({ service_id: board.service.id, action, fields }),
+      });
+      return { status: response.status, body: (await response.json()) as { status: string; message: unknown } };
+    };
+    const echo = await call("Echo", { text: "hi" });
+    const teapot = await call("Teapot", {});
+    assert.equal(echo.status, 200);
+    assert.equal(teapot.status, 400, "every error is a 400 behind the real plugboard");
+    assert.deepEqual(Object.keys(echo.body).sort(), ["message", "status"], "status_code and fields never reach the caller");
+    if (messageFormat === "text") {
+      assert.deepEqual(echo.body, { status: "success", message: "Echoed" });
+      assert.deepEqual(teapot.body, { status: "error", message: "I'm a teapot" });
+    } else {
+      assert.deepEqual(echo.body, { status: "success", message: { text: "Echoed", status_code: 200, fields: { text: "hi" } } });
+      assert.deepEqual(teapot.body, { status: "error", message: { text: "I'm a teapot", status_code: 418, fields: { brewing: false } } });
+    }
+  }
+});

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { startService, type ServiceProcess } from "./support/process.ts";
+import { serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
 import { until } from "./support/consumer.ts";
 
 const boards: DevPlugboard[] = [];
@@ -29,7 +29,7 @@ async function serve(env: Record<string, string> = {}) {
     JWT_SECRET: SECRET,
     ACTIONS_DIR: "tests/fixtures/actions",
     DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-process-")),
-    ...(process.env.TEST_SERVICE_DATABASE_URL ? { DATABASE_URL: process.env.TEST_SERVICE_DATABASE_URL } : {}),
+    ...(await serviceDatabaseEnv()),
     ...env,
   });
   processes.push(service);
