@@ -13,29 +13,9 @@ import { WebSocket } from "ws";
 import { DevPlugboard, type DevPlugboardOptions } from "../src/devboard/server.ts";
 import { AllowedHosts } from "../src/devboard/allowed-hosts.ts";
 import { EVENT, PLUGBOARD_HTTP_MESSAGE, SOCKET_PARAM, VSN_V2 } from "../src/plugboard/wire.ts";
-import { startConsumer, type TestConsumer } from "./support/consumer.ts";
+import { boardKit } from "./support/boards.ts";
 
-const boards: DevPlugboard[] = [];
-const consumers: TestConsumer[] = [];
-after(async () => {
-  await Promise.all(consumers.map((c) => c.stop().catch(() => undefined)));
-  await Promise.all(boards.map((b) => b.stop().catch(() => undefined)));
-});
-
-async function startBoard(options: DevPlugboardOptions = {}): Promise<DevPlugboard> {
-  const board = await DevPlugboard.start({ port: 0, ...options });
-  boards.push(board);
-  return board;
-}
-
-/** A board with the test consumer (tests/fixtures/actions) joined. */
-async function boardWithConsumer(options: DevPlugboardOptions = {}): Promise<DevPlugboard> {
-  const board = await startBoard(options);
-  const joined = board.waitFor("join");
-  consumers.push(await startConsumer({ url: board.socketUrl, token: board.token }));
-  await joined;
-  return board;
-}
+const { startBoard, boardWithConsumer } = boardKit();
 
 interface Sent {
   method?: "GET" | "POST";

@@ -16,31 +16,14 @@ import { EXPLORE_PATH } from "../src/devboard/explorer.ts";
 import { decode, encode, type Message } from "../src/plugboard/frames.ts";
 import { EVENT, PHX, PLUGBOARD_HTTP_MESSAGE, SOCKET_PARAM, TOPIC, VSN_V2 } from "../src/plugboard/wire.ts";
 import { ConfigError, loadConfig } from "../src/config.ts";
-import { startConsumer, type TestConsumer } from "./support/consumer.ts";
+import { boardKit } from "./support/boards.ts";
 
-const boards: DevPlugboard[] = [];
-const consumers: TestConsumer[] = [];
 const sockets: WebSocket[] = [];
-after(async () => {
+after(() => {
   for (const socket of sockets) socket.terminate();
-  await Promise.all(consumers.map((c) => c.stop().catch(() => undefined)));
-  await Promise.all(boards.map((b) => b.stop().catch(() => undefined)));
 });
 
-async function startBoard(options: DevPlugboardOptions = {}): Promise<DevPlugboard> {
-  const board = await DevPlugboard.start({ port: 0, ...options });
-  boards.push(board);
-  return board;
-}
-
-/** A board with the test consumer (tests/fixtures/actions) joined. */
-async function boardWithConsumer(options: DevPlugboardOptions = {}): Promise<DevPlugboard> {
-  const board = await startBoard(options);
-  const joined = board.waitFor("join");
-  consumers.push(await startConsumer({ url: board.socketUrl, token: board.token }));
-  await joined;
-  return board;
-}
+const { startBoard, boardWithConsumer } = boardKit();
 
 /**
  * A board with a hand-written consumer that answers every request with `fields.reply` verbatim,

@@ -3,19 +3,13 @@
  * `answer` every answer the framework or an action makes carries `{text, status_code, fields}` in
  * `message` (docs/protocol.md). `text` keeps the payload as it was.
  */
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { toAnswer, wirePayload, ok } from "../src/actions/responses.ts";
-import { DevPlugboard } from "../src/devboard/server.ts";
-import { startConsumer, type TestConsumer } from "./support/consumer.ts";
+import { boardKit } from "./support/boards.ts";
 
-const boards: DevPlugboard[] = [];
-const consumers: TestConsumer[] = [];
-after(async () => {
-  await Promise.all(consumers.map((c) => c.stop()));
-  await Promise.all(boards.map((b) => b.stop()));
-});
+const { boardWithConsumer } = boardKit();
 
 test("MESSAGE_FORMAT is text or answer; anything else stops the start", () => {
   assert.equal(loadConfig({}).messageFormat, "text");
@@ -35,18 +29,7 @@ test("wirePayload: text leaves the payload alone; answer moves everything into m
 });
 
 test("over the wire with MESSAGE_FORMAT=answer: the action's answer and the framework's own", async () => {
-  const board = await DevPlugboard.start({ port: 0 });
-  boards.push(board);
-  const joined = board.waitFor("join");
-  consumers.push(
-    await startConsumer({
-      url: board.socketUrl,
-      token: board.token,
-      client: { messageFormat: "answer" },
-      dispatcher: { messageFormat: "answer" },
-    }),
-  );
-  await joined;
+  const board = await boardWithConsumer({}, { client: { messageFormat: "answer" }, dispatcher: { messageFormat: "answer" } });
 
   const echo = await board.request("Echo", { text: "hi" });
   assert.deepEqual(echo, {
@@ -72,11 +55,7 @@ test("over the wire with MESSAGE_FORMAT=answer: the action's answer and the fram
 
 test("behind a plugboard with the real HTTP mapping: only MESSAGE_FORMAT=answer hands the caller its fields and real status", async () => {
   for (const messageFormat of ["text", "answer"] as const) {
-    const board = await DevPlugboard.start({ port: 0, httpMode: "vera" });
-    boards.push(board);
-    const joined = board.waitFor("join");
-    consumers.push(await startConsumer({ url: board.socketUrl, token: board.token, client: { messageFormat }, dispatcher: { messageFormat } }));
-    await joined;
+    const board = await boardWithConsumer({ httpMode: "vera" }, { client: { messageFormat }, dispatcher: { messageFormat } });
     // The real request shape: service_id and a bearer account token.
     const call = async (action: string, fields: unknown) => {
       const response = await fetch(`${board.url}/`, {

@@ -18,29 +18,35 @@ after(async () => {
 
 const SUMMARY_MS = 300;
 
-test("a plugboard restart: one warning, summaries at most every interval with the attempts, one line when back", async () => {
-  const first = await DevPlugboard.start({ port: 0 });
-  boards.push(first);
-  let attempts = 0;
+/** A consumer retrying every 20 ms, with summaries every SUMMARY_MS; `attempts` counts its reconnects. */
+async function countingConsumer(url: string, token: string): Promise<TestConsumer & { attempts: number }> {
+  const counted = { attempts: 0 };
   const c = await startConsumer({
-    url: first.socketUrl,
-    token: first.token,
+    url,
+    token,
     logLevel: "info",
     client: {
       outageSummaryEveryMs: SUMMARY_MS,
       reconnectAfterMs: () => {
-        attempts++;
+        counted.attempts++;
         return 20;
       },
     },
   });
   consumers.push(c);
+  return Object.defineProperty(c, "attempts", { get: () => counted.attempts }) as TestConsumer & { attempts: number };
+}
+
+test("a plugboard restart: one warning, summaries at most every interval with the attempts, one line when back", async () => {
+  const first = await DevPlugboard.start({ port: 0 });
+  boards.push(first);
+  const c = await countingConsumer(first.socketUrl, first.token);
   await until(() => c.client.isJoined);
   const { port, token } = first;
   await first.stop();
   const lostAt = Date.now();
   // Dozens of attempts, and time for a few summaries.
-  await until(() => attempts >= 30 && c.lines().filter((l) => l.msg === "the plugboard is still unreachable").length >= 2, 10_000, "attempts");
+  await until(() => c.attempts >= 30 && c.lines().filter((l) => l.msg === "the plugboard is still unreachable").length >= 2, 10_000, "attempts");
   const second = await DevPlugboard.start({ port, token });
   boards.push(second);
   await until(() => c.client.isJoined, 5_000, "rejoined");
@@ -59,27 +65,14 @@ test("a plugboard restart: one warning, summaries at most every interval with th
   assert.equal(back.length, 1);
   assert.ok((back[0]!.attempts as number) >= 20, JSON.stringify(back[0]));
   assert.equal(lines.length, 1 + summaries.length + 1, "nothing else: no line per attempt");
-  assert.ok(attempts > lines.length * 5, `${attempts} attempts, ${lines.length} lines`);
+  assert.ok(c.attempts > lines.length * 5, `${c.attempts} attempts, ${lines.length} lines`);
 });
 
 test("a refusal (HTTP 403): one error with the likely causes, then only summaries", async () => {
   const board = await DevPlugboard.start({ port: 0 });
   boards.push(board);
-  let attempts = 0;
-  const c = await startConsumer({
-    url: board.socketUrl,
-    token: "not-the-token",
-    logLevel: "info",
-    client: {
-      outageSummaryEveryMs: SUMMARY_MS,
-      reconnectAfterMs: () => {
-        attempts++;
-        return 20;
-      },
-    },
-  });
-  consumers.push(c);
-  await until(() => attempts >= 20 && c.lines().some((l) => l.msg === "the plugboard still refuses the connection"), 10_000, "attempts");
+  const c = await countingConsumer(board.socketUrl, "not-the-token");
+  await until(() => c.attempts >= 20 && c.lines().some((l) => l.msg === "the plugboard still refuses the connection"), 10_000, "attempts");
   const lines = c.lines().filter((l) => l.level === "error" || l.level === "warn");
   const refusal = lines.filter((l) => /refused the connection \(HTTP 403\)/.test(String(l.msg)));
   assert.equal(refusal.length, 1);
@@ -87,5 +80,5 @@ test("a refusal (HTTP 403): one error with the likely causes, then only summarie
   assert.match(String(refusal[0]!.msg), /TOKEN is wrong, or this replica's actions differ/);
   const summaries = lines.filter((l) => l.msg === "the plugboard still refuses the connection");
   assert.ok(summaries.every((l) => l.http_status === 403 && (l.attempts as number) >= 1));
-  assert.ok(lines.length < attempts / 3, `${lines.length} lines for ${attempts} attempts`);
+  assert.ok(lines.length < c.attempts / 3, `${lines.length} lines for ${c.attempts} attempts`);
 });
