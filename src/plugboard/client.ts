@@ -9,7 +9,7 @@ import { Socket, type Channel } from "phoenix";
 import WebSocket from "ws";
 import type { ZodTypeAny } from "zod";
 import type { Logger } from "../ops/logger.ts";
-import { answerText, type AnswerPayload, type MessageFormat } from "../actions/responses.ts";
+import type { AnswerPayload, MessageFormat } from "../actions/responses.ts";
 import type { Request } from "../actions/dispatcher.ts";
 import { EncodedJson, decode, encode, type Message } from "./frames.ts";
 import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
@@ -85,7 +85,7 @@ export class PlugboardClient {
     this.outbox = new Outbox(
       {
         canSend: () => this.canSend(),
-        send: (ref, payload) => this.sendAnswer(ref, payload),
+        send: (ref, text) => this.sendAnswer(ref, text),
         replaced: (ref, bytes, limit) =>
           this.log.error({ response_ref: ref, bytes, refused_bytes: limit }, "answer too large for the plugboard's frame limit: sent as a 500 instead"),
       },
@@ -253,12 +253,12 @@ export class PlugboardClient {
     return this.joined && !this.stopped && this.socket.isConnected();
   }
 
-  private sendAnswer(ref: string, payload: AnswerPayload): void {
+  private sendAnswer(ref: string, text: string): void {
     // channel.push picks its own ref, so answers go as socket-level frames with ours.
     this.socket.push({
       topic: TOPIC.service,
       event: EVENT.response,
-      payload: new EncodedJson(answerText(payload, this.options.messageFormat)),
+      payload: new EncodedJson(text),
       ref,
       join_ref: joinRefOf(this.channel),
     });

@@ -19,7 +19,8 @@ export const RESEND_WINDOW_MS = 2_000;
 export const RECENT_LIMIT = 10_000;
 
 interface Entry {
-  payload: AnswerPayload;
+  /** The answer as it goes on the wire: kept encoded, so an entry costs its bytes once. */
+  text: string;
   receivedAt: number;
   sentAt: number;
 }
@@ -36,7 +37,8 @@ export interface OutboxStats {
 export interface OutboxTransport {
   /** True when a frame sent now goes out on a joined channel. */
   canSend(): boolean;
-  send(ref: string, payload: AnswerPayload): void;
+  /** Sends an answer's wire text (src/actions/responses.ts answerText). */
+  send(ref: string, text: string): void;
   /** Told when an answer goes out as a 500 because frames of its size were refused. */
   replaced?(ref: string, bytes: number, limit: number): void;
 }
@@ -69,7 +71,7 @@ export class Outbox {
     const answered = this.recent.get(ref);
     if (answered) {
       this.stats.duplicates++;
-      if (this.transport.canSend()) this.transport.send(ref, answered.payload);
+      if (this.transport.canSend()) this.transport.send(ref, answered.text);
       return false;
     }
     this.running.add(ref);
@@ -79,7 +81,7 @@ export class Outbox {
   /** Sends an answer now, or holds it until the channel is joined again. */
   deliver(ref: string, payload: AnswerPayload, receivedAt: number): void {
     this.running.delete(ref);
-    const entry: Entry = { payload, receivedAt, sentAt: 0 };
+    const entry: Entry = { text: answerText(payload, this.format), receivedAt, sentAt: 0 };
     if (this.transport.canSend()) this.sendEntry(ref, entry);
     else this.held.set(ref, entry);
     if (this.running.size === 0 && this.idleWaiters.length > 0) {
@@ -142,7 +144,7 @@ export class Outbox {
     const since = (lastHeardAt ?? this.now()) - RESEND_WINDOW_MS;
     let largest = 0;
     for (const entry of this.recent.values()) {
-      if (entry.sentAt >= since) largest = Math.max(largest, Buffer.byteLength(answerText(entry.payload, this.format)));
+      if (entry.sentAt >= since) largest = Math.max(largest, Buffer.byteLength(entry.text));
     }
     if (largest === 0) return undefined;
     this.refusedBytes = Math.min(this.refusedBytes, largest);
@@ -151,15 +153,14 @@ export class Outbox {
 
   private sendEntry(ref: string, entry: Entry): void {
     if (this.refusedBytes !== Number.POSITIVE_INFINITY) {
-      const text = answerText(entry.payload, this.format);
-      if (exceedsBytes(text, this.refusedBytes - 1)) {
+      if (exceedsBytes(entry.text, this.refusedBytes - 1)) {
         this.stats.oversized++;
-        this.transport.replaced?.(ref, Buffer.byteLength(text), this.refusedBytes);
-        entry.payload = toAnswer(answerTooLarge());
+        this.transport.replaced?.(ref, Buffer.byteLength(entry.text), this.refusedBytes);
+        entry.text = answerText(toAnswer(answerTooLarge()), this.format);
       }
     }
     entry.sentAt = this.now();
-    this.transport.send(ref, entry.payload);
+    this.transport.send(ref, entry.text);
     this.recent.delete(ref); // re-insert at the end: the map stays in send order
     this.recent.set(ref, entry);
     this.prune(entry.sentAt);
