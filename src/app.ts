@@ -4,6 +4,7 @@
  * it in-process. `stop()` is the graceful drain (README "Operations"; the plugboard behaviour it
  * must work with: docs/protocol.md, findings B and C).
  */
+import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
@@ -16,6 +17,9 @@ import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
 import { Metrics, observeAll } from "./ops/metrics.ts";
 import { handlers } from "../events/index.ts";
+
+/** How long a forced stop waits for aborted actions to answer, and for one last join to deliver them. */
+const FORCED_STOP_GRACE_MS = 1_000;
 
 export interface AppOptions {
   config: Readonly<Config>;
@@ -32,6 +36,8 @@ export class App {
   private stopping: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
   private fatalExitCode: number | undefined;
+  /** Set by stopNow: the drain, if it finishes after all, leaves the exit code to it. */
+  private forced = false;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -144,11 +150,16 @@ export class App {
     return this.stopping;
   }
 
-  /** A second signal, or the deadline: abandon what is left and close now. */
+  /**
+   * A second signal, or the deadline: what is queued gets 503, what runs is aborted (504), those
+   * answers go out through one last brief join if it comes within a second, then close; exit 1.
+   */
   async stopNow(reason: string): Promise<void> {
+    this.forced = true;
     this.log.warn({ in_flight: this.dispatcher.inFlight, queued: this.dispatcher.queued }, `stopping at once: ${reason}`);
     this.dispatcher.abortAll();
-    await this.closeAll().catch(() => undefined);
+    await Promise.race([this.client.outbox.whenNothingRunning(), delay(FORCED_STOP_GRACE_MS, undefined, { ref: false })]);
+    await this.closeAll({ deliverWithinMs: FORCED_STOP_GRACE_MS }).catch(() => undefined);
     this.finish(1);
   }
 
@@ -163,6 +174,8 @@ export class App {
     const { rejoins } = await this.client.drain(() => this.client.outbox.whenNothingRunning());
     await this.closeAll();
     clearTimeout(deadline);
+    // A forced stop (the deadline, a second signal) that overtook the drain ends it, with code 1.
+    if (this.forced) return;
     this.log.info({ rejoins }, "stopped cleanly");
     this.finish(this.fatalExitCode ?? 0);
   }
@@ -180,9 +193,9 @@ export class App {
   }
 
   /** Closes everything once, however many paths (drain, deadline, second signal, fatal) ask. */
-  private closeAll(): Promise<void> {
+  private closeAll(options: { deliverWithinMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
-      await this.client.stop().catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
+      await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
       await closeServices(this.services);
       await this.board?.stop().catch(() => undefined);
       await this.health?.close().catch(() => undefined);

@@ -86,6 +86,18 @@ test("the shutdown deadline ends a drain that cannot finish", async () => {
   assert.ok(service.lines().some((l) => /stopping at once: shutdown deadline passed/.test(String(l.msg))));
 });
 
+test("the deadline answers what is left (503 queued, 504 aborted) through one last join, and exits 1", async () => {
+  const { board, service } = await serve({ SHUTDOWN_TIMEOUT_MS: "1000", MAX_CONCURRENCY: "1", ACTION_TIMEOUT_MS: "20000" });
+  const calls = Array.from({ length: 3 }, () => board.request("Slow", { ms: 5_000 }));
+  await until(() => requestsPushed(board) === 3);
+  service.kill("SIGTERM");
+  const answers = await Promise.all(calls);
+  assert.deepEqual(answers.map((a) => a.status).sort(), [503, 503, 504], "every caller hears back, none waits for the plugboard's 408");
+  const { code } = await service.exited;
+  assert.equal(code, 1);
+  assert.ok(!service.lines().some((l) => l.msg === "stopped cleanly"));
+});
+
 test("service_deleted for our service: a log line that says so, and a non-zero exit", async () => {
   const { board, service } = await serve();
   const id = board.service.id;

@@ -6,6 +6,7 @@
  * the socket's message handler.
  */
 import { Socket, type Channel } from "phoenix";
+import { setTimeout as delay } from "node:timers/promises";
 import WebSocket from "ws";
 import type { ZodTypeAny } from "zod";
 import type { Logger } from "../ops/logger.ts";
@@ -72,6 +73,9 @@ export class PlugboardClient {
   private draining = false;
   /** drain()'s brief rejoin waits here for the join. */
   private joinWaiter: (() => void) | undefined;
+  private joining: Promise<void> | undefined;
+  /** Set once stop() has begun. */
+  private stopping: Promise<void> | undefined;
   private readonly outage: OutageLog;
   /** Our phx_leave waiting for its reply. */
   private pendingLeave: { ref: string; done(): void } | undefined;
@@ -183,7 +187,7 @@ export class PlugboardClient {
     for (;;) {
       await this.leave();
       await whenIdle();
-      if (this.outbox.heldCount === 0 || this.stopped) break;
+      if (this.outbox.heldCount === 0 || this.stopping) break;
       rejoins++;
       await this.joinAgain();
     }
@@ -191,13 +195,24 @@ export class PlugboardClient {
     return { rejoins };
   }
 
-  /** Leaves the channel if joined, then closes the socket. Resolves when done or after leaveTimeoutMs. */
-  async stop(): Promise<void> {
-    if (this.stopped) return;
-    this.stopped = true;
-    await this.leave();
-    this.wakeJoinWaiter();
-    await new Promise<void>((resolve) => this.socket.disconnect(() => resolve(), 1000, "shutting down"));
+  /**
+   * Leaves the channel if joined, then closes the socket. With `deliverWithinMs` (a forced stop),
+   * answers still held are first delivered through one last brief join, if it comes in time.
+   * Resolves when done; the leave waits leaveTimeoutMs at most.
+   */
+  stop(options: { deliverWithinMs?: number } = {}): Promise<void> {
+    this.stopping ??= (async () => {
+      this.draining = true;
+      const { deliverWithinMs } = options;
+      if (deliverWithinMs !== undefined && this.outbox.heldCount > 0 && !this.joined && this.socket.isConnected()) {
+        await Promise.race([this.joinAgain(), delay(deliverWithinMs, undefined, { ref: false })]);
+      }
+      await this.leave();
+      this.stopped = true;
+      this.wakeJoinWaiter();
+      await new Promise<void>((resolve) => this.socket.disconnect(() => resolve(), 1000, "shutting down"));
+    })();
+    return this.stopping;
   }
 
   /**
@@ -235,17 +250,22 @@ export class PlugboardClient {
     });
   }
 
-  /** Joins `service` on a new channel; resolves once joined (and the outbox flushed) or stopped. */
+  /**
+   * Joins `service` on a new channel; resolves once joined (and the outbox flushed) or stopped.
+   * A join already on its way is shared, never doubled.
+   */
   private joinAgain(): Promise<void> {
-    return new Promise<void>((resolve) => {
+    this.joining ??= new Promise<void>((resolve) => {
       this.joinWaiter = resolve;
       this.openChannel();
     });
+    return this.joining;
   }
 
   private wakeJoinWaiter(): void {
     const wake = this.joinWaiter;
     this.joinWaiter = undefined;
+    this.joining = undefined;
     wake?.();
   }
 
