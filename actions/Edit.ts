@@ -80,12 +80,12 @@ export class Edit extends Action {
       // Only if the account is live and nobody changed its password since the guard checked the token.
       updated = await users.update(user.id, changes, { validAfter: user.tokens_valid_after });
     } catch (error) {
-      const conflicted = error instanceof IdentifierTakenError;
-      await claim.settled(conflicted);
-      if (conflicted) return conflict(ACCOUNT_MESSAGES.identifierTaken);
+      const taken = error instanceof IdentifierTakenError ? error.kind : undefined;
+      await claim.settled(taken);
+      if (taken) return conflict(ACCOUNT_MESSAGES.identifierTaken);
       throw error;
     }
-    await claim.settled(false);
+    await claim.settled(undefined);
     if (!updated) return unauthorized(ACCOUNT_MESSAGES.invalidToken("revoked"));
 
     const changed = (["username", "name", "email", "phone_number", "password"] as const).filter((k) => fields[k] !== undefined);

@@ -58,13 +58,13 @@ export class Register extends Action {
       user = await users.create({ name: fields.name, username: fields.username, email: fields.email, phoneNumber, passwordDigest });
     } catch (error) {
       if (error instanceof UserExistsError) {
-        await claim.settled(true);
+        await claim.settled(error.kind);
         return conflict(ACCOUNT_MESSAGES.userExists);
       }
-      await claim.settled(false);
+      await claim.settled(undefined);
       throw error;
     }
-    await claim.settled(false);
+    await claim.settled(undefined);
     const token = tokens.sign(String(user.id), lifetime.lifetime);
     ctx.log.info({ event: "user_created", user_id: user.id, jti: token.claims.jti }, "user created");
     return created(ACCOUNT_MESSAGES.registered, tokenFields(token));

@@ -50,6 +50,10 @@ describe("Register is no cheap oracle", { skip: databaseSkipReason() }, () => {
     assert.deepEqual(codes, [409, 409, 409, 429]);
     assert.equal((await timed({ email: "popular@example.com" })).status, 409, "the email has a count of its own");
     assert.equal((await timed({ username: "unpopular" })).status, 201);
+    // Only the identifier that was taken counts: pairing a free name with a taken one, over and
+    // over, must not lock the free name.
+    for (let i = 0; i < 4; i++) assert.equal((await timed({ username: "still-free", email: "popular@example.com" })).status, i < 2 ? 409 : 429);
+    assert.equal((await timed({ username: "still-free" })).status, 201, "the free name was never counted");
     // Registrations that succeed do not count.
     for (let i = 0; i < 4; i++) assert.equal((await timed({ username: `fresh-count-${i}`, email: "counted@example.com".replace("@", `${i}@`) })).status, 201);
   });

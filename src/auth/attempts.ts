@@ -9,7 +9,7 @@
  */
 import { OverloadedError } from "../actions/responses.ts";
 import type { LoginThrottle } from "../db/throttle.ts";
-import { usernameSkeleton, type AccountKey } from "./identifiers.ts";
+import { usernameSkeleton, type AccountKey, type IdentifierKind } from "./identifiers.ts";
 
 export const THROTTLE_KEY = {
   account: (userId: number) => `account:${userId}`,
@@ -39,23 +39,29 @@ export async function attemptPassword(throttle: LoginThrottle, key: string, comp
   return "passed";
 }
 
-/** Reservations for a change that may conflict; `settled(false)` keeps them as counted 409s. */
-export type ConflictAttempt = { throttled: true } | { throttled: false; settled(conflicted: boolean): Promise<void> };
+/**
+ * Reservations for a claim that may conflict. `settled(kind)` keeps the reservation of the
+ * identifier that conflicted as a counted 409 and releases the others; `settled(undefined)`
+ * releases them all. Only the name that was really taken counts: a request pairing a free name
+ * with a taken one must not lock the free one.
+ */
+export type ConflictAttempt = { throttled: true } | { throttled: false; settled(conflicted: IdentifierKind | undefined): Promise<void> };
 
 /**
  * Reserves one "already exists" attempt per identifier about to be claimed. Throttled when any
  * of them has answered 409 too often lately; otherwise the caller reports how the claim went.
  */
 export async function attemptClaim(throttle: LoginThrottle, keys: AccountKey[]): Promise<ConflictAttempt> {
-  const reserved: string[] = [];
-  const releaseAll = () => Promise.all(reserved.map((id) => throttle.release(id))).then(() => undefined);
+  const reserved: Array<{ kind: IdentifierKind; attemptId: string }> = [];
+  const release = (keep?: IdentifierKind) =>
+    Promise.all(reserved.filter((r) => r.kind !== keep).map((r) => throttle.release(r.attemptId))).then(() => undefined);
   for (const key of keys) {
     const reservation = await throttle.reserve(THROTTLE_KEY.conflict(key));
     if (reservation.throttled) {
-      await releaseAll();
+      await release();
       return { throttled: true };
     }
-    reserved.push(reservation.attemptId);
+    reserved.push({ kind: key.kind, attemptId: reservation.attemptId });
   }
-  return { throttled: false, settled: (conflicted) => (conflicted ? Promise.resolve() : releaseAll()) };
+  return { throttled: false, settled: (conflicted) => release(conflicted) };
 }

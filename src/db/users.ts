@@ -16,8 +16,9 @@ import { USER_UNIQUE_INDEXES, type Database, type User } from "./schema.ts";
 
 /** A live account already holds the username, email or phone number. */
 export class UserExistsError extends Error {
-  constructor() {
-    super("user already exists");
+  /** `kind`: which identifier a live account already holds. */
+  constructor(readonly kind: IdentifierKind) {
+    super(`user already exists (${kind})`);
     this.name = "UserExistsError";
   }
 }
@@ -92,7 +93,9 @@ export class Users {
         .returningAll()
         .executeTakeFirstOrThrow();
     } catch (error) {
-      if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) throw new UserExistsError();
+      if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) {
+        throw new UserExistsError(INDEX_KIND[(error as { constraint: (typeof USER_UNIQUE_INDEXES)[number] }).constraint]);
+      }
       throw error;
     }
   }
