@@ -16,6 +16,12 @@ import { startConsumer, type TestConsumer } from "./support/consumer.ts";
 
 const SHUTDOWNS = 5;
 const IN_FLIGHT = 16;
+/**
+ * DRAIN_TRANSIT_MS=n: the board takes n ms to get a routed request to its channel and loses it
+ * when the channel leaves meanwhile, as the Vera Plugboard loses requests routed to a leaving
+ * channel: every leave of a drain can then cost requests. Default 0, the board's own default.
+ */
+const TRANSIT_MS = Number(process.env.DRAIN_TRANSIT_MS ?? 0);
 
 let board: DevPlugboard | undefined;
 let steady: TestConsumer | undefined;
@@ -28,7 +34,8 @@ after(async () => {
 
 test(`${SHUTDOWNS} shutdowns of one of two replicas under ${IN_FLIGHT} requests in flight: at most one failure per shutdown on average`, async (t) => {
   // A request lost inside the plugboard shows up as a 408 within the test, not after 30 s.
-  board = await DevPlugboard.start({ requestTimeoutMs: 10_000 });
+  // A request lost in transit to a leaving channel counts as a failure too.
+  board = await DevPlugboard.start({ requestTimeoutMs: 10_000, transitMs: TRANSIT_MS });
   const joinedCount = () => board!.consumers().filter((c) => c.joined).length;
   steady = await startConsumer({ url: board.socketUrl, token: board.token, logLevel: "warn" });
   await board.waitFor(() => joinedCount() === 1, 10_000);
@@ -72,7 +79,24 @@ test(`${SHUTDOWNS} shutdowns of one of two replicas under ${IN_FLIGHT} requests 
   await Promise.all(workers);
 
   const perShutdown = failures.length / SHUTDOWNS;
-  t.diagnostic(`${answered} requests answered, ${failures.length} failed over ${SHUTDOWNS} shutdowns (${perShutdown} per shutdown); rejoins per drain: ${rejoins.join(", ")}`);
+  t.diagnostic(
+    `${answered} requests answered, ${failures.length} failed over ${SHUTDOWNS} shutdowns (${perShutdown} per shutdown); rejoins per drain: ${rejoins.join(", ")}; transit ${TRANSIT_MS} ms`,
+  );
   assert.ok(answered > SHUTDOWNS * 200, `load kept flowing: ${answered}`);
   assert.ok(perShutdown <= 1, `failures: ${JSON.stringify(failures)}`);
+});
+
+test("with a transit time, the dev plugboard loses a request routed to a channel that leaves before it arrives", async () => {
+  const lossy = await DevPlugboard.start({ requestTimeoutMs: 500, transitMs: 100 });
+  const consumer = await startConsumer({ url: lossy.socketUrl, token: lossy.token, logLevel: "warn" });
+  try {
+    await lossy.waitFor(() => lossy.consumers().some((c) => c.joined), 10_000);
+    assert.equal((await lossy.request("Echo", { text: "arrives" })).status, 200);
+    const lost = lossy.request("Echo", { text: "in transit" });
+    lossy.crashChannel();
+    assert.equal((await lost).status, 408, "lost inside the plugboard: the caller hears 408 at the timeout");
+  } finally {
+    await consumer.stop();
+    await lossy.stop();
+  }
 });

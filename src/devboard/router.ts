@@ -27,6 +27,8 @@ export interface RouterOptions {
   /** The consumers currently joined to `service`, in a stable order. */
   joined(): ConsumerConnection[];
   timeoutMs: number;
+  /** How long a routed request takes to reach its channel (0: at once); one whose channel left meanwhile is lost. */
+  transitMs?: number;
   log: Logger;
 }
 
@@ -71,7 +73,16 @@ export class RequestRouter {
       const timer = setTimeout(() => this.expire(responseRef), timeoutMs);
       this.pending.set(responseRef, { resolve, timer });
       this.options.log.debug({ action, response_ref: responseRef, consumer: consumer.id }, "request pushed");
-      consumer.push(EVENT.request, { action, fields, response_ref: responseRef });
+      const push = () => consumer.push(EVENT.request, { action, fields, response_ref: responseRef });
+      const transitMs = this.options.transitMs ?? 0;
+      if (transitMs <= 0) return push();
+      // As on the Vera Plugboard: a request routed to a channel that leaves or dies before it gets
+      // there is lost inside the plugboard; its caller hears 408 at the timeout (docs/protocol.md).
+      const joinRef = consumer.joinRef;
+      setTimeout(() => {
+        if (consumer.joined && consumer.joinRef === joinRef) push();
+        else this.options.log.debug({ response_ref: responseRef, consumer: consumer.id }, "request lost in transit: the channel left");
+      }, transitMs);
     });
   }
 

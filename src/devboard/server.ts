@@ -49,6 +49,12 @@ export interface DevPlugboardOptions {
   httpMode?: HttpMode;
   /** How long a caller waits for an answer before 408; default 30 s like the Vera Plugboard. */
   requestTimeoutMs?: number;
+  /**
+   * How long a routed request takes to reach its consumer's channel (default 0). With more, the
+   * board loses requests routed to a channel that leaves or dies within that time, as the Vera
+   * Plugboard does: for measuring what a drain or a drop really costs.
+   */
+  transitMs?: number;
   /** A socket that sends nothing for this long is closed; default 60 s like Phoenix. */
   idleTimeoutMs?: number;
   /**
@@ -201,6 +207,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     this.router = new RequestRouter({
       joined: () => this.joinedConnections(),
       timeoutMs: options.requestTimeoutMs ?? PLUGBOARD_REQUEST_TIMEOUT_MS,
+      transitMs: options.transitMs,
       log: this.log,
     });
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
