@@ -74,7 +74,7 @@ const envSchema = z.object({
   LOGIN_WINDOW_SECONDS: int(1).default("900"),
   MAX_CONCURRENCY: int(1, 100_000).default("64"),
   QUEUE_LIMIT: int(0, 1_000_000).default("1024"),
-  MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default("1048576"),
+  MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default("65536"),
   MAX_ANSWER_BYTES: int(1024, 64 * 1024 * 1024).default("1048576"),
   MESSAGE_FORMAT: z.enum(MESSAGE_FORMATS).default("text"),
   ACTION_TIMEOUT_MS: int(1, 29_000).default("25000"),

@@ -195,3 +195,19 @@ test("a consumer frame above maxFrameBytes closes its socket with 1009, and the 
   assert.equal(code, 1009);
   assert.equal((await disconnected).code, 1009);
 });
+
+test("a web page cannot join as a consumer: an upgrade with a foreign Origin gets a bare 403, even with the token", async () => {
+  const board = await startBoard({ token: "a-token-a-page-might-know" });
+  const url = `${board.socketUrl}?${SOCKET_PARAM.token}=${board.token}&${SOCKET_PARAM.actions}=${encodeURIComponent("{}")}&${SOCKET_PARAM.vsn}=${VSN_V2}`;
+  const refused = board.waitFor("refused");
+  const page = new WebSocket(url, { origin: "http://evil.example" });
+  const status = await new Promise<number>((resolve) => page.on("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0)));
+  assert.equal(status, 403);
+  assert.equal((await refused).reason, "foreign origin");
+  // Its own origin (the explorer's) and no origin (a Node consumer) still connect.
+  for (const origin of [undefined, board.url]) {
+    const ok = new WebSocket(url, origin ? { origin } : {});
+    await once(ok, "open");
+    ok.close();
+  }
+});

@@ -49,7 +49,7 @@ export interface DispatcherOptions {
   maxConcurrency: number;
   queueLimit: number;
   actionTimeoutMs: number;
-  /** Larger requests get 413 before anything else is looked at (default 1 MiB). */
+  /** Larger requests get 413 before anything else is looked at (default 64 KiB). */
   maxRequestBytes?: number;
   /** Larger answers are replaced by a small 500 (default 1 MiB). */
   maxAnswerBytes?: number;
@@ -58,7 +58,7 @@ export interface DispatcherOptions {
   observer?: DispatchObserver;
 }
 
-export const DEFAULT_MAX_REQUEST_BYTES = 1024 * 1024;
+export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;
 export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 
 interface Job {

@@ -76,6 +76,12 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
   for (const key of Object.keys(fields)) {
     if (fields[key] !== null) present[key] = fields[key];
   }
+  // Hundreds of unknown names are refused before zod is asked: listing them costs it far more
+  // than counting them costs us, and only the first few are listed anyway.
+  const unknown = unknownKeys(schema, present);
+  if (unknown.count > MAX_LISTED_ERRORS) {
+    return { ok: false, errors: unknown.first.map((key) => fieldError(key, "is not a known field")), omitted: unknown.count - MAX_LISTED_ERRORS };
+  }
   const result = schema.safeParse(present, { errorMap });
   if (result.success) {
     const nul = findNul(result.data, []);
@@ -98,6 +104,18 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
     }
   }
   return { ok: false, errors, omitted: total - errors.length };
+}
+
+/** How many top-level keys the schema does not know, and the first MAX_LISTED_ERRORS of them. */
+function unknownKeys(schema: FieldsSchema, fields: Record<string, unknown>): { count: number; first: string[] } {
+  const shape = schema.shape as Record<string, unknown>;
+  const first: string[] = [];
+  let count = 0;
+  for (const key in fields) {
+    if (Object.hasOwn(shape, key)) continue;
+    if (count++ < MAX_LISTED_ERRORS) first.push(key);
+  }
+  return { count, first };
 }
 
 /**

@@ -15,7 +15,7 @@ export interface ThrottleOptions {
   /** Chance that an attempt also sweeps expired rows of every identifier (default 1 %). */
   sweepProbability?: number;
   /**
-   * The most rows kept (default 100,000): a sweep drops the oldest beyond it. Only a flood of
+   * The most rows of unknown identifiers kept (default 100,000): a sweep drops the oldest beyond it. Only a flood of
    * distinct unknown identifiers could get there, and it is already slowed to the bcrypt lane's
    * pace (src/auth/passwords.ts), so in practice the window empties the table first.
    */
@@ -64,14 +64,20 @@ export class LoginThrottle {
       .deleteFrom("login_attempts")
       .where("id", "in", this.db.selectFrom("login_attempts").select("id").where("attempted_at", "<=", window).limit(limit))
       .executeTakeFirst();
-    // Ids grow with time, so the newest maxRows rows are the ones above the maxRows-th id from the top.
-    const oldestKept = this.db
-      .selectFrom("login_attempts")
+    // Ids grow with time, so the newest maxRows rows are the ones above the maxRows-th id from the
+    // top. Only rows of identifiers that name no account go: a flood of made-up names must not
+    // wipe the failures counted against a real account.
+    const anonymous = (qb: typeof this.db) => qb.selectFrom("login_attempts").where("identifier", "not like", "account:%");
+    const oldestKept = anonymous(this.db)
       .select("id")
       .orderBy("id", "desc")
       .offset((this.options.maxRows ?? DEFAULT_THROTTLE_MAX_ROWS) - 1)
       .limit(1);
-    const surplus = await this.db.deleteFrom("login_attempts").where("id", "<", oldestKept).executeTakeFirst();
+    const surplus = await this.db
+      .deleteFrom("login_attempts")
+      .where("identifier", "not like", "account:%")
+      .where("id", "<", oldestKept)
+      .executeTakeFirst();
     return Number(expired.numDeletedRows) + Number(surplus.numDeletedRows);
   }
 }

@@ -391,6 +391,14 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     const url = new URL(req.url ?? "/", "http://devboard");
     if (url.pathname !== SOCKET_PATH) return refuseUpgrade(socket, 404);
     if (this.stopping) return refuseUpgrade(socket, 503);
+    // Consumers (Node) send no Origin; a browser always does. A page must not join as a consumer
+    // and read the requests (passwords included), even one that knows a fixed TOKEN.
+    const origin = req.headers.origin;
+    if (origin !== undefined && !this.allowedHosts!.admitsOrigin(origin)) {
+      this.log.info({ reason: "foreign origin" }, "connect refused with 403");
+      this.announce("refused", { reason: "foreign origin", path: url.pathname });
+      return refuseUpgrade(socket, 403);
+    }
     const handshake = checkHandshake(url, this.token, this.publishedActions());
     if (!handshake.ok) {
       this.log.info({ reason: handshake.reason }, "connect refused with 403");

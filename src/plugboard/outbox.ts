@@ -147,7 +147,9 @@ export class Outbox {
       if (entry.sentAt >= since) largest = Math.max(largest, Buffer.byteLength(entry.text));
     }
     if (largest === 0) return undefined;
-    this.refusedBytes = Math.min(this.refusedBytes, largest);
+    // A second refusal below the first threshold means the limit is lower still: halve, so a run
+    // of answers each just under the last threshold cannot close the socket again and again.
+    this.refusedBytes = this.refusedBytes === Number.POSITIVE_INFINITY ? largest : Math.min(largest, Math.floor(this.refusedBytes / 2));
     return largest;
   }
 
