@@ -44,6 +44,7 @@ describe("a flood of logins", { skip: databaseSkipReason() }, () => {
     // that keeps the test short; the dispatcher has its production bounds (64 running, 1024 queued).
     accounts = await startAccounts({ env: { BCRYPT_COST: "10", BCRYPT_THREADS: "2", BCRYPT_QUEUE: "4", LOGIN_MAX_FAILURES: "1000000" }, logLevel: "warn" });
     token = await register(accounts, { username: "flood-watcher" });
+    for (let i = 0; i < 4; i++) await register(accounts, { username: `flood-known-${i}` });
   });
   after(() => accounts?.close());
 
@@ -54,13 +55,17 @@ describe("a flood of logins", { skip: databaseSkipReason() }, () => {
       token,
       overload: 4,
       seconds: 3,
+      knownUsernames: Array.from({ length: 4 }, (_, i) => `flood-known-${i}`),
     });
     t.diagnostic(JSON.stringify(result));
     assert.equal(result.cheap.failed, 0, `cheap requests failed: ${JSON.stringify(result.cheap)}`);
     assert.ok(result.cheap.count > 100, `${result.cheap.count} cheap requests`);
     assert.ok(result.cheap.p99Ms < 50, `Verify/Jwks p99 ${result.cheap.p99Ms.toFixed(1)} ms under the flood`);
     assert.ok(result.logins.served > 0 && result.logins.refused > 0, JSON.stringify(result.logins));
-    assert.deepEqual(Object.keys(result.logins.byStatus).sort(), ["404", "503"], JSON.stringify(result.logins.byStatus));
+    assert.deepEqual(Object.keys(result.logins.byStatus).sort(), ["401", "404", "503"], JSON.stringify(result.logins.byStatus));
+    // The logins served keep the timing parity: a wrong password costs what an unknown user costs.
+    const parity = result.logins.p50MsByStatus["401"]! / result.logins.p50MsByStatus["404"]!;
+    assert.ok(parity > 0.5 && parity < 2, `served 401 vs 404 medians: ${parity.toFixed(2)}`);
     // A refusal is immediate: it never waited behind bcrypt work.
     assert.ok(result.logins.refusedP99Ms < 50, `503 after ${result.logins.refusedP99Ms.toFixed(1)} ms`);
   });
