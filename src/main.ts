@@ -5,21 +5,23 @@
 import { createLogger, flushLogs } from "./ops/logger.ts";
 import { loadConfigOrExit } from "./ops/startup.ts";
 import { App } from "./app.ts";
+import { serviceProblems } from "./config.ts";
 
 function exit(code: number): never {
   flushLogs();
   process.exit(code);
 }
 
-const config = loadConfigOrExit();
-const log = createLogger({ level: config.logLevel });
+const config = loadConfigOrExit(serviceProblems);
+const log = createLogger({ level: config.logLevel, format: config.logFormat });
 process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
 
 let app: App;
 try {
   app = await App.start({ config, log });
 } catch (error) {
-  log.fatal({ err: error }, "could not start");
+  // One line that says why: the reason is in the message, the stack in err.
+  log.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
   exit(1);
 }
 
