@@ -73,7 +73,9 @@ export class DuplicateActionError extends ActionLoadError {
 /** The first line of an import error, and what a `.ts` file without a TypeScript loader needs. */
 function importFailure(file: string, error: unknown): string {
   const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
-  const hint = /\.[mc]?ts$/.test(file) && (error as { code?: string }).code === "ERR_UNKNOWN_FILE_EXTENSION" ? " (a TypeScript file: compile it with `npm run build` and point ACTIONS_DIR at the output)" : "";
+  const code = (error as { code?: unknown }).code;
+  const noLoader = code === "ERR_UNKNOWN_FILE_EXTENSION" || (typeof code === "string" && code.includes("TYPESCRIPT")) || code === "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING";
+  const hint = /\.[mc]?ts$/.test(file) && noLoader ? " (a TypeScript file: compile it with `npm run build` and point ACTIONS_DIR at the output)" : "";
   return `action file ${file} failed to import: ${reason}${hint}`;
 }
 
