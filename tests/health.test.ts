@@ -17,7 +17,7 @@ import { createTestDatabase, postgresSkipReason } from "./support/database.ts";
 import { captureLogs } from "./support/logs.ts";
 import { until } from "./support/consumer.ts";
 import { freePort } from "./support/net.ts";
-import { compiledFixtures, startService, type ServiceProcess } from "./support/process.ts";
+import { startService, type ServiceProcess } from "./support/process.ts";
 
 const SECRET = "health-test-secret-at-least-32-bytes-long";
 const apps: App[] = [];
@@ -45,7 +45,7 @@ async function startApp(socketUrl: string, token: string, env: Record<string, st
     WEBSOCKET_URL: socketUrl,
     TOKEN: token,
     JWT_SECRET: SECRET,
-    ACTIONS_DIR: compiledFixtures("actions"),
+    ACTIONS_DIR: "tests/fixtures/actions",
     DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-health-")),
     HEALTH_PORT: "0",
     BCRYPT_COST: "4",
