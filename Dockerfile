@@ -1,13 +1,27 @@
-# vera-service: the consumer, started exactly as `npm start` starts it (node --import tsx
-# src/main.ts, with package.json's flags; tsx is a runtime dependency, there is no build step).
+# vera-service: the consumer, compiled (npm run build) and run by plain node, as `npm start` runs it.
 #   docker build -t vera-service .
 #   docker run --env-file .env vera-service
 # Or the whole local stack (PostgreSQL, the dev plugboard, three consumers):
 #   docker compose up --build --scale vera-service=3
+# tests/deploy-files.test.ts runs what this file runs (the build output, a production-only
+# install, the CMD) without Docker.
 
-ARG NODE_VERSION=20
+ARG NODE_VERSION=24
 
-# Production dependencies only, installed from the lockfile.
+# Build: every dependency, then type-check and compile to dist/ (tsc fails the build on a type error).
+FROM node:${NODE_VERSION}-bookworm-slim AS build
+WORKDIR /app
+COPY package.json package-lock.json ./
+RUN npm ci --no-audit --no-fund
+COPY tsconfig.json tsconfig.build.json ./
+COPY scripts ./scripts
+COPY src ./src
+COPY events ./events
+COPY actions ./actions
+COPY migrations ./migrations
+RUN npm run build
+
+# Production dependencies only, installed from the lockfile: no TypeScript, no tsx.
 FROM node:${NODE_VERSION}-bookworm-slim AS deps
 WORKDIR /app
 COPY package.json package-lock.json ./
@@ -16,14 +30,13 @@ RUN npm ci --omit=dev --no-audit --no-fund && npm cache clean --force
 FROM node:${NODE_VERSION}-bookworm-slim AS runtime
 ENV NODE_ENV=production \
     HEALTH_PORT=9090 \
-    DATA_DIR=/app/.data
+    DATA_DIR=/app/.data \
+    LOG_FORMAT=json
 WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
-COPY package.json package-lock.json tsconfig.json ./
-COPY src ./src
-COPY events ./events
-COPY actions ./actions
-COPY migrations ./migrations
+# package.json: "type": "module" makes dist/'s .js files ES modules.
+COPY package.json ./
+COPY --from=build /app/dist ./dist
 # DATA_DIR is the only place the service writes (the embedded database and a development
 # secret, used only without DATABASE_URL / JWT_SECRET); everything else stays root-owned.
 RUN mkdir -p /app/.data && chown node:node /app/.data
@@ -31,8 +44,8 @@ USER node
 EXPOSE 9090
 # The slim image has no curl: ask node's fetch. /healthz is 200 while joined to the plugboard
 # and the database answers.
-HEALTHCHECK --interval=10s --timeout=3s --start-period=60s --retries=3 \
+HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 9090) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # `npm start`'s command itself rather than npm: SIGTERM reaches the service directly (it drains,
 # README "Operations") and stdout carries only its JSON log lines, without npm's banner.
-CMD ["node", "--max-semi-space-size=4", "--import", "tsx", "src/main.ts"]
+CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]

@@ -2,12 +2,15 @@
  * `npm run bench`: the figures the README's "Development" section lists (latest in bench/RESULTS.md),
  * measured side by side in one run on this machine.
  * It starts a real PostgreSQL (as the tests do), two dev plugboards, the consumer as its own
- * process configured through the environment, and a bare `ws` client as the baseline; then
- * prints a table. It reports; it does not judge (exit 0).
+ * process configured through the environment — compiled and run by plain node, `npm start`'s
+ * command (it builds dist/ first when stale) — and a bare `ws` client as the baseline; then
+ * prints a table. Start-to-joined and RSS after 100k requests are also measured for the same
+ * consumer run from the sources under tsx, the way it ran before the build, in the same run.
+ * It reports; it does not judge (exit 0).
  *
  *   BENCH_SCALE=0.2 npm run bench   # a quicker, rougher run
  */
-import { fork, type ChildProcess } from "node:child_process";
+import { fork, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -36,12 +39,28 @@ interface Probe {
   rssAfterGcBytes: number;
 }
 
-/** Node's flags from `npm start` ("node <flags> src/main.ts"): the consumer runs as it would in production. */
-const START_FLAGS = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1, -1);
+/** `npm start`'s command, "node <flags> dist/src/main.js": the consumer runs as it does in production. */
+const START = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+const START_FLAGS = START.slice(1, -1);
+const COMPILED_ENTRY = START.at(-1)!;
 
-function spawnNode(script: string, env: Record<string, string>, preload: string[] = [], flags: string[] = []): ChildProcess {
+/** Production: the compiled entry, plain node. tsx: the sources through the TypeScript loader, as before the build. */
+type Runtime = "node" | "tsx";
+
+/** A helper script of the benchmark, from its TypeScript source. */
+function spawnNode(script: string, env: Record<string, string>): ChildProcess {
   return fork(script, [], {
-    execArgv: [...flags, ...(script === "src/main.ts" ? START_FLAGS : ["--import", "tsx"]), ...preload.flatMap((p) => ["--import", p])],
+    execArgv: ["--import", "tsx"],
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+}
+
+/** The consumer, either way, with the same flags, preloads and environment. */
+function spawnConsumer(runtime: Runtime, env: Record<string, string>): ChildProcess {
+  const probeFlags = ["--expose-gc", "--import", "./bench/loop-probe.mjs"];
+  return fork(runtime === "node" ? COMPILED_ENTRY : "src/main.ts", [], {
+    execArgv: [...START_FLAGS, ...(runtime === "tsx" ? ["--import", "tsx"] : []), ...probeFlags],
     env: { PATH: process.env.PATH, ...env },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
@@ -86,27 +105,26 @@ const fmt = (x: number, digits = 2) => x.toFixed(digits);
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
 async function main(): Promise<void> {
+  // The consumer runs the build output: make it current (npm start's own pre-step).
+  const built = spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale"], { stdio: "inherit" });
+  if (built.status !== 0) throw new Error("the build failed");
   const database = await startTestDatabase();
   if (!database.env.TEST_DATABASE_URL) throw new Error(`no PostgreSQL for the benchmark: ${database.description}`);
   process.env.TEST_DATABASE_URL = database.env.TEST_DATABASE_URL;
   const fresh = await createTestDatabase({ adminUrl: database.env.TEST_DATABASE_URL });
 
+  const consumerEnv = (target: DevPlugboard) => ({
+    WEBSOCKET_URL: target.socketUrl,
+    TOKEN: target.token,
+    JWT_SECRET,
+    DATABASE_URL: fresh.url,
+    BCRYPT_COST: String(BCRYPT_COST),
+    LOG_LEVEL: "warn",
+    NODE_ENV: "production",
+  });
   const bareBoard = await DevPlugboard.start({ log: quiet });
   const board = await DevPlugboard.start({ log: quiet });
-  const consumer = spawnNode(
-    "src/main.ts",
-    {
-      WEBSOCKET_URL: board.socketUrl,
-      TOKEN: board.token,
-      JWT_SECRET,
-      DATABASE_URL: fresh.url,
-      BCRYPT_COST: String(BCRYPT_COST),
-      LOG_LEVEL: "warn",
-      NODE_ENV: "production",
-    },
-    ["./bench/loop-probe.mjs"],
-    ["--expose-gc"],
-  );
+  const consumer = spawnConsumer("node", consumerEnv(board));
   await waitJoined(board);
   const bare = spawnNode("bench/bare-client.ts", {
     WEBSOCKET_URL: bareBoard.socketUrl,
@@ -234,13 +252,59 @@ async function main(): Promise<void> {
       memory.push(await probe(consumer));
     }
     const [first, second, third] = memory as [Probe, Probe, Probe];
-    row("memory: RSS after 100k requests", `${fmt(mb(first.rssBytes), 1)} MB`, `after a full GC ${fmt(mb(first.rssAfterGcBytes), 1)} MB`, "", "< 150 MB", "");
+    row("memory: RSS after 100k requests (after the loads above)", `${fmt(mb(first.rssBytes), 1)} MB`, `after a full GC ${fmt(mb(first.rssAfterGcBytes), 1)} MB`, "", "< 100 MB", "");
     row(
       "memory: growth between the 2nd and 3rd 50k",
       `${fmt(mb(third.rssBytes - second.rssBytes), 1)} MB`,
       `after a full GC ${fmt(mb(third.rssAfterGcBytes - second.rssAfterGcBytes), 1)} MB (${fmt(mb(second.rssAfterGcBytes), 1)} → ${fmt(mb(third.rssAfterGcBytes), 1)} MB)`,
       "",
       "< 5 MB",
+      "",
+    );
+    await stopChild(consumer);
+
+    // Production (plain node on dist/) against the same consumer under tsx, alternately, each on
+    // a board of its own: time from spawn to joined, then a fresh replica's RSS after 100k requests.
+    const STARTS = 3;
+    const joinMs: Record<Runtime, number[]> = { node: [], tsx: [] };
+    const replicaRss: Partial<Record<Runtime, Probe>> = {};
+    for (let round = 0; round < STARTS; round++) {
+      for (const runtime of ["node", "tsx"] as const) {
+        const own = await DevPlugboard.start({ log: quiet });
+        const started = performance.now();
+        const replica = spawnConsumer(runtime, consumerEnv(own));
+        try {
+          await waitJoined(own);
+          joinMs[runtime].push(performance.now() - started);
+          if (round === STARTS - 1) {
+            await closedLoop(own, { count: n(100_000), inFlight: 64, request: cheap });
+            await sleep(200);
+            replicaRss[runtime] = await probe(replica);
+          }
+        } finally {
+          await stopChild(replica);
+          await own.stop();
+        }
+      }
+    }
+    const joinNode = median(joinMs.node);
+    const joinTsx = median(joinMs.tsx);
+    row(
+      `start to joined (median of ${STARTS}, plain node on dist/)`,
+      `${fmt(joinNode / 1000)} s`,
+      `tsx ${fmt(joinTsx / 1000)} s (node ${joinMs.node.map((m) => fmt(m / 1000)).join("/")}, tsx ${joinMs.tsx.map((m) => fmt(m / 1000)).join("/")})`,
+      `${fmt(joinNode / joinTsx)}×`,
+      "< 1.5 s",
+      "",
+    );
+    const rssNode = replicaRss.node!;
+    const rssTsx = replicaRss.tsx!;
+    row(
+      `replica RSS after ${n(100_000)} requests (fresh, plain node on dist/)`,
+      `${fmt(mb(rssNode.rssBytes), 1)} MB`,
+      `tsx ${fmt(mb(rssTsx.rssBytes), 1)} MB (after a full GC: node ${fmt(mb(rssNode.rssAfterGcBytes), 1)} MB, tsx ${fmt(mb(rssTsx.rssAfterGcBytes), 1)} MB)`,
+      `${fmt(rssNode.rssBytes / rssTsx.rssBytes)}×`,
+      "< 100 MB",
       "",
     );
   } finally {

@@ -11,8 +11,8 @@
  * "Duplicated" counts answers that reached the plugboard twice for one ref (sent again after a
  * drop; the plugboard ignores the repeat); no action runs twice, which the Register check shows.
  */
-import { fork, type ChildProcess } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { fork, spawnSync, type ChildProcess } from "node:child_process";
+import { mkdtempSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -49,8 +49,11 @@ async function main(): Promise<void> {
     else seen.add(ref);
   });
 
-  const consumer = fork("src/main.ts", [], {
-    execArgv: ["--import", "tsx"],
+  // `npm start`'s command: the compiled entry under plain node, built first when stale.
+  if (spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale"], { stdio: "inherit" }).status !== 0) throw new Error("the build failed");
+  const start = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+  const consumer = fork(start.at(-1)!, [], {
+    execArgv: start.slice(1, -1),
     env: {
       PATH: process.env.PATH,
       WEBSOCKET_URL: board.socketUrl,

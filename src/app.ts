@@ -10,7 +10,7 @@ import type { Logger } from "./ops/logger.ts";
 import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
 import { loadActions, type Registry } from "./actions/registry.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
-import { DevPlugboard } from "./devboard/server.ts";
+import type { DevPlugboard } from "./devboard/server.ts";
 import { createServices, closeServices, type Services } from "./services.ts";
 import { embeddedDefaults } from "./embedded.ts";
 import { pingDatabase } from "./db/database.ts";
@@ -56,10 +56,12 @@ export class App {
 
   static async start(options: AppOptions): Promise<App> {
     const { config, log } = options;
-    const registry = await loadActions({ dir: config.actionsDir, log });
+    // Production stops on an action file that fails to import, a duplicate name, or no action at all.
+    const registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
+    // The dev plugboard's code is loaded only in dev mode: production never imports src/devboard/.
     const board = config.websocketUrl
       ? undefined
-      : await DevPlugboard.start({
+      : await (await import("./devboard/server.ts")).DevPlugboard.start({
           port: config.plugboard.port,
           host: config.plugboard.host,
           allowedHosts: config.plugboard.allowedHosts,

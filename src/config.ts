@@ -3,11 +3,22 @@
  * is checked with zod, and is handed out as a frozen object. A bad value stops the process
  * before it connects anywhere: loadConfig throws a ConfigError listing every problem.
  */
+import { fileURLToPath } from "node:url";
 import { z } from "zod";
 import { KeyConfigError, parsePreviousKeys, parseSigningKey, type AsymmetricAlgorithm } from "./auth/keys.ts";
 import { MESSAGE_FORMATS, type MessageFormat } from "./actions/responses.ts";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
+/** json: one JSON object a line (for machines); pretty: pino-pretty (for people). Unset: pretty on a terminal. */
+export const LOG_FORMATS = ["json", "pretty"] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
+
+/**
+ * The actions the service loads when ACTIONS_DIR is unset: actions/ beside the running code, so
+ * the compiled service (dist/src/config.js) finds dist/actions/ and tsx (src/config.ts) finds
+ * actions/, whatever the working directory.
+ */
+export const DEFAULT_ACTIONS_DIR = fileURLToPath(new URL("../actions/", import.meta.url));
 /** The dev plugboard's answers to POST /: the consumer's whole payload, or the Vera Plugboard's. */
 const PLUGBOARD_HTTP_MODES = ["full", "vera"] as const;
 const HS_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -82,18 +93,20 @@ const envSchema = z.object({
   HEARTBEAT_INTERVAL_MS: int(10, 50_000).default("30000"),
   HEALTH_PORT: optionalText.pipe(int(0, 65535).optional()),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
+  LOG_FORMAT: optionalText.pipe(z.enum(LOG_FORMATS).optional()),
   PLUGBOARD_PORT: int(0, 65535).default("4000"),
   PLUGBOARD_HOST: z.string().min(1).default("127.0.0.1"),
   PLUGBOARD_ALLOWED_HOSTS: hostList,
   PLUGBOARD_HTTP: z.enum(PLUGBOARD_HTTP_MODES).default("full"),
-  ACTIONS_DIR: z.string().min(1).default("actions"),
+  ACTIONS_DIR: optionalText,
   DATA_DIR: z.string().min(1).default(".data"),
   NODE_ENV: optionalText,
 });
 
 export interface Config {
-  /** Production mode: a real plugboard is configured. */
+  /** Production mode: a real plugboard is configured (NODE_ENV=production requires one, see serviceProblems). */
   production: boolean;
+  nodeEnv: string | undefined;
   websocketUrl: string | undefined;
   token: string | undefined;
   database: { url: string } | undefined;
@@ -130,6 +143,8 @@ export interface Config {
   heartbeatIntervalMs: number;
   healthPort: number | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** Unset: pretty when stdout is a terminal, JSON otherwise (src/ops/logger.ts). */
+  logFormat: LogFormat | undefined;
   /**
    * allowedHosts: names the dev plugboard's HTTP side answers to besides its own (DNS rebinding guard);
    * httpMode: what its POST / answers, the consumer's whole payload (full) or the Vera Plugboard's answer (vera).
@@ -236,6 +251,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   const dbUrl = databaseUrl(env);
   return deepFreeze<Config>({
     production,
+    nodeEnv: env.NODE_ENV,
     websocketUrl: env.WEBSOCKET_URL,
     token: env.TOKEN,
     database: dbUrl ? { url: dbUrl } : undefined,
@@ -268,10 +284,23 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     healthPort: env.HEALTH_PORT,
     logLevel: env.LOG_LEVEL,
+    logFormat: env.LOG_FORMAT,
     plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP },
-    actionsDir: env.ACTIONS_DIR,
+    actionsDir: env.ACTIONS_DIR ?? DEFAULT_ACTIONS_DIR,
     dataDir: env.DATA_DIR,
   });
+}
+
+/**
+ * What the service itself (not the dev plugboard or `npm run migrate`) cannot start without.
+ * NODE_ENV=production without WEBSOCKET_URL would otherwise start the dev plugboard and the
+ * embedded defaults in production: it is refused instead.
+ */
+export function serviceProblems(config: Readonly<Config>): string[] {
+  if (config.nodeEnv === "production" && !config.websocketUrl) {
+    return ["WEBSOCKET_URL: required when NODE_ENV=production (without it the service would run the dev plugboard)"];
+  }
+  return [];
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

@@ -2,24 +2,33 @@
  * Process entry: configuration → app; signals drain it. A bad configuration stops the process
  * before it connects anywhere, one line per problem.
  */
-import { createLogger, flushLogs } from "./ops/logger.ts";
-import { loadConfigOrExit } from "./ops/startup.ts";
-import { App } from "./app.ts";
+import module from "node:module";
+import type { App } from "./app.ts";
+
+// Node 22.1+ keeps V8's compiled code of every module loaded below on disk (NODE_COMPILE_CACHE,
+// else <tmpdir>/node-compile-cache), so a restart does not compile them again; Node 20 has no
+// such cache and goes on as before. Hence the imports after this line are dynamic.
+(module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
+const { createLogger, flushLogs } = await import("./ops/logger.ts");
+const { loadConfigOrExit } = await import("./ops/startup.ts");
+const { serviceProblems } = await import("./config.ts");
 
 function exit(code: number): never {
   flushLogs();
   process.exit(code);
 }
 
-const config = loadConfigOrExit();
-const log = createLogger({ level: config.logLevel });
+const config = loadConfigOrExit(serviceProblems);
+const log = createLogger({ level: config.logLevel, format: config.logFormat });
 process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
 
 let app: App;
 try {
+  const { App } = await import("./app.ts");
   app = await App.start({ config, log });
 } catch (error) {
-  log.fatal({ err: error }, "could not start");
+  // One line that says why: the reason is in the message, the stack in err.
+  log.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
   exit(1);
 }
 

@@ -60,18 +60,27 @@ export async function createServices(config: Readonly<Config>, log: Logger, opti
   const url = config.database?.url;
   if (!options.dialect && !url) throw new NoDatabaseError();
 
+  // The password pool starts its threads and hashes its dummy digest while the database connects
+  // and migrates: one is CPU on worker threads, the other waiting on the network.
+  const starting = Passwords.start({ cost: config.bcrypt.cost, threads: config.bcrypt.threads, queue: config.bcrypt.queue });
+  starting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   let db: Kysely<Database>;
-  if (options.dialect) {
-    // An embedded single-connection database: one process, nobody to race with.
-    db = createDatabase({ dialect: options.dialect }, log);
-    if (options.migrate !== false) await migrateToLatest(db, log, { lock: false });
-  } else {
-    if (options.migrate !== false) await migrateWithOwnPool(url!, log);
-    db = createDatabase({ ...options.pool, url: url! }, log);
+  try {
+    if (options.dialect) {
+      // An embedded single-connection database: one process, nobody to race with.
+      db = createDatabase({ dialect: options.dialect }, log);
+      if (options.migrate !== false) await migrateToLatest(db, log, { lock: false });
+    } else {
+      if (options.migrate !== false) await migrateWithOwnPool(url!, log);
+      db = createDatabase({ ...options.pool, url: url! }, log);
+    }
+  } catch (error) {
+    await starting.then((p) => p.close(), () => undefined);
+    throw error;
   }
   let passwords: Passwords;
   try {
-    passwords = await Passwords.start({ cost: config.bcrypt.cost, threads: config.bcrypt.threads, queue: config.bcrypt.queue });
+    passwords = await starting;
   } catch (error) {
     await db.destroy();
     throw error;

@@ -1,7 +1,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { ConfigError, loadConfig } from "../src/config.ts";
+import path from "node:path";
+import { ConfigError, DEFAULT_ACTIONS_DIR, loadConfig, serviceProblems } from "../src/config.ts";
+import { DIST, compiledEntry, startCommand } from "./support/build.ts";
 
 const SECRET = "x".repeat(32);
 
@@ -93,7 +95,7 @@ test("asymmetric algorithms need a private key and a key id", () => {
 });
 
 test("npm start with a bad configuration exits non-zero before connecting, one line per problem", () => {
-  const result = spawnSync(process.execPath, ["--import", "tsx", "src/main.ts"], {
+  const result = spawnSync(process.execPath, [...startCommand().flags, compiledEntry()], {
     encoding: "utf8",
     env: { PATH: process.env.PATH, WEBSOCKET_URL: "ws://127.0.0.1:9/websocket", MAX_CONCURRENCY: "0" },
     timeout: 20_000,
@@ -104,4 +106,24 @@ test("npm start with a bad configuration exits non-zero before connecting, one l
   assert.ok(lines.every((l) => l.level === "fatal" && l.msg.startsWith("configuration: ")));
   assert.ok(lines.some((l) => /TOKEN/.test(l.msg)));
   assert.ok(lines.some((l) => /MAX_CONCURRENCY/.test(l.msg)));
+});
+
+test("ACTIONS_DIR defaults to actions/ beside the running code, whatever the working directory", () => {
+  assert.equal(loadConfig({}).actionsDir, DEFAULT_ACTIONS_DIR);
+  assert.equal(DEFAULT_ACTIONS_DIR, path.resolve("actions") + path.sep, "under tsx: the sources' actions/");
+  assert.equal(loadConfig({ ACTIONS_DIR: "tests/fixtures/actions" }).actionsDir, "tests/fixtures/actions");
+  // Compiled, dist/src/config.js finds dist/actions/, even started from another directory.
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", `import { DEFAULT_ACTIONS_DIR } from ${JSON.stringify(path.join(DIST, "src/config.js"))}; process.stdout.write(DEFAULT_ACTIONS_DIR)`], {
+    encoding: "utf8",
+    cwd: "/",
+  });
+  assert.equal(result.stdout, path.join(DIST, "actions") + path.sep, result.stderr);
+});
+
+test("NODE_ENV=production without WEBSOCKET_URL is a problem for the service (not for the dev plugboard or migrate)", () => {
+  assert.deepEqual(serviceProblems(loadConfig({ NODE_ENV: "production" })), [
+    "WEBSOCKET_URL: required when NODE_ENV=production (without it the service would run the dev plugboard)",
+  ]);
+  assert.deepEqual(serviceProblems(loadConfig({ NODE_ENV: "production", WEBSOCKET_URL: "ws://x/websocket", TOKEN: "t", JWT_SECRET: SECRET })), []);
+  assert.deepEqual(serviceProblems(loadConfig({})), []);
 });

@@ -1,17 +1,23 @@
 /**
- * Docker cannot run here, so these tests check what can be checked without it: the Dockerfile
- * starts the service with `npm start`'s command as a non-root user and probes /healthz (the probe
- * itself is run against a real HTTP server), the image holds every file the service imports,
- * docker-compose.yml is scalable and has its healthchecks, and .env.example names only
- * variables src/config.ts reads.
+ * Docker cannot run here, so these tests run what the image runs instead of reading it: the
+ * runtime stage's files (the build output and a production-only install, in a temp dir) started
+ * with its CMD and environment serve a request through a dev plugboard and pass its HEALTHCHECK
+ * command. Only what cannot run is checked as text: the base images, the stages, USER,
+ * HEALTHCHECK. And docker-compose.yml is scalable and has its healthchecks, and .env.example
+ * names only variables src/config.ts reads.
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
+import { tmpdir } from "node:os";
 import path from "node:path";
 import { loadConfig } from "../src/config.ts";
+import { DevPlugboard } from "../src/devboard/server.ts";
+import { DIST } from "./support/build.ts";
+import { until } from "./support/consumer.ts";
+import { serviceDatabaseEnv } from "./support/process.ts";
 
 const read = (file: string) => readFileSync(file, "utf8");
 
@@ -101,71 +107,120 @@ const asMap = (value: Yaml | undefined, what: string): Record<string, Yaml> => {
   return value;
 };
 
-/** Files reachable from an entry point through relative static and dynamic imports. */
-function importGraph(entry: string): Set<string> {
-  const seen = new Set<string>();
-  const visit = (file: string) => {
-    if (seen.has(file)) return;
-    seen.add(file);
-    const source = read(file);
-    for (const match of source.matchAll(/(?:from\s+|import\s*\(\s*|import\s+)["'](\.{1,2}\/[^"']+)["']/g)) {
-      const target = path.normalize(path.join(path.dirname(file), match[1]!));
-      if (existsSync(target)) visit(target);
-    }
-  };
-  visit(entry);
-  return seen;
+/** What a stage's instructions say, by name: ENV as a map, COPY as [from, sources, destination]. */
+function stageEnv(stage: Instruction[]): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const i of stage.filter((i) => i.name === "ENV")) for (const [, name, value] of i.args.matchAll(/([A-Z][A-Z0-9_]*)=(\S+)/g)) env[name!] = value!;
+  return env;
 }
 
-test("Dockerfile: multi-stage, production dependencies only, non-root, HEALTHCHECK on /healthz, `npm start`'s command", () => {
-  const all = instructions(read("Dockerfile"));
-  assert.ok(all.filter((i) => i.name === "FROM").length >= 2, "multi-stage");
-  assert.ok(all.some((i) => i.name === "RUN" && /npm ci\b.*--omit=dev/.test(i.args)), "npm ci --omit=dev in the dependency stage");
-  const runtime = runtimeStage(all);
+/** The stage named `name` (FROM … AS name). */
+function stage(all: Instruction[], name: string): Instruction[] {
+  const from = all.findIndex((i) => i.name === "FROM" && new RegExp(`\\bAS ${name}$`, "i").test(i.args));
+  assert.ok(from >= 0, `a stage named ${name}`);
+  const next = all.findIndex((i, index) => index > from && i.name === "FROM");
+  return all.slice(from, next < 0 ? undefined : next);
+}
 
-  const users = runtime.filter((i) => i.name === "USER");
-  assert.equal(users.length > 0, true, "the runtime stage sets a USER");
-  assert.ok(!["root", "0", "0:0"].includes(users.at(-1)!.args), `runs as a non-root user, not ${users.at(-1)!.args}`);
-  const userAt = runtime.lastIndexOf(users.at(-1)!);
-  assert.ok(runtime.findIndex((i) => i.name === "CMD") > userAt, "CMD comes after USER");
-
-  const env = runtime.filter((i) => i.name === "ENV").map((i) => i.args).join(" ");
-  assert.match(env, /\bHEALTH_PORT=\d+/, "HEALTH_PORT is set, so /healthz exists");
-  for (const name of env.matchAll(/\b([A-Z][A-Z0-9_]*)=/g)) {
-    if (name[1] !== "NODE_ENV") assert.ok(configVariables().has(name[1]!), `ENV ${name[1]} is read by src/config.ts`);
+/** The production-only node_modules `npm ci --omit=dev` installs: the lockfile's packages not marked dev, copied. */
+function productionNodeModules(into: string): void {
+  const lock = JSON.parse(read("package-lock.json")) as { packages: Record<string, { dev?: boolean }> };
+  for (const [key, entry] of Object.entries(lock.packages)) {
+    // Nested packages come with their parent.
+    if (!key.startsWith("node_modules/") || key.slice("node_modules/".length).includes("node_modules/") || entry.dev) continue;
+    if (existsSync(key)) cpSync(key, path.join(into, key), { recursive: true });
   }
-  assert.match(runtime.find((i) => i.name === "HEALTHCHECK")?.args ?? "", /\/healthz/);
+}
 
-  // The image starts the service exactly as `npm start` does: the entry point the process tests
-  // run (tests/support/process.ts), through tsx.
-  const cmd = JSON.parse(runtime.findLast((i) => i.name === "CMD")!.args) as string[];
-  const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
-  assert.equal(cmd.join(" "), scripts.start);
-  assert.match(read("tests/support/process.ts"), /"--import", "tsx", "src\/main\.ts"/);
-  const dependencies = (JSON.parse(read("package.json")) as { dependencies: Record<string, string> }).dependencies;
-  assert.ok(dependencies.tsx, "tsx is a production dependency: the image runs TypeScript through it");
+const all = () => instructions(read("Dockerfile"));
+
+test("Dockerfile (text, what cannot run here): Node 24 base images, a build stage that builds, a non-root USER, a HEALTHCHECK", () => {
+  const dockerfile = all();
+  assert.match(dockerfile.find((i) => i.name === "ARG" && i.args.startsWith("NODE_VERSION="))?.args ?? "", /^NODE_VERSION=24$/, "Node 24 LTS");
+  for (const from of dockerfile.filter((i) => i.name === "FROM")) assert.match(from.args, /^node:\$\{NODE_VERSION\}-[a-z]+-slim AS /, from.args);
+  const build = stage(dockerfile, "build");
+  assert.ok(build.some((i) => i.name === "RUN" && /^npm ci\b/.test(i.args) && !/--omit=dev/.test(i.args)), "the build stage installs the dev dependencies (TypeScript)");
+  assert.ok(build.some((i) => i.name === "RUN" && i.args === "npm run build"), "and runs the build, which type-checks");
+  assert.ok(stage(dockerfile, "deps").some((i) => i.name === "RUN" && /npm ci\b.*--omit=dev/.test(i.args)), "production dependencies only");
+
+  const runtime = runtimeStage(dockerfile);
+  const users = runtime.filter((i) => i.name === "USER");
+  assert.ok(users.length > 0, "the runtime stage sets a USER");
+  assert.ok(!["root", "0", "0:0"].includes(users.at(-1)!.args), `runs as a non-root user, not ${users.at(-1)!.args}`);
+  assert.ok(runtime.findIndex((i) => i.name === "CMD") > runtime.lastIndexOf(users.at(-1)!), "CMD comes after USER");
+  assert.match(runtime.find((i) => i.name === "HEALTHCHECK")?.args ?? "", /\/healthz/);
+  for (const name of Object.keys(stageEnv(runtime))) {
+    if (name !== "NODE_ENV") assert.ok(configVariables().has(name), `ENV ${name} is read by src/config.ts`);
+  }
+  // Sources stay out of the image: it copies the build output, not src/.
+  const copied = runtime.filter((i) => i.name === "COPY").map((i) => i.args);
+  assert.deepEqual(copied.filter((c) => /\b(src|tsconfig\.json|actions|migrations)\b/.test(c) && !c.startsWith("--from=build")), []);
+  const ignored = read(".dockerignore").split("\n").map((l) => l.trim());
+  for (const entry of [".env", ".data", "node_modules", "dist", "tests"]) assert.ok(ignored.includes(entry), `.dockerignore drops ${entry}`);
 });
 
-test("Dockerfile: the image holds every file the service and the dev plugboard import, and .dockerignore keeps them", () => {
-  const runtime = runtimeStage(instructions(read("Dockerfile")));
-  const copied = runtime
-    .filter((i) => i.name === "COPY" && !i.args.startsWith("--from"))
-    .flatMap((i) => i.args.split(/\s+/).slice(0, -1));
-  const needed = new Set<string>();
-  for (const entry of ["src/main.ts", "src/devboard/cli.ts", "src/db/migrate-cli.ts"]) {
-    for (const file of importGraph(entry)) needed.add(file.split(path.sep)[0]!);
+test("the image, run without Docker: its runtime stage's files (the build output, a production-only install) and its CMD serve a request and pass its HEALTHCHECK", async (t) => {
+  const dockerfile = all();
+  const runtime = runtimeStage(dockerfile);
+  const app = mkdtempSync(path.join(tmpdir(), "vera-image-"));
+  t.after(() => rmSync(app, { recursive: true, force: true }));
+  // Each COPY of the runtime stage, from where the stage takes it.
+  for (const copy of runtime.filter((i) => i.name === "COPY")) {
+    const words = copy.args.split(/\s+/);
+    const from = /^--from=(\S+)$/.exec(words[0]!)?.[1];
+    const [source, destination] = from ? [words[1]!, words[2]!] : [words[0]!, words[1]!];
+    if (from === "deps") {
+      assert.equal(source, "/app/node_modules");
+      productionNodeModules(app);
+    } else if (from === "build") {
+      // The build stage's `npm run build`: the same script tests/run.ts ran before this test.
+      assert.equal(source, "/app/dist");
+      cpSync(DIST, path.join(app, destination), { recursive: true });
+    } else {
+      for (const file of words.slice(0, -1)) cpSync(file, path.join(app, destination.endsWith("/") ? path.join(destination, file) : destination), { recursive: true });
+    }
   }
-  // Loaded at run time by directory, not imported: the actions and the migrations.
-  needed.add("actions").add("migrations");
-  for (const top of needed) assert.ok(copied.includes(top), `the image copies ${top}/ (imported by the service)`);
-  for (const file of ["package.json", "package-lock.json", "tsconfig.json"]) assert.ok(copied.includes(file), `the image copies ${file}`);
+  assert.ok(!existsSync(path.join(app, "node_modules/tsx")) && !existsSync(path.join(app, "node_modules/typescript")) && !existsSync(path.join(app, "node_modules/esbuild")), "no TypeScript tooling");
+  assert.ok(!existsSync(path.join(app, "src")), "no sources");
 
-  const ignored = read(".dockerignore")
-    .split("\n")
-    .map((l) => l.trim())
-    .filter((l) => l && !l.startsWith("#"));
-  for (const path of copied) assert.ok(!ignored.includes(path), `.dockerignore does not drop ${path}`);
-  for (const secret of [".env", ".data", "node_modules"]) assert.ok(ignored.includes(secret), `.dockerignore drops ${secret}`);
+  const board = await DevPlugboard.start({ requestTimeoutMs: 15_000 });
+  t.after(() => board.stop());
+  const cmd = JSON.parse(runtime.findLast((i) => i.name === "CMD")!.args) as string[];
+  assert.equal(cmd[0], "node");
+  const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
+  assert.equal(cmd.join(" "), scripts.start, "the image runs `npm start`'s command");
+  const env: Record<string, string | undefined> = {
+    PATH: process.env.PATH,
+    ...stageEnv(runtime),
+    HEALTH_PORT: "0", // the image's 9090 might be taken here
+    DATA_DIR: path.join(app, ".data"),
+    WEBSOCKET_URL: board.socketUrl,
+    TOKEN: board.token,
+    JWT_SECRET: "image-test-secret-that-is-at-least-32-bytes",
+    ...(await serviceDatabaseEnv()),
+  };
+  assert.equal(env.NODE_ENV, "production");
+  const child = spawn(process.execPath, cmd.slice(1), { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+  t.after(() => void (child.exitCode === null && child.kill("SIGKILL")));
+  let out = "";
+  child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  child.stderr.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
+  const lines = () => out.split("\n").filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+  await until(() => lines().some((l) => l.msg === "joined the plugboard"), 90_000, "the image's service joins the plugboard");
+  const registered = await board.request("Register", { name: "Ada", username: "ada_image", password: "correct horse battery" });
+  assert.equal(registered.status, 201, JSON.stringify(registered.body));
+
+  // The HEALTHCHECK command, run as Docker would run it inside the container.
+  const healthPort = Number(lines().find((l) => typeof l.health_port === "number")!.health_port);
+  const healthcheck = runtime.find((i) => i.name === "HEALTHCHECK")!.args;
+  const probe = JSON.parse(healthcheck.slice(healthcheck.indexOf("CMD ") + 4)) as string[];
+  const healthy = spawnSync(process.execPath, probe.slice(1), { cwd: app, env: { ...env, HEALTH_PORT: String(healthPort) } });
+  assert.equal(healthy.status, 0, "healthy while joined");
+
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0, out.slice(-2000));
+  assert.ok(lines().every((l) => typeof l.level === "string"), "JSON log lines only");
 });
 
 test("Dockerfile: the HEALTHCHECK command exits 0 on a 200 from /healthz and 1 on a 503 or no answer", async () => {
@@ -208,7 +263,9 @@ test("docker-compose.yml: PostgreSQL, the dev plugboard and the consumer; health
   assert.match(JSON.stringify(asMap(postgres.healthcheck, "postgres healthcheck").test), /pg_isready/);
 
   const plugboard = asMap(services.plugboard, "plugboard");
-  assert.deepEqual(plugboard.command, ["npm", "run", "plugboard"]);
+  // `npm run plugboard`'s command, run by node directly as the image's CMD is.
+  const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
+  assert.deepEqual(plugboard.command, scripts.plugboard!.split(" "));
   assert.equal(asMap(plugboard.environment, "plugboard environment").PLUGBOARD_HOST, "0.0.0.0");
   assert.ok(asMap(plugboard.healthcheck, "plugboard healthcheck").test);
 

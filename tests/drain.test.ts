@@ -11,7 +11,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
+import { compiledFixtures, serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
 import { startConsumer, type TestConsumer } from "./support/consumer.ts";
 
 const SHUTDOWNS = 5;
@@ -58,7 +58,7 @@ test(`${SHUTDOWNS} shutdowns of one of two replicas under ${IN_FLIGHT} requests 
       WEBSOCKET_URL: board.socketUrl,
       TOKEN: board.token,
       JWT_SECRET: "drain-test-secret-that-is-at-least-32-bytes",
-      ACTIONS_DIR: "tests/fixtures/actions",
+      ACTIONS_DIR: compiledFixtures("actions"),
       DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-drain-")),
       LOG_LEVEL: "info",
       ...(await serviceDatabaseEnv()),

@@ -15,7 +15,8 @@ import { closeServices, createServices } from "../src/services.ts";
 import { folderMigrations, migrateToLatest, MigrationError } from "../src/db/migrator.ts";
 
 const run = promisify(execFile);
-const MIGRATE_CLI = fileURLToPath(new URL("../src/db/migrate-cli.ts", import.meta.url));
+/** `npm run migrate`'s entry, compiled (tests/run.ts builds it): it must find dist/migrations/ on its own. */
+const MIGRATE_CLI = fileURLToPath(new URL("../dist/src/db/migrate-cli.js", import.meta.url));
 const silent = captureLogs("silent").log;
 
 describe("migrations", { skip: postgresSkipReason() }, () => {
@@ -63,11 +64,11 @@ describe("migrations", { skip: postgresSkipReason() }, () => {
     const database = await createTestDatabase({ migrate: false });
     try {
       const env = { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "info" };
-      const first = await run(process.execPath, ["--import", "tsx", MIGRATE_CLI], { env });
+      const first = await run(process.execPath, [MIGRATE_CLI], { env });
       assert.match(first.stdout, /applied 4 migration\(s\)/);
-      const second = await run(process.execPath, ["--import", "tsx", MIGRATE_CLI], { env });
+      const second = await run(process.execPath, [MIGRATE_CLI], { env });
       assert.match(second.stdout, /schema already up to date/);
-      const failed = await run(process.execPath, ["--import", "tsx", MIGRATE_CLI], { env: { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" } }).then(
+      const failed = await run(process.execPath, [MIGRATE_CLI], { env: { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" } }).then(
         () => 0,
         (error: { code?: number }) => error.code,
       );

@@ -8,7 +8,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
+import { compiledFixtures, serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
 import { until } from "./support/consumer.ts";
 
 const boards: DevPlugboard[] = [];
@@ -27,7 +27,7 @@ async function serve(env: Record<string, string> = {}) {
     WEBSOCKET_URL: board.socketUrl,
     TOKEN: board.token,
     JWT_SECRET: SECRET,
-    ACTIONS_DIR: "tests/fixtures/actions",
+    ACTIONS_DIR: compiledFixtures("actions"),
     DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-process-")),
     ...(await serviceDatabaseEnv()),
     ...env,

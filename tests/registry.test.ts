@@ -1,7 +1,10 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { loadActions, DuplicateActionError } from "../src/actions/registry.ts";
+import { mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { loadActions, ActionLoadError, DuplicateActionError } from "../src/actions/registry.ts";
 import { captureLogs } from "./support/logs.ts";
 
 const FIXTURES = "tests/fixtures/actions";
@@ -40,18 +43,39 @@ test("the published JSON is the same text in every process (replicas of one buil
   assert.equal(a.stdout, (await loadActions({ dir: FIXTURES, log })).json);
 });
 
-test("two actions with one name stop the start-up", async () => {
-  const { log } = captureLogs();
-  await assert.rejects(loadActions({ dir: "tests/fixtures/dup-actions", log }), (error: unknown) => {
+test("two actions with one name stop a production start-up; in dev the first is kept, with a warning", async () => {
+  const { log, lines } = captureLogs();
+  await assert.rejects(loadActions({ dir: "tests/fixtures/dup-actions", log, strict: true }), (error: unknown) => {
     assert.ok(error instanceof DuplicateActionError);
     assert.match(error.message, /Duplicate action name "Same" in .*One\.ts and .*Two\.ts/);
     return true;
   });
+  const dev = await loadActions({ dir: "tests/fixtures/dup-actions", log });
+  assert.deepEqual(dev.names, ["Same"]);
+  assert.match(dev.get("Same")!.file, /One\.ts$/);
+  assert.ok(lines().some((l) => l.level === "warn" && /Duplicate action name "Same"/.test(String(l.msg))));
 });
 
-test("an empty or missing folder gives an empty registry", async () => {
-  const { log } = captureLogs();
+test("an action file that fails to import stops a production start-up, naming the file and the reason; in dev it is skipped", async () => {
+  const dir = mkdtempSync(path.join(tmpdir(), "vera-broken-actions-"));
+  writeFileSync(path.join(dir, "Broken.mjs"), 'import "./no-such-module.mjs";\n');
+  const { log, lines } = captureLogs();
+  await assert.rejects(loadActions({ dir, log, strict: true }), (error: unknown) => {
+    assert.ok(error instanceof ActionLoadError);
+    assert.match(error.message, /^action file .*Broken\.mjs failed to import: .*no-such-module/);
+    assert.doesNotMatch(error.message, /\n/, "one line");
+    return true;
+  });
+  const dev = await loadActions({ dir, log });
+  assert.deepEqual(dev.names, []);
+  assert.ok(lines().some((l) => l.level === "warn" && l.msg === "skipped action file: it failed to import"));
+});
+
+test("no action at all: an error in production, a warning and an empty registry in dev", async () => {
+  const { log, lines } = captureLogs();
+  await assert.rejects(loadActions({ dir: "tests/fixtures/no-such-folder", log, strict: true }), /^ActionLoadError: no actions found in tests\/fixtures\/no-such-folder/);
   const registry = await loadActions({ dir: "tests/fixtures/no-such-folder", log });
   assert.deepEqual(registry.names, []);
   assert.equal(registry.json, "{}");
+  assert.ok(lines().some((l) => l.level === "warn" && /^no actions found/.test(String(l.msg))));
 });

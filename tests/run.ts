@@ -1,16 +1,21 @@
 /**
- * `npm test` after the type-check: provides a database for the suite (an ephemeral PostgreSQL
- * cluster from the system binaries, DATABASE_URL when set, or PGlite as the last resort), then
- * runs every tests/**\/*.test.ts file with node:test through tsx.
+ * `npm test` after the type-check: builds the service once when dist/ is stale (the
+ * process-level tests run the compiled entry, as production does; tests/support/build.ts),
+ * provides a database for the suite (an ephemeral PostgreSQL cluster from the system binaries,
+ * DATABASE_URL when set, or PGlite as the last resort), then runs every tests/**\/*.test.ts
+ * file with node:test through tsx.
  * Extra arguments select files: `npm test -- tests/dispatcher.test.ts`.
  */
 import { spawn } from "node:child_process";
 import fg from "fast-glob";
 import { startTestDatabase } from "./support/database.ts";
+import { buildForTests } from "./support/build.ts";
 
 const selected = process.argv.slice(2);
 const files = selected.length > 0 ? selected : await fg("tests/**/*.test.ts", { ignore: ["**/node_modules/**"] });
 files.sort();
+
+buildForTests();
 
 const database = await startTestDatabase();
 console.log(`# database for the tests: ${database.description}`);

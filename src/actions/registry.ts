@@ -1,7 +1,9 @@
 /**
  * Finds the actions: globs a folder, imports each file, keeps every Action subclass it
  * exports, and builds the `actions` JSON published to the plugboard. Every skipped file is
- * logged with the reason; two actions with one name stop the start-up.
+ * logged with the reason. In production (`strict`) a file that fails to import, two actions with
+ * one name, or no action at all stop the start-up (ActionLoadError, one line saying which); in
+ * dev they are warnings, so one broken file does not stop work on the others.
  */
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -53,11 +55,28 @@ export class Registry {
   }
 }
 
-export class DuplicateActionError extends Error {
+/** Why a production start-up stops while loading the actions; the message is the whole story. */
+export class ActionLoadError extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = "ActionLoadError";
+  }
+}
+
+export class DuplicateActionError extends ActionLoadError {
   constructor(name: string, files: string[]) {
     super(`Duplicate action name "${name}" in ${files.join(" and ")}`);
     this.name = "DuplicateActionError";
   }
+}
+
+/** The first line of an import error, and what a `.ts` file without a TypeScript loader needs. */
+function importFailure(file: string, error: unknown): string {
+  const reason = (error instanceof Error ? error.message : String(error)).split("\n")[0];
+  const code = (error as { code?: unknown }).code;
+  const noLoader = code === "ERR_UNKNOWN_FILE_EXTENSION" || (typeof code === "string" && code.includes("TYPESCRIPT")) || code === "ERR_UNSUPPORTED_NODE_MODULES_TYPE_STRIPPING";
+  const hint = /\.[mc]?ts$/.test(file) && noLoader ? " (a TypeScript file: compile it with `npm run build` and point ACTIONS_DIR at the output)" : "";
+  return `action file ${file} failed to import: ${reason}${hint}`;
 }
 
 /** The fields an action is validated and published with: its schema, plus `jwt` when it requires a user. */
@@ -81,8 +100,15 @@ export function publish(cls: ActionClass): PublishedAction {
 const SOURCE_PATTERN = "**/*.{ts,mts,js,mjs}";
 const IGNORED = ["**/*.d.ts", "**/*.test.*", "**/node_modules/**", "**/_*"];
 
-export async function loadActions(options: { dir: string; log: Logger }): Promise<Registry> {
-  const { log } = options;
+export interface LoadActionsOptions {
+  dir: string;
+  log: Logger;
+  /** Production: an import failure, a duplicate name or no action at all throws ActionLoadError. */
+  strict?: boolean;
+}
+
+export async function loadActions(options: LoadActionsOptions): Promise<Registry> {
+  const { log, strict = false } = options;
   const dir = path.resolve(options.dir);
   const files = (await fg(SOURCE_PATTERN, { cwd: dir, absolute: true, ignore: IGNORED })).sort();
   const found = new Map<string, RegisteredAction>();
@@ -94,6 +120,7 @@ export async function loadActions(options: { dir: string; log: Logger }): Promis
     try {
       mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
     } catch (error) {
+      if (strict) throw new ActionLoadError(importFailure(rel, error), { cause: error });
       log.warn({ file: rel, err: error }, "skipped action file: it failed to import");
       continue;
     }
@@ -111,10 +138,20 @@ export async function loadActions(options: { dir: string; log: Logger }): Promis
         continue;
       }
       const previous = found.get(cls.name);
-      if (previous) throw new DuplicateActionError(cls.name, [previous.file, rel]);
+      if (previous) {
+        const duplicate = new DuplicateActionError(cls.name, [previous.file, rel]);
+        if (strict) throw duplicate;
+        log.warn({ file: rel, class: cls.name, kept: previous.file }, `skipped class: ${duplicate.message}; the first one is kept`);
+        continue;
+      }
       const requiresUser = cls.requiresUser === true;
       found.set(cls.name, { name: cls.name, cls, validator: fieldsSchema(cls).strict(), requiresUser, instance: new cls(), file: rel });
     }
+  }
+  if (found.size === 0) {
+    const message = `no actions found in ${path.relative(process.cwd(), dir) || "."} (ACTIONS_DIR): no file there exports an Action subclass`;
+    if (strict) throw new ActionLoadError(message);
+    log.warn({ dir }, message);
   }
   const registry = new Registry([...found.values()]);
   log.info({ actions: registry.names, dir: path.relative(process.cwd(), dir) || "." }, "actions loaded");

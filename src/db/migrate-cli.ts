@@ -9,7 +9,7 @@ import { migrateToLatest } from "./migrator.ts";
 
 async function main(): Promise<number> {
   const config = loadConfigOrExit();
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   if (!config.database) {
     log.fatal("no database configured: set DATABASE_URL or POSTGRES_HOST/_PORT/_USER/_PASSWORD/_DB");
     return 2;

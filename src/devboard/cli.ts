@@ -41,7 +41,7 @@ function stopOnSignals(log: Logger, board: DevPlugboard): void {
 
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const log = createLogger({ level: config.logLevel });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const board = await DevPlugboard.start({
     port: config.plugboard.port,
     host: config.plugboard.host,

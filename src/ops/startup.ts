@@ -2,19 +2,26 @@
  * What every command (service, dev plugboard, migrate) does first: read the configuration,
  * or stop before doing anything, one log line per problem and exit code 2.
  */
-import { ConfigError, loadConfig, type Config } from "../config.ts";
+import { ConfigError, LOG_FORMATS, loadConfig, type Config, type LogFormat } from "../config.ts";
 import { createLogger, flushLogs } from "./logger.ts";
 
 export const CONFIG_EXIT_CODE = 2;
 
-export function loadConfigOrExit(): Readonly<Config> {
+/** `check`: rules of one command on top of loadConfig's (the service's: serviceProblems). */
+export function loadConfigOrExit(check: (config: Readonly<Config>) => string[] = () => []): Readonly<Config> {
+  let problems: string[];
   try {
-    return loadConfig();
+    const config = loadConfig();
+    problems = check(config);
+    if (problems.length === 0) return config;
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
-    const log = createLogger();
-    for (const problem of error.problems) log.fatal({ problem }, `configuration: ${problem}`);
-    flushLogs();
-    process.exit(CONFIG_EXIT_CODE);
+    problems = error.problems;
   }
+  // The configuration did not load: honour LOG_FORMAT if it is one of the formats at least.
+  const format = LOG_FORMATS.find((f) => f === process.env.LOG_FORMAT?.trim()) as LogFormat | undefined;
+  const log = createLogger({ format });
+  for (const problem of problems) log.fatal({ problem }, `configuration: ${problem}`);
+  flushLogs();
+  process.exit(CONFIG_EXIT_CODE);
 }

@@ -1,9 +1,14 @@
 /**
- * Runs the service the way operators do: `node --import tsx src/main.ts`, configured only
- * through the environment, with its JSON log lines collected for the test.
+ * Runs the service the way operators do: `npm start`'s command, plain node on the compiled entry
+ * (node --max-semi-space-size=4 dist/src/main.js; tests/run.ts builds it first), configured only
+ * through the environment, with its JSON log lines collected for the test. Actions of
+ * tests/fixtures/ are given to it compiled: ACTIONS_DIR: compiledFixtures("actions").
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createTestDatabase } from "./database.ts";
+import { compiledEntry, startCommand } from "./build.ts";
+
+export { compiledFixtures } from "./build.ts";
 
 /**
  * DATABASE_URL of a fresh database for a service process when the tests have a PostgreSQL
@@ -24,8 +29,8 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-export function startService(env: Record<string, string | undefined>): ServiceProcess {
-  const child = spawn(process.execPath, ["--import", "tsx", "src/main.ts"], {
+export function startService(env: Record<string, string | undefined>, options: { nodeArgs?: string[] } = {}): ServiceProcess {
+  const child = spawn(process.execPath, [...startCommand().flags, ...(options.nodeArgs ?? []), compiledEntry()], {
     env: { PATH: process.env.PATH, NODE_ENV: "test", LOG_LEVEL: "debug", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
