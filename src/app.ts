@@ -62,9 +62,12 @@ export class App {
           log: log.child({ component: "devboard" }),
         });
     let services: Services;
+    let defaults: Awaited<ReturnType<typeof embeddedDefaults>> | undefined;
     try {
-      services = await createServices(config, log, { ...(await embeddedDefaults(config, log)), purgeRevocations: true });
+      defaults = await embeddedDefaults(config, log);
+      services = await createServices(config, log, { ...defaults, purgeRevocations: true });
     } catch (error) {
+      await defaults?.onClose?.().catch(() => undefined);
       await board?.stop();
       throw error;
     }
