@@ -1,6 +1,6 @@
 /**
- * `npm test` after the type-check: provides a database for the suite (an ephemeral PostgreSQL
- * cluster from the system binaries, DATABASE_URL when set, or PGlite as the last resort), then
+ * `npm test` after the type-check: provides a database for the suite (DATABASE_URL when set,
+ * else an ephemeral PostgreSQL cluster from the system's binaries or the npm package's), then
  * runs every tests/**\/*.test.ts file with node:test through tsx.
  * Extra arguments select files: `npm test -- tests/dispatcher.test.ts`.
  */
