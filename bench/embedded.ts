@@ -8,7 +8,7 @@
  *   node --import tsx bench/embedded.ts [RUNS]
  */
 import { spawn } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
@@ -80,6 +80,7 @@ const laterDb: number[] = [];
 const rss: number[] = [];
 for (let i = 0; i < runs; i++) {
   const base = mkdtempSync(path.join(tmpdir(), "vera-bench-embedded-"));
+  chmodSync(base, 0o755); // as root, PostgreSQL runs as another user, who must reach DATA_DIR
   const dataDir = path.join(base, "data");
   const tmp = mkdtempSync(path.join(base, "tmp-"));
   const a = await start(dataDir, tmp);

@@ -50,24 +50,34 @@ export class App {
 
   static async start(options: AppOptions): Promise<App> {
     const { config, log } = options;
-    const registry = await loadActions({ dir: config.actionsDir, log });
-    const board = config.websocketUrl
-      ? undefined
-      : await DevPlugboard.start({
-          port: config.plugboard.port,
-          host: config.plugboard.host,
-          allowedHosts: config.plugboard.allowedHosts,
-          httpMode: config.plugboard.httpMode,
-          token: config.token,
-          log: log.child({ component: "devboard" }),
-        });
-    let services: Services;
-    let defaults: Awaited<ReturnType<typeof embeddedDefaults>> | undefined;
+    // The embedded database (when no database is configured) starts in its own processes while
+    // the actions load; whatever fails, a server this process started or joined is released.
+    const embedded = embeddedDefaults(config, log);
+    embedded.catch(() => undefined); // awaited below; its failure is handled there
+    const releaseEmbedded = async () => (await embedded.catch(() => undefined))?.onClose?.().catch(() => undefined);
+    let registry: Registry;
+    let board: DevPlugboard | undefined;
     try {
-      defaults = await embeddedDefaults(config, log);
-      services = await createServices(config, log, { ...defaults, purgeRevocations: true });
+      registry = await loadActions({ dir: config.actionsDir, log });
+      board = config.websocketUrl
+        ? undefined
+        : await DevPlugboard.start({
+            port: config.plugboard.port,
+            host: config.plugboard.host,
+            allowedHosts: config.plugboard.allowedHosts,
+            httpMode: config.plugboard.httpMode,
+            token: config.token,
+            log: log.child({ component: "devboard" }),
+          });
     } catch (error) {
-      await defaults?.onClose?.().catch(() => undefined);
+      await releaseEmbedded();
+      throw error;
+    }
+    let services: Services;
+    try {
+      services = await createServices(config, log, { ...(await embedded), purgeRevocations: true });
+    } catch (error) {
+      await releaseEmbedded();
       await board?.stop();
       throw error;
     }

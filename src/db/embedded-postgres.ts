@@ -144,6 +144,15 @@ export async function openEmbeddedPostgres(dir: string): Promise<EmbeddedPostgre
     // That user must pass through DATA_DIR (search only: its other files keep their own modes).
     const parent = statSync(path.dirname(dir));
     if ((parent.mode & 0o001) === 0) chmodSync(path.dirname(dir), (parent.mode & 0o7777) | 0o001);
+    for (const [what, target] of [["DATA_DIR", dir], ["the PostgreSQL binaries", bin]] as const) {
+      const blocked = unreachable(target, user);
+      if (blocked) {
+        throw new Error(
+          `PostgreSQL refuses to run as root, so the embedded database runs as the OS user ${user.name}, who cannot reach ${what} (${target}): ` +
+            `${blocked} is not searchable by others. Set DATA_DIR to a directory it can reach, chmod o+x ${blocked}, run as another user, or set DATABASE_URL`,
+        );
+      }
+    }
   }
   const data = path.join(dir, "data");
   const me = path.join(dir, "clients", String(process.pid));
@@ -205,6 +214,23 @@ export async function openEmbeddedPostgres(dir: string): Promise<EmbeddedPostgre
     ...(user ? { user: user.name } : {}),
     release,
   };
+}
+
+/** The first directory on the way to `target` that `user` may not pass through, or undefined. */
+function unreachable(target: string, user: ServerUser): string | undefined {
+  const parts = path.resolve(target).split(path.sep).filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const d = path.sep + parts.slice(0, i).join(path.sep);
+    let st;
+    try {
+      st = statSync(d);
+    } catch {
+      return undefined; // not there yet: created below, by root, searchable
+    }
+    const ok = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!ok) return d;
+  }
+  return undefined;
 }
 
 async function initdb(bin: string, dir: string, data: string, user: ServerUser | undefined): Promise<void> {
