@@ -2,7 +2,7 @@
  * `npm start` with nothing configured, timed from outside: the service process on a fresh
  * DATA_DIR (and a fresh TMPDIR, so tsx's compile cache is cold too, as on a fresh clone) until
  * its first answer through the dev plugboard, then the same DATA_DIR started again; the node
- * process's RSS after 200 Register/Login calls. Each round stops the service with SIGTERM, which
+ * process's RSS at that first answer and after 200 Register/Login calls. Each round stops the service with SIGTERM, which
  * stops the embedded PostgreSQL. Prints the median of RUNS rounds (default 5).
  *
  *   node --import tsx bench/embedded.ts [RUNS]
@@ -78,6 +78,7 @@ const firstDb: number[] = [];
 const later: number[] = [];
 const laterDb: number[] = [];
 const rss: number[] = [];
+const idle: number[] = [];
 for (let i = 0; i < runs; i++) {
   const base = mkdtempSync(path.join(tmpdir(), "vera-bench-embedded-"));
   chmodSync(base, 0o755); // as root, PostgreSQL runs as another user, who must reach DATA_DIR
@@ -90,10 +91,11 @@ for (let i = 0; i < runs; i++) {
   const b = await start(dataDir, tmp);
   later.push(b.firstAnswerMs);
   laterDb.push(b.embedded.ms);
+  idle.push(b.rssMb());
   await traffic(b.url, 200);
   rss.push(b.rssMb());
   await b.stop();
   rmSync(base, { recursive: true, force: true });
-  console.log(`round ${i + 1}: first start ${a.firstAnswerMs.toFixed(0)} ms (${a.embedded.how} in ${a.embedded.ms} ms), later start ${b.firstAnswerMs.toFixed(0)} ms (${b.embedded.how} in ${b.embedded.ms} ms), RSS after 200 calls ${rss.at(-1)!.toFixed(1)} MB`);
+  console.log(`round ${i + 1}: first start ${a.firstAnswerMs.toFixed(0)} ms (${a.embedded.how} in ${a.embedded.ms} ms), later start ${b.firstAnswerMs.toFixed(0)} ms (${b.embedded.how} in ${b.embedded.ms} ms), RSS ${idle.at(-1)!.toFixed(1)} MB at the first answer, ${rss.at(-1)!.toFixed(1)} MB after 200 calls`);
 }
-console.log(`median of ${runs}: first start to first answer ${median(first).toFixed(0)} ms (database ${median(firstDb)} ms); later start ${median(later).toFixed(0)} ms (database ${median(laterDb)} ms); node RSS ${median(rss).toFixed(1)} MB`);
+console.log(`median of ${runs}: first start to first answer ${median(first).toFixed(0)} ms (database ${median(firstDb)} ms); later start ${median(later).toFixed(0)} ms (database ${median(laterDb)} ms); node RSS ${median(idle).toFixed(1)} MB at the first answer, ${median(rss).toFixed(1)} MB after 200 calls`);
