@@ -25,7 +25,7 @@
  */
 import { execFile, execFileSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { createServer } from "node:net";
 import path from "node:path";
@@ -165,8 +165,12 @@ export async function openEmbeddedPostgres(dir: string): Promise<EmbeddedPostgre
     dropDeadClients(dir);
     password = readOrCreatePassword(dir, user);
     if (!existsSync(path.join(data, "PG_VERSION"))) {
-      rmSync(data, { recursive: true, force: true }); // what a first start killed halfway left
-      await initdb(bin, dir, data, user);
+      // Made aside and renamed when complete: a first start killed halfway leaves no broken cluster.
+      const fresh = `${data}.new`;
+      rmSync(fresh, { recursive: true, force: true });
+      await initdb(bin, dir, fresh, user);
+      rmSync(data, { recursive: true, force: true });
+      renameSync(fresh, data);
       how = "created";
     }
     const running = await runningServer(data, password);
@@ -193,8 +197,10 @@ export async function openEmbeddedPostgres(dir: string): Promise<EmbeddedPostgre
         forget();
         dropDeadClients(dir);
         if (readdirSync(path.join(dir, "clients")).length > 0) return false;
+        // The last one out stops whatever server runs on this cluster (another process may have
+        // restarted it after a crash).
         const running = readPostmasterPid(data);
-        if (!running || running.pid !== server.pid || !isAlive(running.pid)) return false;
+        if (!running || !isPostgres(running.pid)) return false;
         await runBinary(bin, "pg_ctl", ["-D", data, "-m", "fast", "-w", "-t", "60", "stop"], user);
         return true;
       } finally {
