@@ -56,23 +56,36 @@ export class App {
 
   static async start(options: AppOptions): Promise<App> {
     const { config, log } = options;
-    // Production stops on an action file that fails to import, a duplicate name, or no action at all.
-    const registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
-    // The dev plugboard's code is loaded only in dev mode: production never imports src/devboard/.
-    const board = config.websocketUrl
-      ? undefined
-      : await (await import("./devboard/server.ts")).DevPlugboard.start({
-          port: config.plugboard.port,
-          host: config.plugboard.host,
-          allowedHosts: config.plugboard.allowedHosts,
-          httpMode: config.plugboard.httpMode,
-          token: config.token,
-          log: log.child({ component: "devboard" }),
-        });
+    // The embedded database (when no database is configured) starts in its own processes while
+    // the actions load; whatever fails, a server this process started or joined is released.
+    const embedded = embeddedDefaults(config, log);
+    embedded.catch(() => undefined); // awaited below; its failure is handled there
+    const releaseEmbedded = async () => (await embedded.catch(() => undefined))?.onClose?.().catch(() => undefined);
+    let registry: Registry;
+    let board: DevPlugboard | undefined;
+    try {
+      // Production stops on an action file that fails to import, a duplicate name, or no action at all.
+      registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
+      // The dev plugboard's code is loaded only in dev mode: production never imports src/devboard/.
+      board = config.websocketUrl
+        ? undefined
+        : await (await import("./devboard/server.ts")).DevPlugboard.start({
+            port: config.plugboard.port,
+            host: config.plugboard.host,
+            allowedHosts: config.plugboard.allowedHosts,
+            httpMode: config.plugboard.httpMode,
+            token: config.token,
+            log: log.child({ component: "devboard" }),
+          });
+    } catch (error) {
+      await releaseEmbedded();
+      throw error;
+    }
     let services: Services;
     try {
-      services = await createServices(config, log, { ...(await embeddedDefaults(config, log)), purgeRevocations: true });
+      services = await createServices(config, log, { ...(await embedded), purgeRevocations: true });
     } catch (error) {
+      await releaseEmbedded();
       await board?.stop();
       throw error;
     }

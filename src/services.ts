@@ -2,7 +2,7 @@
  * What every action can reach through ctx.services. main.ts builds one instance at start-up
  * with createServices (database, migrations, password pool, token keys) and closes it last.
  */
-import type { Dialect, Kysely } from "kysely";
+import type { Kysely } from "kysely";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { Passwords } from "./auth/passwords.ts";
@@ -26,6 +26,8 @@ export interface Services {
   users: Users;
   revocations: Revocations;
   throttle: LoginThrottle;
+  /** Run last by closeServices (ServiceOptions.onClose). */
+  onClose?: () => Promise<void>;
   /** The periodic purge of expired revocations, when started (ServiceOptions.purgeRevocations); closeServices stops it. */
   purge?: RevocationPurge;
 }
@@ -33,8 +35,10 @@ export interface Services {
 export interface ServiceOptions {
   /** The HS* secret when the configuration has none (dev mode's generated secret). */
   jwtSecret?: string;
-  /** Another kysely dialect (the embedded PGlite) instead of config.database. */
-  dialect?: Dialect;
+  /** The database URL when config.database has none (the embedded PostgreSQL's). */
+  databaseUrl?: string;
+  /** Run by closeServices after the database pool is closed (the embedded PostgreSQL's release). */
+  onClose?: () => Promise<void>;
   /** Apply pending migrations first (default true). */
   migrate?: boolean;
   /** Pool settings for PostgreSQL (size, timeouts). */
@@ -57,8 +61,8 @@ export class NoDatabaseError extends Error {
  */
 export async function createServices(config: Readonly<Config>, log: Logger, options: ServiceOptions = {}): Promise<Services> {
   const tokens = new Tokens({ ...config.jwt, secret: config.jwt.secret ?? options.jwtSecret });
-  const url = config.database?.url;
-  if (!options.dialect && !url) throw new NoDatabaseError();
+  const url = config.database?.url ?? options.databaseUrl;
+  if (!url) throw new NoDatabaseError();
 
   // The password pool starts its threads and hashes its dummy digest while the database connects
   // and migrates: one is CPU on worker threads, the other waiting on the network.
@@ -66,14 +70,8 @@ export async function createServices(config: Readonly<Config>, log: Logger, opti
   starting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   let db: Kysely<Database>;
   try {
-    if (options.dialect) {
-      // An embedded single-connection database: one process, nobody to race with.
-      db = createDatabase({ dialect: options.dialect }, log);
-      if (options.migrate !== false) await migrateToLatest(db, log, { lock: false });
-    } else {
-      if (options.migrate !== false) await migrateWithOwnPool(url!, log);
-      db = createDatabase({ ...options.pool, url: url! }, log);
-    }
+    if (options.migrate !== false) await migrateWithOwnPool(url, log);
+    db = createDatabase({ ...options.pool, url }, log);
   } catch (error) {
     await starting.then((p) => p.close(), () => undefined);
     throw error;
@@ -101,6 +99,7 @@ export async function createServices(config: Readonly<Config>, log: Logger, opti
     revocations: new Revocations(db),
     throttle: new LoginThrottle(db, config.login),
     ...(purge ? { purge } : {}),
+    ...(options.onClose ? { onClose: options.onClose } : {}),
   };
 }
 
@@ -121,4 +120,5 @@ async function migrateWithOwnPool(url: string, log: Logger): Promise<void> {
 export async function closeServices(services: Services): Promise<void> {
   await services.purge?.stop().catch(() => undefined);
   await Promise.allSettled([services.passwords.close(), services.db.destroy()]);
+  await services.onClose?.().catch(() => undefined);
 }

@@ -6,10 +6,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { databaseSkipReason } from "./support/database.ts";
 import { startAccounts, TEST_JWT_SECRET, type Accounts } from "./support/accounts.ts";
 
-describe("account logs", { skip: databaseSkipReason() }, () => {
+describe("account logs", () => {
   let accounts: Accounts;
   before(async () => {
     accounts = await startAccounts({ logLevel: "trace", env: { LOGIN_MAX_FAILURES: "2", BCRYPT_COST: "5" } });

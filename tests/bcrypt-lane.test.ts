@@ -7,7 +7,6 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Passwords } from "../src/auth/passwords.ts";
 import { OverloadedError } from "../src/actions/responses.ts";
-import { databaseSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { loginFlood, measureCapacity } from "../bench/flood.ts";
 
@@ -36,7 +35,7 @@ test("past its threads and backlog the lane refuses at once, and takes jobs agai
   }
 });
 
-describe("a flood of logins", { skip: databaseSkipReason() }, () => {
+describe("a flood of logins", () => {
   let accounts: Accounts;
   let token: string;
   before(async () => {

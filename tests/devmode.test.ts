@@ -6,7 +6,7 @@
 import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { startService, type ServiceProcess } from "./support/process.ts";
@@ -15,12 +15,16 @@ import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 
 const processes: ServiceProcess[] = [];
 const consumers: TestConsumer[] = [];
+const dataDirs: string[] = [];
 after(async () => {
   await Promise.all(consumers.map((c) => c.stop()));
   for (const p of processes) if (p.child.exitCode === null) p.kill("SIGKILL");
+  // A failed test must not leave its PostgreSQL behind.
+  for (const dir of dataDirs) for (const pid of postgresOn(dir)) process.kill(pid, "SIGTERM");
 });
 
 async function devStart(dataDir: string) {
+  if (!dataDirs.includes(dataDir)) dataDirs.push(dataDir);
   const service = startService({ PLUGBOARD_PORT: "0", DATA_DIR: dataDir, BCRYPT_COST: "4", LOG_LEVEL: "info" });
   processes.push(service);
   const ready = await service.waitForLine((l) => typeof l.explorer === "string", 60_000);
@@ -47,10 +51,13 @@ test("npm start with nothing configured: dev plugboard + embedded database; acco
   assert.equal(page.status, 200);
   assert.match(await page.text(), /Register/);
 
+  assert.equal(embeddedLine(first.service).how, "created");
   first.service.kill("SIGTERM");
   assert.equal((await first.service.exited).code, 0);
+  assert.equal(alive(embeddedLine(first.service).pid), false, "stopping the service stopped the PostgreSQL it started");
 
   const second = await devStart(dataDir);
+  assert.equal(embeddedLine(second.service).how, "started");
   const login = await post(second.url, { action: "Login", fields: { username: "ada", password: "correct horse" } });
   assert.equal(login.status, 200);
   // The development JWT secret was kept too: the first run's token still verifies.
@@ -60,18 +67,111 @@ test("npm start with nothing configured: dev plugboard + embedded database; acco
   assert.equal((await second.service.exited).code, 0);
 });
 
-test("a second instance on the same embedded database is refused with a clear line", async () => {
+/** The embedded database's start line: how it opened (created, started, joined) and PostgreSQL's pid. */
+function embeddedLine(service: ServiceProcess): { how: string; pid: number; port: number; ms: number } {
+  const line = service.lines().find((l) => typeof l.msg === "string" && l.msg.startsWith("embedded PostgreSQL") && typeof l.how === "string");
+  assert.ok(line, `no embedded PostgreSQL line in:\n${service.output().slice(-2000)}`);
+  return line as unknown as { how: string; pid: number; port: number; ms: number };
+}
+
+/** Whether a process still runs (a zombie does not). */
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch {
+    return false;
+  }
+  try {
+    return !/^\d+ \(.*\) Z/s.test(readFileSync(`/proc/${pid}/stat`, "utf8"));
+  } catch {
+    return true;
+  }
+}
+
+/** The postgres servers running on this DATA_DIR's cluster (by their command line in /proc). */
+function postgresOn(dataDir: string): number[] {
+  const cluster = path.join(dataDir, "postgres", "data");
+  return readdirSync("/proc")
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").includes(cluster) && alive(Number(pid));
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
+
+async function stop(service: ServiceProcess) {
+  service.kill("SIGTERM");
+  assert.equal((await service.exited).code, 0, service.output().slice(-2000));
+}
+
+const account = (username: string) => ({ name: username, username, password: "correct horse" });
+const credentials = (username: string) => ({ username, password: "correct horse" });
+
+test("two processes on one DATA_DIR share the embedded database; the last one to stop stops it", async () => {
+  const dataDir = mkdtempSync(path.join(tmpdir(), "vera-dev-"));
+  // Both at once on an empty DATA_DIR: one creates and starts the server, the other waits and joins it.
+  let [first, second] = await Promise.all([devStart(dataDir), devStart(dataDir)]);
+  if (embeddedLine(first.service).how === "joined") [first, second] = [second, first];
+  const opened = embeddedLine(first.service);
+  assert.equal(opened.how, "created");
+  const joined = embeddedLine(second.service);
+  assert.deepEqual([joined.how, joined.pid, joined.port], ["joined", opened.pid, opened.port]);
+  assert.deepEqual(postgresOn(dataDir), [opened.pid]);
+
+  // Both serve, on the same data.
+  assert.equal((await post(first.url, { action: "Register", fields: account("ada") })).status, 201);
+  assert.equal((await post(second.url, { action: "Login", fields: credentials("ada") })).status, 200);
+  assert.equal((await post(second.url, { action: "Register", fields: account("bob") })).status, 201);
+  assert.equal((await post(first.url, { action: "Login", fields: credentials("bob") })).status, 200);
+
+  // The one that started it stops first: the server stays for the other.
+  await stop(first.service);
+  assert.ok(first.service.lines().some((l) => l.msg === "embedded PostgreSQL left running for the other processes using it"));
+  assert.ok(alive(opened.pid));
+  assert.equal((await post(second.url, { action: "Login", fields: credentials("ada") })).status, 200);
+
+  // The last one stops it.
+  await stop(second.service);
+  assert.ok(second.service.lines().some((l) => l.msg === "embedded PostgreSQL stopped"));
+  assert.equal(alive(opened.pid), false);
+  assert.deepEqual(postgresOn(dataDir), [], "no postgres left on this DATA_DIR");
+  assert.equal(existsSync(path.join(dataDir, "postgres", "data", "postmaster.pid")), false, "a clean shutdown");
+});
+
+test("kill -9: the next start joins the orphaned server, or starts it again when it died too; a stop leaves no postgres", async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), "vera-dev-"));
   const first = await devStart(dataDir);
-  const second = startService({ PLUGBOARD_PORT: "0", DATA_DIR: dataDir, BCRYPT_COST: "4", LOG_LEVEL: "info" });
-  processes.push(second);
-  const { code } = await second.exited;
-  assert.notEqual(code, 0);
-  assert.ok(second.lines().some((l) => /another process \(pid \d+\) is using the embedded database/.test(JSON.stringify(l))));
-  // The first one is unharmed.
-  assert.equal((await post(first.url, { action: "Register", fields: { name: "B", username: "bob", password: "correct horse" } })).status, 201);
-  first.service.kill("SIGTERM");
-  assert.equal((await first.service.exited).code, 0);
+  const opened = embeddedLine(first.service);
+  assert.equal((await post(first.url, { action: "Register", fields: account("ada") })).status, 201);
+  first.service.kill("SIGKILL");
+  await first.service.exited;
+  assert.ok(alive(opened.pid), "PostgreSQL outlives the node process that started it");
+
+  // The orphan is reused, not a second server started over it.
+  const second = await devStart(dataDir);
+  assert.deepEqual([embeddedLine(second.service).how, embeddedLine(second.service).pid], ["joined", opened.pid]);
+  assert.equal((await post(second.url, { action: "Login", fields: credentials("ada") })).status, 200);
+
+  // Now the node process and PostgreSQL both die: a stale postmaster.pid stays behind.
+  second.service.kill("SIGKILL");
+  await second.service.exited;
+  process.kill(opened.pid, "SIGKILL");
+  await until(() => !alive(opened.pid), 10_000, "postgres gone");
+  assert.ok(existsSync(path.join(dataDir, "postgres", "data", "postmaster.pid")));
+
+  const third = await devStart(dataDir);
+  const restarted = embeddedLine(third.service);
+  assert.equal(restarted.how, "started");
+  assert.notEqual(restarted.pid, opened.pid);
+  assert.equal((await post(third.url, { action: "Login", fields: credentials("ada") })).status, 200, "the account survived the crash");
+  await stop(third.service);
+  assert.ok(third.service.lines().some((l) => l.msg === "embedded PostgreSQL stopped"));
+  assert.equal(alive(restarted.pid), false);
+  assert.deepEqual(postgresOn(dataDir), [], "no postgres left on this DATA_DIR");
 });
 
 test("npm run plugboard: the board alone prints its URL and token, and consumers join it", async () => {

@@ -6,11 +6,10 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { databaseSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { median } from "../bench/load.ts";
 
-describe("Register is no cheap oracle", { skip: databaseSkipReason() }, () => {
+describe("Register is no cheap oracle", () => {
   let accounts: Accounts;
   before(async () => {
     // A bcrypt cost where hashing clearly dominates a database round trip.

@@ -13,7 +13,6 @@ import jwt from "jsonwebtoken";
 import { loadActions } from "../src/actions/registry.ts";
 import { Dispatcher } from "../src/actions/dispatcher.ts";
 import { GuardedSchemaError } from "../src/auth/guard.ts";
-import { databaseSkipReason } from "./support/database.ts";
 import { ACTIONS_DIR, register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
 import { runs } from "./fixtures/guard-actions/Whoami.ts";
@@ -65,7 +64,7 @@ describe("the guard in the published schema", () => {
   });
 });
 
-describe("the guard at dispatch", { skip: databaseSkipReason() }, () => {
+describe("the guard at dispatch", () => {
   let accounts: Accounts;
   let dispatcher: Dispatcher;
   before(async () => {
@@ -125,7 +124,7 @@ describe("the guard at dispatch", { skip: databaseSkipReason() }, () => {
   });
 });
 
-describe("the README's guard example", { skip: databaseSkipReason() }, () => {
+describe("the README's guard example", () => {
   test("is a working action: 200 for a signed-in user, 401 otherwise, jwt in its published fields", async () => {
     const readme = readFileSync("README.md", "utf8");
     const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.includes("requiresUser = true"));

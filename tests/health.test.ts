@@ -13,7 +13,7 @@ import { App } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { METRIC_NAMES } from "../src/ops/metrics.ts";
-import { createTestDatabase, postgresSkipReason } from "./support/database.ts";
+import { createTestDatabase } from "./support/database.ts";
 import { captureLogs } from "./support/logs.ts";
 import { until } from "./support/consumer.ts";
 import { freePort } from "./support/net.ts";
@@ -29,12 +29,9 @@ after(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
 
-/**
- * An app in production mode against `socketUrl`, fixture actions, HEALTH_PORT=0; on a fresh
- * PostgreSQL test database when there is one (quicker to make), else on the embedded one.
- */
+/** An app in production mode against `socketUrl`, fixture actions, HEALTH_PORT=0; on a fresh test database unless env names one. */
 async function startApp(socketUrl: string, token: string, env: Record<string, string> = {}) {
-  if (!env.DATABASE_URL && !postgresSkipReason()) {
+  if (!env.DATABASE_URL) {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());
     env = { DATABASE_URL: database.url, ...env };
@@ -180,7 +177,7 @@ describe("with a joined app", () => {
   });
 });
 
-describe("database unreachable", { skip: postgresSkipReason() }, () => {
+describe("database unreachable", () => {
   test("healthz 503 while the database does not answer, 200 when it is back", async () => {
     const database = await createTestDatabase();
     cleanups.push(() => database.drop());

@@ -10,7 +10,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import type { Migration } from "kysely";
-import { createTestDatabase, databaseSkipReason, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { register, startAccounts, testConfig, type Accounts } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
 import { folderMigrations, migrateToLatest } from "../src/db/migrator.ts";
@@ -91,7 +91,7 @@ describe("username rules (src/auth/identifiers.ts)", () => {
   });
 });
 
-describe("lookalike usernames through Register, Edit and Login", { skip: databaseSkipReason() }, () => {
+describe("lookalike usernames through Register, Edit and Login", () => {
   let accounts: Accounts;
   let adminId: number;
   before(async () => {
@@ -179,7 +179,7 @@ describe("lookalike usernames through Register, Edit and Login", { skip: databas
   });
 });
 
-describe("accounts from before the change", { skip: databaseSkipReason() }, () => {
+describe("accounts from before the change", () => {
   const silent = captureLogs("silent").log;
   let database: FreshDatabase;
   let accounts: Accounts;
@@ -187,11 +187,9 @@ describe("accounts from before the change", { skip: databaseSkipReason() }, () =
 
   before(async () => {
     database = await createTestDatabase({ migrate: false });
-    // One connection on PGlite: no separate lock connection there.
-    const lock = database.dialect === undefined;
     const all = await folderMigrations().getMigrations();
     const beforeChange: Record<string, Migration> = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0004"));
-    await migrateToLatest(database.db, silent, { provider: { getMigrations: async () => beforeChange }, lock });
+    await migrateToLatest(database.db, silent, { provider: { getMigrations: async () => beforeChange } });
     const digest = bcrypt.hashSync(PASSWORD, 4);
     // As the old code stored them: NFC for display, NFC + lower case to compare.
     for (const [key, username, deleted] of [
@@ -214,7 +212,7 @@ describe("accounts from before the change", { skip: databaseSkipReason() }, () =
         .executeTakeFirstOrThrow();
       ids[key] = row.id;
     }
-    const applied = await migrateToLatest(database.db, silent, { lock });
+    const applied = await migrateToLatest(database.db, silent);
     assert.deepEqual(applied, ["0004_username_skeleton"]);
     accounts = await startAccounts({ database });
   });

@@ -12,7 +12,7 @@ import jwt from "jsonwebtoken";
 import { ConfigError, loadConfig } from "../src/config.ts";
 import { Tokens, type TokenOptions } from "../src/auth/tokens.ts";
 import { parsePreviousKeys } from "../src/auth/keys.ts";
-import { createTestDatabase, databaseSkipReason, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 
 type Alg = "RS256" | "ES256";
@@ -212,7 +212,7 @@ describe("asymmetric keys without a database", () => {
   });
 });
 
-describe("Jwks and the account actions with asymmetric keys", { skip: databaseSkipReason() }, () => {
+describe("Jwks and the account actions with asymmetric keys", () => {
   let database: FreshDatabase;
   let hs: Accounts;
   before(async () => {

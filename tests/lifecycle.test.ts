@@ -7,7 +7,6 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import jwt from "jsonwebtoken";
-import { databaseSkipReason } from "./support/database.ts";
 import { ACTIONS_DIR, register, startAccounts, TEST_JWT_SECRET, type Accounts } from "./support/accounts.ts";
 import type { AnswerPayload } from "../src/actions/responses.ts";
 import { Dispatcher } from "../src/actions/dispatcher.ts";
@@ -26,7 +25,7 @@ async function startOfSecond(): Promise<void> {
   await new Promise((resolve) => setTimeout(resolve, 1000 - (Date.now() % 1000) + 5));
 }
 
-describe("account lifecycle", { skip: databaseSkipReason() }, () => {
+describe("account lifecycle", () => {
   let accounts: Accounts;
   before(async () => {
     accounts = await startAccounts({ logLevel: "trace" });

@@ -5,12 +5,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { databaseSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 
-describe("Login", { skip: databaseSkipReason() }, () => {
+describe("Login", () => {
   let accounts: Accounts;
   let adaId: number;
   before(async () => {

@@ -8,7 +8,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { sql, type Kysely } from "kysely";
-import { createTestDatabase, postgresSkipReason } from "./support/database.ts";
+import { createTestDatabase } from "./support/database.ts";
 import { testConfig } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
 import { closeServices, createServices } from "../src/services.ts";
@@ -19,7 +19,7 @@ const run = promisify(execFile);
 const MIGRATE_CLI = fileURLToPath(new URL("../dist/src/db/migrate-cli.js", import.meta.url));
 const silent = captureLogs("silent").log;
 
-describe("migrations", { skip: postgresSkipReason() }, () => {
+describe("migrations", () => {
   test("five replicas starting at once: every one comes up, each migration runs once", async () => {
     const database = await createTestDatabase({ migrate: false });
     try {

@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { sql } from "kysely";
-import { createTestDatabase, databaseSkipReason, postgresSkipReason, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { register, startAccounts, testConfig, type Accounts } from "./support/accounts.ts";
 import { RevocationPurge } from "../src/db/purge.ts";
 import { closeServices, createServices } from "../src/services.ts";
@@ -15,7 +15,7 @@ import { createLogger } from "../src/ops/logger.ts";
 const silent = createLogger({ level: "silent" });
 const GRACE = 60;
 
-describe("revocation purge", { skip: databaseSkipReason() }, () => {
+describe("revocation purge", () => {
   let accounts: Accounts;
   before(async () => {
     accounts = await startAccounts();
@@ -54,7 +54,7 @@ describe("revocation purge", { skip: databaseSkipReason() }, () => {
     assert.equal(await left(old), 0);
   });
 
-  test("while another replica holds the lock, a round skips at once instead of waiting", { skip: postgresSkipReason() }, async () => {
+  test("while another replica holds the lock, a round skips at once instead of waiting", async () => {
     await clear();
     const old = await insert(5, secondsAgo(3600));
     let release!: () => void;
@@ -79,7 +79,7 @@ describe("revocation purge", { skip: databaseSkipReason() }, () => {
     assert.deepEqual(await new RevocationPurge(db(), silent, { graceSeconds: GRACE }).runOnce(), { ran: true, purged: 5 });
   });
 
-  test("requests keep answering while a large purge runs; two replicas purging at once share the work", { skip: postgresSkipReason() }, async (t) => {
+  test("requests keep answering while a large purge runs; two replicas purging at once share the work", async (t) => {
     await clear();
     const token = await register(accounts, { username: "purge-bystander" });
     const old = await insert(20_000, secondsAgo(3600));
@@ -106,7 +106,6 @@ describe("revocation purge", { skip: databaseSkipReason() }, () => {
   test("the timer: started with the services when asked, unref'd, jittered, stopped by closeServices", async () => {
     const database: FreshDatabase = await createTestDatabase();
     const services = await createServices(testConfig(database.url), silent, {
-      ...(database.dialect ? { dialect: database.dialect } : {}),
       purgeRevocations: { intervalMs: 40 },
     });
     try {
@@ -123,7 +122,7 @@ describe("revocation purge", { skip: databaseSkipReason() }, () => {
       await database.drop();
     }
     assert.equal(services.purge!["stopped"], true);
-    const unstarted = await createServices(testConfig(accounts.database.url), silent, accounts.database.dialect ? { dialect: accounts.database.dialect, migrate: false } : { migrate: false });
+    const unstarted = await createServices(testConfig(accounts.database.url), silent, { migrate: false });
     assert.equal(unstarted.purge, undefined, "off unless asked for (tests, the migrate CLI)");
     await closeServices(unstarted);
   });

@@ -6,12 +6,11 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { sql } from "kysely";
 import jwt from "jsonwebtoken";
-import { databaseSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 
 const codes = (answers: Array<{ status_code: number }>) => answers.map((a) => a.status_code).sort();
 
-describe("races", { skip: databaseSkipReason() }, () => {
+describe("races", () => {
   let accounts: Accounts;
   before(async () => {
     // Twenty claims of one name at once would meet the conflict throttle (tests/enumeration.test.ts); the unique indexes are the subject here.

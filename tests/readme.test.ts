@@ -19,7 +19,7 @@ import { Dispatcher } from "../src/actions/dispatcher.ts";
 import type { Services } from "../src/services.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { METRIC_NAMES } from "../src/ops/metrics.ts";
-import { createTestDatabase, postgresSkipReason, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { until } from "./support/consumer.ts";
 
 const README = readFileSync("README.md", "utf8");
@@ -95,20 +95,16 @@ test("the curl example: the same request through the dev plugboard's POST / regi
   assert.match(example, /localhost:4000/, "against npm start's default port");
   assert.match(example, /-H 'content-type: application\/json'/i, "as JSON: the board refuses other bodies with 415");
 
-  // `npm start` with nothing configured, in-process: the dev plugboard and the service. On a
-  // PostgreSQL test database when there is one (faster); else the embedded database, as
-  // tests/devmode.test.ts runs it.
-  let database: FreshDatabase | undefined;
-  if (!postgresSkipReason()) {
-    database = await createTestDatabase();
-    cleanups.push(() => database!.drop());
-  }
+  // `npm start` with nothing configured, in-process: the dev plugboard and the service, on a
+  // fresh test database (tests/devmode.test.ts runs the embedded one).
+  const database: FreshDatabase = await createTestDatabase();
+  cleanups.push(() => database.drop());
   const config = loadConfig({
     NODE_ENV: "test",
     PLUGBOARD_PORT: "0",
     DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-readme-")),
     BCRYPT_COST: "4",
-    ...(database ? { DATABASE_URL: database.url } : {}),
+    DATABASE_URL: database.url,
   });
   const app = await App.start({ config, log: silent });
   cleanups.push(() => app.stop());
@@ -143,7 +139,7 @@ test("the Write-an-action example is examples/Greet.ts, and it answers", async (
   assert.deepEqual(answer, { status: "success", status_code: 200, message: "Greeted", fields: { greeting: "Hello, Ada!" } });
 });
 
-test("`npm run migrate` migrates a fresh database and exits 0", { skip: postgresSkipReason() }, async () => {
+test("`npm run migrate` migrates a fresh database and exits 0", async () => {
   const database = await createTestDatabase({ migrate: false });
   cleanups.push(() => database.drop());
   const npm = process.platform === "win32" ? "npm.cmd" : "npm";

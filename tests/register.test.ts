@@ -5,12 +5,11 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import { databaseSkipReason } from "./support/database.ts";
 import { startAccounts, type Accounts } from "./support/accounts.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 
-describe("Register", { skip: databaseSkipReason() }, () => {
+describe("Register", () => {
   let accounts: Accounts;
   before(async () => {
     accounts = await startAccounts();

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { createTestDatabase, postgresSkipReason, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { startService, type ServiceProcess } from "./support/process.ts";
 
 const processes: ServiceProcess[] = [];
@@ -21,7 +21,7 @@ after(async () => {
   await database?.drop();
 });
 
-test("five replicas on an empty database: migrations once, all five serve", { skip: postgresSkipReason() }, async () => {
+test("five replicas on an empty database: migrations once, all five serve", async () => {
   database = await createTestDatabase({ migrate: false });
   board = await DevPlugboard.start({});
   for (let i = 0; i < 5; i++) {

@@ -1,9 +1,9 @@
 /**
  * `npm test` after the type-check: builds the service once when dist/ is stale (the
  * process-level tests run the compiled entry, as production does; tests/support/build.ts),
- * provides a database for the suite (an ephemeral PostgreSQL cluster from the system binaries,
- * DATABASE_URL when set, or PGlite as the last resort), then runs every tests/**\/*.test.ts
- * file with node:test through tsx.
+ * provides a database for the suite (DATABASE_URL when set, else an ephemeral PostgreSQL
+ * cluster from the system's binaries or the npm package's), then runs every
+ * tests/**\/*.test.ts file with node:test through tsx.
  * Extra arguments select files: `npm test -- tests/dispatcher.test.ts`.
  */
 import { spawn } from "node:child_process";

@@ -9,7 +9,6 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
-import { databaseSkipReason, postgresSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { LoginThrottle } from "../src/db/throttle.ts";
 
@@ -20,7 +19,7 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 /** The account id a token of ours names (its `sub`). */
 const idOf = (jwt: string) => JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()).sub as string;
 
-describe("login throttle", { skip: databaseSkipReason() }, () => {
+describe("login throttle", () => {
   let accounts: Accounts;
   before(async () => {
     accounts = await startAccounts({ env: { LOGIN_MAX_FAILURES: String(MAX), LOGIN_WINDOW_SECONDS: "900" } });
@@ -117,7 +116,7 @@ describe("login throttle", { skip: databaseSkipReason() }, () => {
     }
   });
 
-  test("two consumer processes share the count", { skip: postgresSkipReason() }, async () => {
+  test("two consumer processes share the count", async () => {
     const shared = await startAccounts({ database: accounts.database, env: { LOGIN_MAX_FAILURES: "6" } });
     try {
       await register(shared, { username: "shared", email: "shared@example.com" });

@@ -5,7 +5,6 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { databaseSkipReason } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 
 const SAMPLES = 30;
@@ -17,7 +16,7 @@ function median(values: number[]): number {
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
 }
 
-describe("Login timing parity", { skip: databaseSkipReason() }, () => {
+describe("Login timing parity", () => {
   let accounts: Accounts;
   before(async () => {
     accounts = await startAccounts({ env: { BCRYPT_COST: COST, LOGIN_MAX_FAILURES: "100000", BCRYPT_THREADS: "1" } });

@@ -1,6 +1,6 @@
 /**
  * The kysely database: PostgreSQL through a pg pool built from a URL, or any other kysely
- * dialect handed in (the embedded PGlite). Either way unavailability errors come out as
+ * dialect handed in. Either way unavailability errors come out as
  * DependencyError (src/db/errors.ts).
  */
 import { Kysely, PostgresDialect, sql, type Dialect, type PostgresPool, type PostgresPoolClient } from "kysely";

@@ -46,7 +46,7 @@ export interface MigrateOptions {
   provider?: MigrationProvider;
   /**
    * Take the advisory lock on a connection of its own (default true). Needs a pool of at least
-   * two connections; turn it off for a single-connection database (embedded PGlite).
+   * two connections; turn it off for a single-connection database.
    */
   lock?: boolean;
   /** How long to wait for another replica's migration (default 120 s). */

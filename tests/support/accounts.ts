@@ -47,7 +47,7 @@ export async function startAccounts(
   const database = options.database ?? (await createTestDatabase());
   const captured = captureLogs(options.logLevel ?? "info");
   const config = testConfig(database.url, options.env);
-  const services = await createServices(config, captured.log, database.dialect ? { dialect: database.dialect } : {});
+  const services = await createServices(config, captured.log, {});
   const registry = await loadActions({ dir: ACTIONS_DIR, log: captured.log });
   const dispatcher = new Dispatcher({
     registry,

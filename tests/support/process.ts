@@ -10,12 +10,8 @@ import { compiledEntry, startCommand } from "./build.ts";
 
 export { compiledFixtures } from "./build.ts";
 
-/**
- * DATABASE_URL of a fresh database for a service process when the tests have a PostgreSQL
- * server, so it need not open the embedded one (slow to start on a busy machine); {} otherwise.
- */
+/** DATABASE_URL of a fresh database on the tests' server for a service process (rather than the embedded default). */
 export async function serviceDatabaseEnv(): Promise<Record<string, string>> {
-  if (!process.env.TEST_DATABASE_URL) return {};
   return { DATABASE_URL: (await createTestDatabase({ migrate: false })).url };
 }
 
