@@ -83,7 +83,7 @@ export async function createServices(config: Readonly<Config>, log: Logger, opti
     await db.destroy();
     throw error;
   }
-  log.info({ bcrypt_cost: passwords.cost, bcrypt_threads: passwords.stats().threads, jwt_algorithm: tokens.algorithm }, "services ready");
+  log.info({ bcrypt_cost: passwords.cost, bcrypt_threads: passwords.maxThreads, jwt_algorithm: tokens.algorithm }, "services ready");
   const purge = options.purgeRevocations
     ? new RevocationPurge(db, log.child({ component: "housekeeping" }), {
         ...(typeof options.purgeRevocations === "object" ? options.purgeRevocations : {}),

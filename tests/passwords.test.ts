@@ -85,4 +85,23 @@ describe("Passwords", () => {
       await heavy.close();
     }
   });
+
+  test("threads start with the work and end when idle: a replica serving no logins holds none", async () => {
+    const lazy = await Passwords.start({ cost: 4, threads: 2, idleThreadMs: 100 });
+    try {
+      const settled = async (threads: number) => {
+        const deadline = Date.now() + 5_000;
+        while (lazy.stats().threads !== threads) {
+          assert.ok(Date.now() < deadline, `${lazy.stats().threads} threads, expected ${threads}`);
+          await new Promise((resolve) => setTimeout(resolve, 20));
+        }
+      };
+      await settled(0);
+      const digest = await lazy.hash("password123");
+      assert.equal(await lazy.verify("password123", digest), true, "a new thread takes the job");
+      await settled(0);
+    } finally {
+      await lazy.close();
+    }
+  });
 });

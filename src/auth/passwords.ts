@@ -54,7 +54,12 @@ export interface PasswordsOptions {
   threads?: number;
   /** Jobs that may wait for a thread; default: two per thread. More are refused (OverloadedError). */
   queue?: number;
+  /** A thread with nothing to do ends after this long (default 5 s); the next job starts one. */
+  idleThreadMs?: number;
 }
+
+/** A bcrypt thread with nothing to do ends after this long. */
+const IDLE_THREAD_MS = 5_000;
 
 /** Backlog per thread when PasswordsOptions.queue is not given. */
 const DEFAULT_QUEUE_PER_THREAD = 2;
@@ -68,6 +73,8 @@ export class Passwords {
     readonly cost: number,
     /** A real digest of a random password at the current cost, compared against when no account matches. */
     private readonly dummyDigest: string,
+    /** The most worker threads at once. */
+    readonly maxThreads: number,
     /** Jobs admitted at once: threads plus the backlog. */
     readonly capacity: number,
   ) {}
@@ -79,13 +86,16 @@ export class Passwords {
       filename: new URL("./password-worker.mjs", import.meta.url).href,
       // The worker is plain JavaScript: no need for the TypeScript loader in every thread.
       execArgv: [],
-      minThreads: threads,
+      // Threads start with the first jobs and end after a few idle seconds: each holds a V8
+      // isolate (~9 MB), which a replica that is serving no logins has no use for. A thread
+      // costs tens of milliseconds to start, the same for every caller.
+      minThreads: 0,
       maxThreads: threads,
-      idleTimeout: 60_000,
+      idleTimeout: options.idleThreadMs ?? IDLE_THREAD_MS,
     });
     try {
       const dummy = await pool.run({ op: "hash", password: randomBytes(24).toString("base64"), cost: options.cost });
-      return new Passwords(pool, options.cost, dummy as string, threads + (options.queue ?? DEFAULT_QUEUE_PER_THREAD * threads));
+      return new Passwords(pool, options.cost, dummy as string, threads, threads + (options.queue ?? DEFAULT_QUEUE_PER_THREAD * threads));
     } catch (error) {
       await pool.destroy();
       throw error;
@@ -148,7 +158,7 @@ export class Passwords {
     }
   }
 
-  /** For metrics: worker threads, their utilization (0…1), tasks waiting, and how many may. */
+  /** For metrics: worker threads alive now, their utilization (0…1), tasks waiting, and how many may. */
   stats(): { threads: number; utilization: number; queued: number; capacity: number } {
     return { threads: this.pool.threads.length, utilization: this.pool.utilization, queued: this.pool.queueSize, capacity: this.capacity };
   }
