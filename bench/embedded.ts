@@ -1,18 +1,21 @@
 /**
- * `npm start` with nothing configured, timed from outside: the service process on a fresh
- * DATA_DIR (and a fresh TMPDIR, so tsx's compile cache is cold too, as on a fresh clone) until
+ * `npm start` with nothing configured, timed from outside: `npm start`'s command (plain node on
+ * dist/, built first when stale) on a fresh DATA_DIR (and a fresh TMPDIR, so no compile cache helps) until
  * its first answer through the dev plugboard, then the same DATA_DIR started again; the node
  * process's RSS at that first answer and after 200 Register/Login calls. Each round stops the service with SIGTERM, which
  * stops the embedded PostgreSQL. Prints the median of RUNS rounds (default 5).
  *
  *   node --import tsx bench/embedded.ts [RUNS]
  */
-import { spawn } from "node:child_process";
+import { execFileSync, spawn } from "node:child_process";
 import { chmodSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 
 const runs = Number(process.argv[2] ?? 5);
+/** `npm start`'s command after its prestart build: node's flags and the compiled entry, from package.json. */
+const START_COMMAND = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+execFileSync(process.execPath, ["scripts/build.mjs", "--if-stale"], { stdio: "inherit" });
 
 interface Started {
   /** Spawn to the first successful POST / answer, ms. */
@@ -26,7 +29,7 @@ interface Started {
 
 async function start(dataDir: string, tmp: string): Promise<Started> {
   const t0 = performance.now();
-  const child = spawn(process.execPath, ["--max-semi-space-size=4", "--import", "tsx", "src/main.ts"], {
+  const child = spawn(process.execPath, START_COMMAND, {
     env: { PATH: process.env.PATH, TMPDIR: tmp, DATA_DIR: dataDir, PLUGBOARD_PORT: "0", BCRYPT_COST: "4", LOG_LEVEL: "info" },
     stdio: ["ignore", "pipe", "inherit"],
   });
