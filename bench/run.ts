@@ -121,8 +121,6 @@ async function main(): Promise<void> {
     BCRYPT_COST: String(BCRYPT_COST),
     LOG_LEVEL: "warn",
     NODE_ENV: "production",
-    // As the image sets it (Dockerfile): fewer malloc arenas for the process's threads.
-    MALLOC_ARENA_MAX: "2",
   });
   const bareBoard = await DevPlugboard.start({ log: quiet });
   const board = await DevPlugboard.start({ log: quiet });

@@ -150,8 +150,7 @@ test("Dockerfile (text, what cannot run here): Node 24 base images, a build stag
   assert.ok(runtime.findIndex((i) => i.name === "CMD") > runtime.lastIndexOf(users.at(-1)!), "CMD comes after USER");
   assert.match(runtime.find((i) => i.name === "HEALTHCHECK")?.args ?? "", /\/healthz/);
   for (const name of Object.keys(stageEnv(runtime))) {
-    // NODE_ENV and MALLOC_ARENA_MAX are read by Node and glibc, the rest by the service.
-    if (name !== "NODE_ENV" && name !== "MALLOC_ARENA_MAX") assert.ok(configVariables().has(name), `ENV ${name} is read by src/config.ts`);
+    if (name !== "NODE_ENV") assert.ok(configVariables().has(name), `ENV ${name} is read by src/config.ts`);
   }
   // Sources stay out of the image: it copies the build output, not src/.
   const copied = runtime.filter((i) => i.name === "COPY").map((i) => i.args);
