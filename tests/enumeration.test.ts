@@ -53,7 +53,15 @@ describe("Register is no cheap oracle", () => {
     // over, must not lock the free name.
     for (let i = 0; i < 4; i++) assert.equal((await timed({ username: "still-free", email: "popular@example.com" })).status, i < 2 ? 409 : 429);
     assert.equal((await timed({ username: "still-free" })).status, 201, "the free name was never counted");
-    // Registrations that succeed do not count.
-    for (let i = 0; i < 4; i++) assert.equal((await timed({ username: `fresh-count-${i}`, email: "counted@example.com".replace("@", `${i}@`) })).status, 201);
+    // A registration that succeeds leaves no count behind for its identifiers.
+    const counted = await accounts.services.db
+      .selectFrom("login_attempts")
+      .select("identifier")
+      .where("identifier", "like", "conflict:%")
+      .execute();
+    // Only the identifiers answered 409 above: usernames by skeleton (taken-N reads "taken-o", "taken-l", … there).
+    const conflicted = /^conflict:(username:(taken-.|popular)|email:popular@example\.com)$/;
+    assert.deepEqual(counted.map((r) => r.identifier).filter((i) => !conflicted.test(i)), []);
+    assert.ok(counted.some((r) => r.identifier === "conflict:email:popular@example.com"), "the conflicts themselves are counted");
   });
 });

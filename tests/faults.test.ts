@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 import { runs } from "./fixtures/actions/Count.ts";
-import { freePort } from "./support/net.ts";
+import { freePort } from "../src/net.ts";
 
 const boards: DevPlugboard[] = [];
 const consumers: TestConsumer[] = [];

@@ -16,7 +16,7 @@ import { METRIC_NAMES } from "../src/ops/metrics.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { captureLogs } from "./support/logs.ts";
 import { until } from "./support/consumer.ts";
-import { freePort } from "./support/net.ts";
+import { freePort } from "../src/net.ts";
 import { startService, type ServiceProcess } from "./support/process.ts";
 
 const SECRET = "health-test-secret-at-least-32-bytes-long";

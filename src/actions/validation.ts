@@ -132,24 +132,19 @@ function findNul(value: unknown, path: string[]): string | undefined {
   return undefined;
 }
 
-/** `password: must be at least 8 characters; foo: is not a known field; and 3 more` */
-export function describeErrors(errors: FieldError[], omitted = 0): string {
-  const listed = errors.slice(0, MAX_LISTED_ERRORS).map((e) => {
-    const { field, message } = fieldError(e.field, e.message);
-    return `${field}: ${message}`;
-  });
-  const more = omitted + Math.max(0, errors.length - MAX_LISTED_ERRORS);
-  return more > 0 ? `${listed.join("; ")}; and ${more} more` : listed.join("; ");
-}
-
 /**
- * The 400 for invalid fields, as every action words it: the listed problems in the message and
- * in `fields.errors`, plus `fields.omitted` when there were more than MAX_LISTED_ERRORS.
+ * The 400 for invalid fields, as every action words it: the first MAX_LISTED_ERRORS problems
+ * (clipped) in the message and in `fields.errors`, plus `fields.omitted` when there were more,
+ * e.g. `Invalid fields: password: must be at least 8 characters; foo: is not a known field; and 3 more`.
  */
 export function invalidFieldsAnswer(errors: FieldError[], omitted = 0): ActionResponse {
   const listed = errors.slice(0, MAX_LISTED_ERRORS).map((e) => fieldError(e.field, e.message));
   const more = omitted + errors.length - listed.length;
-  return badRequest(MESSAGES.invalidFields(describeErrors(listed, more)), more > 0 ? { errors: listed, omitted: more } : { errors: listed });
+  const described = listed.map((e) => `${e.field}: ${e.message}`).join("; ");
+  return badRequest(
+    MESSAGES.invalidFields(more > 0 ? `${described}; and ${more} more` : described),
+    more > 0 ? { errors: listed, omitted: more } : { errors: listed },
+  );
 }
 
 function plural(n: number, word: string): string {

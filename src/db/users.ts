@@ -49,6 +49,11 @@ const INDEX_KIND: Record<(typeof USER_UNIQUE_INDEXES)[number], IdentifierKind> =
   users_phone_live_key: "phone_number",
 };
 
+/** Which identifier a unique violation of one of USER_UNIQUE_INDEXES is about. */
+function takenKind(error: unknown): IdentifierKind {
+  return INDEX_KIND[(error as { constraint: (typeof USER_UNIQUE_INDEXES)[number] }).constraint];
+}
+
 export interface NewAccount {
   name: string;
   username?: string;
@@ -93,9 +98,7 @@ export class Users {
         .returningAll()
         .executeTakeFirstOrThrow();
     } catch (error) {
-      if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) {
-        throw new UserExistsError(INDEX_KIND[(error as { constraint: (typeof USER_UNIQUE_INDEXES)[number] }).constraint]);
-      }
+      if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) throw new UserExistsError(takenKind(error));
       throw error;
     }
   }
@@ -169,10 +172,7 @@ export class Users {
         .returningAll()
         .executeTakeFirst();
     } catch (error) {
-      if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) {
-        const constraint = (error as { constraint: (typeof USER_UNIQUE_INDEXES)[number] }).constraint;
-        throw new IdentifierTakenError(INDEX_KIND[constraint]);
-      }
+      if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) throw new IdentifierTakenError(takenKind(error));
       throw error;
     }
   }

@@ -12,7 +12,7 @@
  */
 import { spawnSync } from "node:child_process";
 import { chownSync, existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
-import { freePort } from "./net.ts";
+import { freePort } from "../../src/net.ts";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import pg from "pg";

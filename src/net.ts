@@ -1,6 +1,7 @@
-/** A TCP port on 127.0.0.1 that was free a moment ago (for servers a test starts later). */
+/** Local TCP helpers. */
 import { createServer } from "node:net";
 
+/** A TCP port on 127.0.0.1 that was free a moment ago (for a server started right after). */
 export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
