@@ -103,3 +103,26 @@ test("memory stays bounded: old answers are forgotten", () => {
   assert.equal(outbox.begin("r0"), true);
   assert.equal(outbox.begin("r999"), false);
 });
+
+test("a frame the plugboard refused (1009): answers that large go out as a 500; a second refusal below it halves the threshold", () => {
+  let now = 1_000_000;
+  const texts: string[] = [];
+  const outbox = new Outbox({ canSend: () => true, send: (_ref, text) => texts.push(text) }, () => now);
+  const sized = (bytes: number): AnswerPayload => ({ status: "success", status_code: 200, message: "x".repeat(bytes), fields: null });
+  const deliver = (ref: string, bytes: number) => {
+    outbox.begin(ref);
+    outbox.deliver(ref, sized(bytes), now);
+    return JSON.parse(texts.at(-1)!) as { status_code: number };
+  };
+  deliver("big", 100_000);
+  const refused = outbox.frameRefused(now);
+  assert.ok(refused! > 100_000);
+  assert.equal(deliver("again", 100_000).status_code, 500, "as large: replaced");
+  assert.equal(deliver("smaller", 60_000).status_code, 200, "smaller: as it is");
+  now += 1;
+  // The 60 kB answer closed the socket too: the limit is lower still, so the threshold halves.
+  outbox.frameRefused(now);
+  assert.equal(deliver("half", Math.floor(refused! / 2) + 100).status_code, 500);
+  assert.equal(deliver("small", 1_000).status_code, 200);
+  assert.equal(outbox.stats.oversized, 2);
+});
