@@ -17,7 +17,7 @@ import type { Logger } from "../ops/logger.ts";
 import { SOCKET_PATH } from "../plugboard/wire.ts";
 import { EXPLORER_CONTENT_SECURITY_POLICY, EXPLORE_PATH } from "./explorer.ts";
 import { isJsonObject } from "../json.ts";
-import type { HttpAnswer } from "./router.ts";
+import { errorAnswer, type HttpAnswer } from "./router.ts";
 import { isVeraRequest, judgeVeraRequest, type ModeAnswers, type VeraCall, type VeraCredentials } from "./vera.ts";
 import type { AllowedHosts } from "./allowed-hosts.ts";
 
@@ -95,7 +95,7 @@ function parseObject(body: Buffer): Record<string, unknown> | null {
 /** The call a POST body asks for, in either shape, or the answer that refuses it. */
 function parseCall(api: HttpApi, req: IncomingMessage, body: Buffer): VeraCall {
   const parsed = parseObject(body);
-  const bad: VeraCall = { ok: false, answer: { status: 400, body: { status: "error", message: BAD_BODY } } };
+  const bad: VeraCall = { ok: false, answer: errorAnswer(400, BAD_BODY) };
   if (!parsed) return bad;
   if (isVeraRequest(parsed, req.headers)) return judgeVeraRequest(parsed, req.headers.authorization, api.credentials());
   if (typeof parsed.action !== "string") return bad;

@@ -32,7 +32,10 @@ export interface RouterOptions {
   log: Logger;
 }
 
-const errorResult = (status: number, message: string): CallResult => ({ answered: false, answer: { status, body: { status: "error", message } } });
+/** An answer the board gives itself, in the plugboard's error shape `{status: "error", message}`. */
+export const errorAnswer = (status: number, message: string): HttpAnswer => ({ status, body: { status: "error", message } });
+
+const errorResult = (status: number, message: string): CallResult => ({ answered: false, answer: errorAnswer(status, message) });
 
 /**
  * The HTTP status the plugboard gives a consumer's answer: its `status_code` when that is a

@@ -7,7 +7,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingHttpHeaders } from "node:http";
 import { isJsonObject } from "../json.ts";
-import { fullAnswer, type HttpAnswer } from "./router.ts";
+import { errorAnswer, fullAnswer, type HttpAnswer } from "./router.ts";
 
 /** `full`: status = the payload's status_code, body = the payload. `vera`: the real plugboard's answer. */
 export type HttpMode = "full" | "vera";
@@ -21,15 +21,13 @@ export const VERA_HTTP_MESSAGE = {
   badAnswer: "Invalid response from the service consumer",
 } as const;
 
-const veraError = (status: number, message: string): HttpAnswer => ({ status, body: { status: "error", message } });
-
 /**
  * What a caller of the real plugboard receives for a consumer's payload: `status: "success"` →
  * 200, any other `status` → 400, both with `{status, message}` only (`message` as the consumer
  * sent it, `status_code` and `fields` dropped); without `status` or `message` → 502.
  */
 export function veraAnswer(payload: unknown): HttpAnswer {
-  if (!isJsonObject(payload) || !("status" in payload) || !("message" in payload)) return veraError(502, VERA_HTTP_MESSAGE.badAnswer);
+  if (!isJsonObject(payload) || !("status" in payload) || !("message" in payload)) return errorAnswer(502, VERA_HTTP_MESSAGE.badAnswer);
   const success = payload.status === "success";
   return { status: success ? 200 : 400, body: { status: success ? "success" : "error", message: payload.message } };
 }
@@ -77,9 +75,9 @@ function sameSecret(given: string, expected: string): boolean {
  */
 export function judgeVeraRequest(body: Record<string, unknown>, authorization: string | undefined, expected: VeraCredentials): VeraCall {
   const token = bearerToken(authorization);
-  if (token === undefined || !sameSecret(token, expected.accountToken)) return { ok: false, answer: veraError(401, VERA_HTTP_MESSAGE.invalidToken) };
-  if (typeof body.service_id !== "string" || typeof body.action !== "string") return { ok: false, answer: veraError(400, VERA_HTTP_MESSAGE.missingParams) };
-  if (body.service_id !== expected.serviceId) return { ok: false, answer: veraError(403, VERA_HTTP_MESSAGE.forbidden) };
+  if (token === undefined || !sameSecret(token, expected.accountToken)) return { ok: false, answer: errorAnswer(401, VERA_HTTP_MESSAGE.invalidToken) };
+  if (typeof body.service_id !== "string" || typeof body.action !== "string") return { ok: false, answer: errorAnswer(400, VERA_HTTP_MESSAGE.missingParams) };
+  if (body.service_id !== expected.serviceId) return { ok: false, answer: errorAnswer(403, VERA_HTTP_MESSAGE.forbidden) };
   // An absent `fields` reaches the consumer as null, as in the dev shape.
   return { ok: true, action: body.action, fields: body.fields ?? null };
 }
