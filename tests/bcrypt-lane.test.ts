@@ -69,9 +69,8 @@ describe("a flood of logins", () => {
     assert.ok(result.cheap.p99Ms < 50, `Verify/Jwks p99 ${result.cheap.p99Ms.toFixed(1)} ms under the flood`);
     assert.ok(result.logins.served > 0 && result.logins.refused > 0, JSON.stringify(result.logins));
     assert.deepEqual(Object.keys(result.logins.byStatus).sort(), ["401", "404", "503"], JSON.stringify(result.logins.byStatus));
-    // The logins served keep the timing parity: a wrong password costs what an unknown user costs.
-    const parity = result.logins.p50MsByStatus["401"]! / result.logins.p50MsByStatus["404"]!;
-    assert.ok(parity > 0.5 && parity < 2, `served 401 vs 404 medians: ${parity.toFixed(2)}`);
+    // The served logins' 401/404 latencies are printed by npm run bench: under a flood they are
+    // mostly time waiting in the lane, too noisy for an assertion (tests/timing.test.ts has one).
     // A refusal is immediate: it never waited behind bcrypt work.
     assert.ok(result.logins.refusedP99Ms < 50, `503 after ${result.logins.refusedP99Ms.toFixed(1)} ms`);
   });
