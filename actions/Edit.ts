@@ -1,19 +1,11 @@
 import { z } from "zod";
-import { Action, type Fields, type UserContext } from "../src/actions/action.ts";
-import { badRequest, conflict, ok, tooManyRequests, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
-import { attemptClaim } from "../src/auth/attempts.ts";
-import { confirmPassword } from "../src/auth/confirm-password.ts";
-import { normalizeEmail, normalizeUsername, phoneToStore, type AccountKey } from "../src/auth/identifiers.ts";
-import { ACCOUNT_FIELD, invalidFields, lengthErrors, OUTER_BOUNDS } from "../src/auth/limits.ts";
-import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
-import { mintToken } from "../src/auth/mint.ts";
-import { tokenFields } from "../src/auth/token-fields.ts";
-import { IdentifierTakenError, type AccountChanges } from "../src/db/users.ts";
+import { Action, type Fields, badRequest, conflict, ok, tooManyRequests, unauthorized, type ActionResponse } from "vera-service";
+import { attemptClaim, confirmPassword, normalizeEmail, normalizeUsername, phoneToStore, type AccountKey, ACCOUNT_FIELD, invalidFields, lengthErrors, OUTER_BOUNDS, ACCOUNT_MESSAGES, mintToken, tokenFields, IdentifierTakenError, type AccountChanges, accounts, signedIn, type SignedInContext } from "../account/index.ts";
 
-export class Edit extends Action {
-  static override description = "Change your account; a new password signs out other tokens";
-  static override requiresUser = true;
-  static override schema = z.object({
+export class Edit extends Action.with({
+  description: "Change your account; a new password signs out other tokens",
+  use: [signedIn],
+  schema: z.object({
     username: ACCOUNT_FIELD.username
       .optional()
       .describe("New username"),
@@ -33,10 +25,10 @@ export class Edit extends Action {
       .max(OUTER_BOUNDS.password)
       .optional()
       .describe("Needed to change username, email, phone or password"),
-  });
-
-  async run(fields: Fields<typeof Edit>, ctx: UserContext): Promise<ActionResponse> {
-    const { config, users, passwords, throttle } = ctx.services;
+  }),
+}) {
+  async run(fields: Fields<typeof Edit>, ctx: SignedInContext): Promise<ActionResponse> {
+    const { config, users, passwords, throttle } = ctx.get(accounts);
     const { user, claims } = ctx;
     const { username, name, email, password, current_password: currentPassword } = fields;
     if ([username, name, email, fields.phone_number, password].every((v) => v === undefined)) {
@@ -93,7 +85,7 @@ export class Edit extends Action {
     if (password === undefined) return ok(ACCOUNT_MESSAGES.updated);
     // The new token keeps the old one's lifetime: a password change is no way to extend a session.
     const lifetime = claims.nbf !== undefined ? { notBefore: claims.nbf, expiresAt: claims.exp } : { expiresAt: claims.exp };
-    const token = await mintToken(ctx.services, updated, lifetime, ctx.signal);
+    const token = await mintToken(ctx.get(accounts), updated, lifetime, ctx.signal);
     // Undefined: another password change or a deletion came in meanwhile; sign in again.
     return ok(ACCOUNT_MESSAGES.updated, token ? tokenFields(token) : null);
   }

@@ -1,14 +1,13 @@
 import { z } from "zod";
-import { Action, type ActionContext } from "../src/actions/action.ts";
-import { ok, type ActionResponse } from "../src/actions/responses.ts";
-import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
+import { Action, ok, type ActionResponse, type Context, type Fields } from "vera-service";
+import { ACCOUNT_MESSAGES, accounts } from "../account/index.ts";
 
-export class Jwks extends Action {
-  static override description =
-    "Public keys that verify our tokens (JWK Set)";
-  static override schema = z.object({});
-
-  run(_fields: unknown, ctx: ActionContext): ActionResponse {
-    return ok(ACCOUNT_MESSAGES.keysListed, { keys: ctx.services.tokens.publicJwks() });
+export class Jwks extends Action.with({
+  description: "Public keys that verify our tokens (JWK Set)",
+  needs: [accounts],
+  schema: z.object({}),
+}) {
+  run(_fields: Fields<typeof Jwks>, ctx: Context): ActionResponse {
+    return ok(ACCOUNT_MESSAGES.keysListed, { keys: ctx.get(accounts).tokens.publicJwks() });
   }
 }

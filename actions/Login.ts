@@ -1,28 +1,21 @@
 import { z } from "zod";
-import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
-import { badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
-import { attemptPassword, THROTTLE_KEY } from "../src/auth/attempts.ts";
-import { normalizeEmail, normalizeUsername, parsePhone, type AccountKey } from "../src/auth/identifiers.ts";
-import { invalidFields, OUTER_BOUNDS, passwordByteError } from "../src/auth/limits.ts";
-import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
-import { mintToken } from "../src/auth/mint.ts";
-import { tokenFields, unixSeconds } from "../src/auth/token-fields.ts";
-import type { User } from "../src/db/schema.ts";
+import { Action, type Fields, badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse, type Context } from "vera-service";
+import { attemptPassword, THROTTLE_KEY, normalizeEmail, normalizeUsername, parsePhone, type AccountKey, invalidFields, OUTER_BOUNDS, passwordByteError, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, mintToken, tokenFields, unixSeconds, type User, accounts } from "../account/index.ts";
 
-export class Login extends Action {
-  static override description =
-    "Sign in with one of username, email or phone_number";
-  static override schema = z.object({
+export class Login extends Action.with({
+  description: "Sign in with one of username, email or phone_number",
+  needs: [accounts],
+  schema: z.object({
     username: z.string().min(1).max(OUTER_BOUNDS.username).optional().describe("Any case"),
     email: z.string().min(1).max(OUTER_BOUNDS.email).optional().describe("Any case"),
     phone_number: z.string().min(1).max(OUTER_BOUNDS.phone).optional().describe("e.g. +12025550123"),
     password: z.string().min(1).max(OUTER_BOUNDS.password).describe("Password"),
     not_before: unixSeconds.optional().describe("Token valid from (unix s)"),
     expires_at: unixSeconds.optional().describe("Token expiry (unix s)"),
-  });
-
-  async run(fields: Fields<typeof Login>, ctx: ActionContext): Promise<ActionResponse> {
-    const { users, passwords, tokens, throttle } = ctx.services;
+  }),
+}) {
+  async run(fields: Fields<typeof Login>, ctx: Context): Promise<ActionResponse> {
+    const { users, passwords, tokens, throttle } = ctx.get(accounts);
     // Everything about the input is settled before the lookup, so both failure paths below
     // do the same work.
     const key = accountKey(fields);
@@ -56,7 +49,7 @@ export class Login extends Action {
     await rehashIfOutdated(ctx, user, fields.password);
     // Waits out the second of a password change that just happened, and refuses a token for a
     // password that was changed while bcrypt was comparing it (src/auth/mint.ts).
-    const token = await mintToken(ctx.services, user, lifetime.lifetime, ctx.signal);
+    const token = await mintToken(ctx.get(accounts), user, lifetime.lifetime, ctx.signal);
     if (!token) {
       ctx.log.info({ event: "login_failed", reason: "password_changed", identifier_kind: key.kind, user_id: user.id }, "login failed");
       return unauthorized(ACCOUNT_MESSAGES.invalidPassword);
@@ -80,8 +73,8 @@ function accountKey(fields: Fields<typeof Login>): AccountKey | { answer: Action
 }
 
 /** A digest from a lower BCRYPT_COST (or the seed's service) is replaced while we hold the password. */
-async function rehashIfOutdated(ctx: ActionContext, user: User, password: string): Promise<void> {
-  const { passwords, users } = ctx.services;
+async function rehashIfOutdated(ctx: Context, user: User, password: string): Promise<void> {
+  const { passwords, users } = ctx.get(accounts);
   if (!passwords.needsRehash(user.password_digest)) return;
   try {
     const digest = await passwords.hash(password, ctx.signal);

@@ -1,20 +1,18 @@
 import { z } from "zod";
-import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
-import { conflict, ok, unauthorized, type ActionResponse } from "../src/actions/responses.ts";
-import { authenticate } from "../src/auth/authenticate.ts";
-import { OUTER_BOUNDS } from "../src/auth/limits.ts";
-import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
+import { Action, type Fields, conflict, ok, unauthorized, type ActionResponse, type Context } from "vera-service";
+import { authenticate, OUTER_BOUNDS, ACCOUNT_MESSAGES, accounts } from "../account/index.ts";
 
-export class Logout extends Action {
-  static override description = "Revoke a token";
-  static override schema = z.object({
+export class Logout extends Action.with({
+  description: "Revoke a token",
+  needs: [accounts],
+  schema: z.object({
     jwt: z.string().min(1).max(OUTER_BOUNDS.jwt).describe("Token to revoke"),
-  });
-
-  async run(fields: Fields<typeof Logout>, ctx: ActionContext): Promise<ActionResponse> {
-    const { revocations } = ctx.services;
+  }),
+}) {
+  async run(fields: Fields<typeof Logout>, ctx: Context): Promise<ActionResponse> {
+    const { revocations } = ctx.get(accounts);
     // The revocation list is not consulted here: the insert below tells us, race-free.
-    const auth = await authenticate(ctx.services, fields.jwt, { checkRevoked: false });
+    const auth = await authenticate(ctx.get(accounts), fields.jwt, { checkRevoked: false });
     if (!auth.ok) {
       // A token cut off by its account's valid-after time was revoked in effect.
       if (auth.reason === "revoked") return conflict(ACCOUNT_MESSAGES.alreadyRevoked);

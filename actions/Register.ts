@@ -1,17 +1,11 @@
 import { z } from "zod";
-import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
-import { badRequest, conflict, created, tooManyRequests, type ActionResponse } from "../src/actions/responses.ts";
-import { attemptClaim } from "../src/auth/attempts.ts";
-import { phoneToStore, normalizeEmail, normalizeUsername, type AccountKey } from "../src/auth/identifiers.ts";
-import { ACCOUNT_FIELD, invalidFields, lengthErrors } from "../src/auth/limits.ts";
-import { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "../src/auth/messages.ts";
-import { tokenFields, unixSeconds } from "../src/auth/token-fields.ts";
-import { UserExistsError } from "../src/db/users.ts";
+import { Action, type Fields, badRequest, conflict, created, tooManyRequests, type ActionResponse, type Context } from "vera-service";
+import { attemptClaim, phoneToStore, normalizeEmail, normalizeUsername, type AccountKey, ACCOUNT_FIELD, invalidFields, lengthErrors, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, tokenFields, unixSeconds, UserExistsError, accounts } from "../account/index.ts";
 
-export class Register extends Action {
-  static override description =
-    "Create an account (username or email) and get a token";
-  static override schema = z.object({
+export class Register extends Action.with({
+  description: "Create an account (username or email) and get a token",
+  needs: [accounts],
+  schema: z.object({
     name: ACCOUNT_FIELD.name.describe("Your name"),
     username: ACCOUNT_FIELD.username
       .optional()
@@ -26,10 +20,10 @@ export class Register extends Action {
       .describe("8–72 characters"),
     not_before: unixSeconds.optional().describe("Token valid from (unix s)"),
     expires_at: unixSeconds.optional().describe("Token expiry (unix s)"),
-  });
-
-  async run(fields: Fields<typeof Register>, ctx: ActionContext): Promise<ActionResponse> {
-    const { config, users, passwords, tokens, throttle } = ctx.services;
+  }),
+}) {
+  async run(fields: Fields<typeof Register>, ctx: Context): Promise<ActionResponse> {
+    const { config, users, passwords, tokens, throttle } = ctx.get(accounts);
     if (fields.username === undefined && fields.email === undefined) return badRequest(ACCOUNT_MESSAGES.identifierRequired);
     const errors = lengthErrors(fields, config.limits);
     if (errors.length > 0) return invalidFields(errors);

@@ -1,8 +1,6 @@
 import { z } from "zod";
-import { Action, type UserContext } from "../src/actions/action.ts";
-import { ok, type ActionResponse } from "../src/actions/responses.ts";
-import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
-import type { User } from "../src/db/schema.ts";
+import { Action, ok, type ActionResponse, type Fields } from "vera-service";
+import { ACCOUNT_MESSAGES, type User, accounts, signedIn, type SignedInContext } from "../account/index.ts";
 
 /** What a user may see of their account: never the digest, the normalized forms or the cut-off. */
 export interface AccountView {
@@ -27,12 +25,12 @@ export function accountView(user: User): AccountView {
   };
 }
 
-export class Show extends Action {
-  static override description = "Your account";
-  static override requiresUser = true;
-  static override schema = z.object({});
-
-  run(_fields: unknown, ctx: UserContext): ActionResponse {
+export class Show extends Action.with({
+  description: "Your account",
+  use: [signedIn],
+  schema: z.object({}),
+}) {
+  run(_fields: Fields<typeof Show>, ctx: SignedInContext): ActionResponse {
     return ok(ACCOUNT_MESSAGES.userShown, accountView(ctx.user));
   }
 }

@@ -1,28 +1,25 @@
 import { z } from "zod";
-import { Action, type ActionContext, type Fields } from "../src/actions/action.ts";
-import { ok, type ActionResponse } from "../src/actions/responses.ts";
-import { authenticate } from "../src/auth/authenticate.ts";
-import { OUTER_BOUNDS } from "../src/auth/limits.ts";
-import { ACCOUNT_MESSAGES } from "../src/auth/messages.ts";
+import { Action, type Fields, ok, type ActionResponse, type Context } from "vera-service";
+import { authenticate, OUTER_BOUNDS, ACCOUNT_MESSAGES, accounts } from "../account/index.ts";
 
 /** RFC 7662's answer for any token that is not active: nothing about why. */
 const INACTIVE = { active: false } as const;
 
-export class Verify extends Action {
-  static override description =
-    "Check a token (RFC 7662 introspection)";
-  static override schema = z.object({
+export class Verify extends Action.with({
+  description: "Check a token (RFC 7662 introspection)",
+  needs: [accounts],
+  schema: z.object({
     jwt: z.string().max(OUTER_BOUNDS.jwt).describe("Token to check"),
-  });
-
+  }),
+}) {
   /**
    * Fails closed: when the database cannot answer, authenticate() throws DependencyError and the
    * caller gets 503 "Service unavailable", never active: true. Not {active: false} either: that
    * would tell every resource server a valid user is signed out (and some would end the session),
    * while a 503 says "ask again", which the next replica or the next second can answer.
    */
-  async run(fields: Fields<typeof Verify>, ctx: ActionContext): Promise<ActionResponse> {
-    const auth = await authenticate(ctx.services, fields.jwt);
+  async run(fields: Fields<typeof Verify>, ctx: Context): Promise<ActionResponse> {
+    const auth = await authenticate(ctx.get(accounts), fields.jwt);
     if (!auth.ok) return ok(ACCOUNT_MESSAGES.introspected, INACTIVE);
     const { claims, user } = auth;
     return ok(ACCOUNT_MESSAGES.introspected, {

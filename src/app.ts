@@ -11,7 +11,9 @@ import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
 import { loadActions, type Registry } from "./actions/registry.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
-import { createServices, closeServices, type Services } from "./services.ts";
+import { createServices, closeServices, type ServiceOptions, type Services } from "./services.ts";
+import { ProviderHost, type Provider } from "./providers.ts";
+import { accounts } from "./auth/accounts.ts";
 import { embeddedDefaults } from "./embedded.ts";
 import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
@@ -42,7 +44,9 @@ export class App {
   private constructor(
     readonly config: Readonly<Config>,
     readonly log: Logger,
-    readonly services: Services,
+    /** The account services, when a loaded action needs them (else no database is opened). */
+    readonly services: Services | undefined,
+    readonly providers: ProviderHost,
     readonly registry: Registry,
     readonly dispatcher: Dispatcher,
     readonly client: PlugboardClient,
@@ -56,16 +60,17 @@ export class App {
 
   static async start(options: AppOptions): Promise<App> {
     const { config, log } = options;
-    // The embedded database (when no database is configured) starts in its own processes while
-    // the actions load; whatever fails, a server this process started or joined is released.
-    const embedded = embeddedDefaults(config, log);
+    // Production stops on an action file that fails to import, a duplicate name, or no action at all.
+    const registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
+    const wanted = new Set<Provider<unknown>>(registry.providers);
+    const needsAccounts = wanted.delete(accounts);
+    // The embedded database (when no database is configured and an action needs one) starts in
+    // its own processes; whatever fails, a server this process started or joined is released.
+    const embedded = needsAccounts ? embeddedDefaults(config, log) : Promise.resolve<ServiceOptions>({});
     embedded.catch(() => undefined); // awaited below; its failure is handled there
     const releaseEmbedded = async () => (await embedded.catch(() => undefined))?.onClose?.().catch(() => undefined);
-    let registry: Registry;
     let board: DevPlugboard | undefined;
     try {
-      // Production stops on an action file that fails to import, a duplicate name, or no action at all.
-      registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
       // The dev plugboard's code is loaded only in dev mode: production never imports src/devboard/.
       board = config.websocketUrl
         ? undefined
@@ -81,18 +86,25 @@ export class App {
       await releaseEmbedded();
       throw error;
     }
-    let services: Services;
+    let services: Services | undefined;
+    const providers = new ProviderHost({ log, production: config.production });
     try {
-      services = await createServices(config, log, { ...(await embedded), purgeRevocations: true });
+      if (needsAccounts) {
+        services = await createServices(config, log, { ...(await embedded), purgeRevocations: true });
+        providers.supply(accounts, services);
+      }
+      await providers.start(wanted);
     } catch (error) {
-      await releaseEmbedded();
+      if (services) await closeServices(services);
+      else await releaseEmbedded();
       await board?.stop();
       throw error;
     }
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
-      services,
+      providers,
+      checkOutputs: !config.production,
       log,
       maxConcurrency: config.maxConcurrency,
       queueLimit: config.queueLimit,
@@ -120,7 +132,7 @@ export class App {
       reconnects: () => client.reconnects,
       numConsumers: () => client.state.numConsumers,
       outbox: () => client.outbox.stats,
-      passwords: () => services.passwords.stats(),
+      ...(services ? { passwords: () => services!.passwords.stats() } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {
@@ -132,18 +144,19 @@ export class App {
             // A draining replica leaves the channel on purpose; it is alive until it exits.
             isJoined: () => client.isJoined || dispatcher.isDraining,
             isDraining: () => dispatcher.isDraining,
-            pingDatabase: () => pingDatabase(services.db),
+            ...(services ? { pingDatabase: () => pingDatabase(services!.db) } : {}),
             metrics: () => metrics.exposition(),
           },
         });
       } catch (error) {
-        await closeServices(services);
+        await providers.stop();
+        if (services) await closeServices(services);
         await board?.stop();
         throw error;
       }
       log.info({ health_port: health.port }, `health and metrics on port ${health.port}: /healthz, /readyz, /metrics`);
     }
-    app = new App(config, log, services, registry, dispatcher, client, board, health, metrics);
+    app = new App(config, log, services, providers, registry, dispatcher, client, board, health, metrics);
     client.start();
     if (board) {
       // The dev account token is the local board's own secret, not the service TOKEN: printing it is fine.
@@ -211,7 +224,8 @@ export class App {
   private closeAll(options: { deliverWithinMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
       await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
-      await closeServices(this.services);
+      await this.providers.stop();
+      if (this.services) await closeServices(this.services);
       await this.board?.stop().catch(() => undefined);
       await this.health?.close().catch(() => undefined);
     })();

@@ -6,6 +6,7 @@
  * validation, oversized answers become a small 500, and an answer whose frame the plugboard
  * refused is never sent again.
  */
+import { providersWith } from "./support/providers.ts";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { loadActions } from "../src/actions/registry.ts";
@@ -30,7 +31,7 @@ async function dispatcher(dir: string, overrides: Partial<DispatcherOptions> = {
   const registry = await loadActions({ dir, log: captured.log });
   const d = new Dispatcher({
     registry,
-    services: { config: loadConfig({}) } as DispatcherOptions["services"],
+    providers: providersWith(),
     log: captured.log,
     maxConcurrency: 8,
     queueLimit: 8,

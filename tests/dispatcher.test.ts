@@ -1,4 +1,5 @@
 import { test } from "node:test";
+import { providersWith } from "./support/providers.ts";
 import assert from "node:assert/strict";
 import { loadActions } from "../src/actions/registry.ts";
 import { Dispatcher, type DispatcherOptions } from "../src/actions/dispatcher.ts";
@@ -12,7 +13,7 @@ async function dispatcher(overrides: Partial<DispatcherOptions> = {}) {
   const registry = await loadActions({ dir: "tests/fixtures/actions", log: captured.log });
   const d = new Dispatcher({
     registry,
-    services: { config } as DispatcherOptions["services"],
+    providers: providersWith(),
     log: captured.log,
     maxConcurrency: 8,
     queueLimit: 8,
@@ -186,7 +187,7 @@ test("abortAll (a hard stop): queued requests get 503 shutting down at once, run
 });
 
 test("observer hears every answer with its status and duration", async () => {
-  const seen: Array<[string, number]> = [];
+  const seen: Array<[unknown, number]> = [];
   const { d } = await dispatcher({ observer: { answered: (action, code) => seen.push([action, code]) } });
   await call(d, "Echo", { text: "a" });
   await call(d, "Nope", {});

@@ -4,6 +4,7 @@
  * run at all when it fails; ctx.user and ctx.claims, and fields without `jwt`, when it passes.
  * The README's example of it is run as written.
  */
+import { providersWith } from "./support/providers.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -12,7 +13,7 @@ import { pathToFileURL } from "node:url";
 import jwt from "jsonwebtoken";
 import { loadActions } from "../src/actions/registry.ts";
 import { Dispatcher } from "../src/actions/dispatcher.ts";
-import { GuardedSchemaError } from "../src/auth/guard.ts";
+import { ActionDeclarationError } from "../src/actions/registry.ts";
 import { ACTIONS_DIR, register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
 import { runs } from "./fixtures/guard-actions/Whoami.ts";
@@ -33,8 +34,8 @@ describe("the guard in the published schema", () => {
       description: "Your token",
     });
     assert.deepEqual(registry.published.Anyone, { description: "Open to all", fields: {}, required: [] });
-    assert.equal(registry.get("Whoami")!.requiresUser, true);
-    assert.equal(registry.get("Anyone")!.requiresUser, false);
+    assert.deepEqual(registry.get("Whoami")!.middleware.map((m) => m.name), ["signedIn"]);
+    assert.deepEqual(registry.get("Anyone")!.middleware, []);
   });
 
   test("the account actions: Show, Edit and Delete are guarded; Verify and Jwks are not", async () => {
@@ -49,18 +50,21 @@ describe("the guard in the published schema", () => {
     assert.deepEqual(fields("Verify"), ["jwt"]);
     assert.deepEqual(fields("Jwks"), []);
     assert.deepEqual(
-      ["Delete", "Edit", "Jwks", "Show", "Verify"].map((n) => registry.get(n)!.requiresUser),
+      ["Delete", "Edit", "Jwks", "Show", "Verify"].map((n) => registry.get(n)!.middleware.length > 0),
       [true, true, false, true, false],
     );
   });
 
-  test("a guarded action that declares its own jwt field stops the start-up", async () => {
-    const { log } = captureLogs();
-    await assert.rejects(loadActions({ dir: "tests/fixtures/guard-bad-actions", log }), (error: unknown) => {
-      assert.ok(error instanceof GuardedSchemaError);
-      assert.match(error.message, /^OwnJwt declares requiresUser and a "jwt" field of its own/);
+  test("a guarded action that declares its own jwt field stops a production start-up, and is skipped in dev", async () => {
+    const { log, lines } = captureLogs();
+    await assert.rejects(loadActions({ dir: "tests/fixtures/guard-bad-actions", log, strict: true }), (error: unknown) => {
+      assert.ok(error instanceof ActionDeclarationError);
+      assert.match(error.message, /^OwnJwt: its schema declares "jwt", which middleware signedIn takes: leave it to the middleware/);
       return true;
     });
+    const registry = await loadActions({ dir: "tests/fixtures/guard-bad-actions", log });
+    assert.deepEqual(registry.names, []);
+    assert.ok(lines().some((l) => l.class === "OwnJwt" && /leave it to the middleware/.test(String(l.msg))));
   });
 });
 
@@ -71,7 +75,7 @@ describe("the guard at dispatch", () => {
     accounts = await startAccounts();
     dispatcher = new Dispatcher({
       registry: await loadActions({ dir: FIXTURES, log: accounts.log }),
-      services: accounts.services,
+      providers: providersWith(accounts.services),
       log: accounts.log,
       maxConcurrency: 8,
       queueLimit: 8,
@@ -127,18 +131,18 @@ describe("the guard at dispatch", () => {
 describe("the README's guard example", () => {
   test("is a working action: 200 for a signed-in user, 401 otherwise, jwt in its published fields", async () => {
     const readme = readFileSync("README.md", "utf8");
-    const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.includes("requiresUser = true"));
+    const example = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!).find((block) => block.includes("use: [signedIn]"));
     assert.ok(example, "the README shows a guarded action");
     // Inside the repository, so that "zod" resolves from node_modules; removed at the end.
     const dir = mkdtempSync(path.join("tests", "fixtures", ".readme-guard-"));
-    const src = pathToFileURL(path.resolve("src")).href;
-    writeFileSync(path.join(dir, "Welcome.ts"), example.replaceAll('"../src/', `"${src}/`));
+    const account = pathToFileURL(path.resolve("account")).href;
+    writeFileSync(path.join(dir, "Welcome.ts"), example.replaceAll('"../account/', `"${account}/`));
     const accounts = await startAccounts();
     try {
       const registry = await loadActions({ dir, log: accounts.log });
       assert.deepEqual(registry.names, ["Welcome"]);
       assert.deepEqual(registry.published.Welcome!.required, ["jwt"]);
-      const dispatcher = new Dispatcher({ registry, services: accounts.services, log: accounts.log, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 5000 });
+      const dispatcher = new Dispatcher({ registry, providers: providersWith(accounts.services), log: accounts.log, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 5000 });
       const token = await register(accounts, { name: "Ada", username: "readme-guard" });
       const answer = await dispatcher.dispatch({ action: "Welcome", fields: { jwt: token }, response_ref: "readme" });
       assert.deepEqual([answer.status_code, answer.fields], [200, { greeting: "Welcome back, Ada!" }]);

@@ -4,6 +4,7 @@
  * the second (tokens minted before a password change or deletion die, a login right after works),
  * concurrent Edits racing for one username, and Verify failing closed while the database is down.
  */
+import { providersWith } from "./support/providers.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import jwt from "jsonwebtoken";
@@ -457,7 +458,7 @@ describe("account lifecycle", () => {
     };
     const dispatcher = new Dispatcher({
       registry: await loadActions({ dir: ACTIONS_DIR, log: accounts.log }),
-      services,
+      providers: providersWith(services),
       log: accounts.log,
       maxConcurrency: 4,
       queueLimit: 4,

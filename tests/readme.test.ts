@@ -4,6 +4,7 @@
  * examples/Greet.ts and answers, `npm run migrate` migrates, and its configuration table matches
  * src/config.ts.
  */
+import { providersWith } from "./support/providers.ts";
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
@@ -55,6 +56,7 @@ const EXERCISED: Record<string, () => void> = {
     assert.match(read("tests/support/build.ts"), /scripts\.start/);
     assert.match(read("tests/support/process.ts"), /startCommand\(\)/);
   },
+  "npm run typecheck": () => assert.match(PACKAGE.scripts.test!, /^tsc --noEmit && /, "npm test type-checks first (tests/types/ included)"),
   "npm run build": () => assert.match(read("tests/support/build.ts"), /scripts\/build\.mjs/, "tests/run.ts builds through it"),
   "npm run dev": () => assert.ok(read("tests/devmode.test.ts").includes('["run", "dev"]'), "tests/devmode.test.ts runs it"),
   "npm run plugboard": () => assert.ok(read("tests/devmode.test.ts").includes(entryOf("plugboard")), "tests/devmode.test.ts runs it"),
@@ -134,7 +136,7 @@ test("the Write-an-action example is examples/Greet.ts, and it answers", async (
 
   const registry = await loadActions({ dir: "examples", log: silent });
   assert.deepEqual(registry.names, ["Greet"]);
-  const dispatcher = new Dispatcher({ registry, services: { config: loadConfig({}) } as Services, log: silent, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 1_000 });
+  const dispatcher = new Dispatcher({ registry, providers: providersWith(), log: silent, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 1_000 });
   const answer = await dispatcher.dispatch({ action: "Greet", fields: { name: "Ada" }, response_ref: "readme" });
   assert.deepEqual(answer, { status: "success", status_code: 200, message: "Greeted", fields: { greeting: "Hello, Ada!" } });
 });

@@ -1,64 +1,110 @@
 /**
- * The Action base class. An action is one file in `actions/` exporting a subclass:
- * its class name is the action's name, `description` and `schema` are published to the
- * plugboard, and `run` receives fields already validated against the schema.
+ * The Action base class. An action is one file in `actions/` exporting a subclass; its class
+ * name is the action's name. `Action.with({...})` declares its description, its fields (a zod
+ * object), the middleware it runs behind and its limits, and types `run` from them:
+ *
+ *   export class Greet extends Action.with({ description: "Says hello", schema: z.object({ name: z.string() }) }) {
+ *     run({ name }: Fields<typeof Greet>) { return ok("Greeted", { greeting: `Hello, ${name}!` }); }
+ *   }
+ *
+ * `run` receives fields already validated (unknown fields refused at every depth) and a context.
  */
 import { z } from "zod";
 import type { Logger } from "../ops/logger.ts";
+import type { Provider } from "../providers.ts";
+import type { ExtrasOf, Middleware } from "./middleware.ts";
 import type { ActionResponse } from "./responses.ts";
-import type { Services } from "../services.ts";
-import type { User } from "../db/schema.ts";
-import type { TokenClaims } from "../auth/tokens.ts";
 
-export interface ActionContext {
+/** What every action's context holds. */
+export interface BaseContext {
+  /** The action's name. */
+  readonly action: string;
   /** Logger bound to this request (action name and response_ref). */
-  log: Logger;
-  /** Aborted when the deadline (ACTION_TIMEOUT_MS) passes or the service shuts down hard. */
-  signal: AbortSignal;
+  readonly log: Logger;
+  /** Aborted when the action's deadline passes or the service stops hard. */
+  readonly signal: AbortSignal;
   /** The plugboard's reference of this request. */
-  responseRef: string;
-  /** Shared services: configuration, database, passwords, tokens. */
-  services: Services;
-  /** The signed-in account, set for actions that declare `requiresUser` (the whole row: never answer it as is). */
-  user?: User;
-  /** The verified claims of the signed-in user's token (jti, sub, iat, exp, …), with `user`. */
-  claims?: TokenClaims;
+  readonly responseRef: string;
+  /** A provider's value; the action (or a middleware of it) must list the provider in `needs`. */
+  get<T>(provider: Provider<T>): T;
 }
 
-/** The context of an action that declares `requiresUser`: `run(fields, ctx: UserContext)`. */
-export interface UserContext extends ActionContext {
-  user: User;
-  claims: TokenClaims;
-}
+declare const extrasType: unique symbol;
+declare const validatedType: unique symbol;
 
-/** The schema type an action may declare: a zod object of its fields. */
+/**
+ * The context of an action whose middleware adds `X` (the sign-in guard: the account and its
+ * token's claims). The hidden member makes two different `X` incompatible both ways, so a
+ * `run` that asks for more than its middleware gives fails to compile.
+ */
+export type Context<X extends object = {}> = BaseContext & X & { readonly [extrasType]?: (x: X) => X };
+
+/**
+ * The fields `run` receives. The hidden member makes a `run` that declares fields the schema
+ * does not have fail to compile (a subclass method's parameters are otherwise compared both ways).
+ */
+export type Input<S extends FieldsSchema> = z.output<S> & { readonly [validatedType]: S };
+
+/** The schema an action may declare: a zod object of its fields. */
 export type FieldsSchema = z.AnyZodObject;
 
 /** The validated fields of an action class: `run(fields: Fields<typeof MyAction>)`. */
-export type Fields<A extends { schema: FieldsSchema }> = z.infer<A["schema"]>;
+export type Fields<A extends { schema: FieldsSchema }> = z.output<A["schema"]>;
 
-export abstract class Action {
-  /** One line that tells a caller what the action does. */
+export interface ActionDefinition<S extends FieldsSchema, M extends readonly Middleware<any>[]> {
+  /** One line that tells a caller what the action does (published). */
+  description?: string;
+  /** The fields it accepts (published). Unknown fields are refused at every depth; null counts as absent. */
+  schema: S;
+  /** Middleware it runs behind, outermost first (the sign-in guard, an audit …). */
+  use?: M;
+  /** Providers `run` reads with ctx.get. */
+  needs?: readonly Provider<unknown>[];
+  /** Its deadline in ms, instead of ACTION_TIMEOUT_MS (at most 29,000: the plugboard waits 30 s). */
+  timeoutMs?: number;
+  /** At most this many of it run at once on a replica (others wait in the queue). */
+  concurrency?: number;
+  /** What a success answers in `fields`: published, and checked outside production. */
+  output?: z.ZodTypeAny;
+}
+
+export abstract class Action<S extends FieldsSchema = FieldsSchema, X extends object = {}> {
   static description = "";
-  /** The fields the action accepts. Unknown fields are rejected; null counts as absent. */
   static schema: FieldsSchema = z.object({});
-  /**
-   * True: only a signed-in user may call it. The framework adds a required `jwt` field to the
-   * published schema, checks the token before `run` (401 "Invalid token: …" otherwise) and puts
-   * the account in `ctx.user` (see src/auth/guard.ts).
-   */
-  static requiresUser = false;
+  static use: readonly Middleware<any>[] = [];
+  static needs: readonly Provider<unknown>[] = [];
+  static timeoutMs: number | undefined = undefined;
+  static concurrency: number | undefined = undefined;
+  static output: z.ZodTypeAny | undefined = undefined;
 
-  abstract run(fields: unknown, ctx: ActionContext): ActionResponse | Promise<ActionResponse>;
+  abstract run(fields: Input<S>, ctx: Context<X>): ActionResponse | Promise<ActionResponse>;
+
+  /** The base class of an action declared by `definition`, with `run` typed from it. */
+  static with<S extends FieldsSchema, const M extends readonly Middleware<any>[] = []>(definition: ActionDefinition<S, M>) {
+    abstract class Declared extends Action<S, ExtrasOf<M>> {
+      static override description = definition.description ?? "";
+      static override schema: S = definition.schema;
+      static override use: M = definition.use ?? ([] as unknown as M);
+      static override needs = definition.needs ?? [];
+      static override timeoutMs = definition.timeoutMs;
+      static override concurrency = definition.concurrency;
+      static override output = definition.output;
+    }
+    return Declared;
+  }
 }
 
 /** The static side of an Action subclass, as the registry sees it. */
 export interface ActionClass {
-  new (): Action;
+  new (): Action<any, any>;
   readonly name: string;
   description: string;
   schema: FieldsSchema;
-  requiresUser?: boolean;
+  use: readonly Middleware<any>[];
+  needs: readonly Provider<unknown>[];
+  timeoutMs: number | undefined;
+  concurrency: number | undefined;
+  output: z.ZodTypeAny | undefined;
 }
 
 /** True for Action subclasses, direct or indirect, but not Action itself. */

@@ -4,7 +4,8 @@
  * It never throws and never answers twice.
  */
 import type { Logger } from "../ops/logger.ts";
-import type { Services } from "../services.ts";
+import type { ProviderHost } from "../providers.ts";
+import type { Middleware } from "./middleware.ts";
 import { RequestContext } from "./request-context.ts";
 import type { Registry, RegisteredAction } from "./registry.ts";
 import {
@@ -26,10 +27,10 @@ import {
   type MessageFormat,
 } from "./responses.ts";
 import { invalidFieldsAnswer, validateFields } from "./validation.ts";
-import { checkSignedIn } from "../auth/guard.ts";
 
 export interface Request {
-  action: string;
+  /** Whatever the caller sent as the action's name: not always a string. */
+  action: unknown;
   fields: unknown;
   response_ref: string;
   /** UTF-8 size of the frame that carried the request, when it came over the wire. */
@@ -38,13 +39,16 @@ export interface Request {
 
 /** Told about every answer, for metrics. */
 export interface DispatchObserver {
-  answered?(action: string, statusCode: number, durationMs: number): void;
+  answered?(action: unknown, statusCode: number, durationMs: number): void;
   queueChanged?(inFlight: number, queued: number): void;
 }
 
 export interface DispatcherOptions {
   registry: Registry;
-  services: Services;
+  /** What actions read with ctx.get. */
+  providers: ProviderHost;
+  /** Check each success against the action's output schema (outside production); a mismatch answers 500. */
+  checkOutputs?: boolean;
   log: Logger;
   maxConcurrency: number;
   queueLimit: number;
@@ -147,7 +151,7 @@ export class Dispatcher {
     }
     return new Promise<ActionResponse>((resolve) => {
       const job: Job = { action, fields: validated.data, ref: request.response_ref, receivedAt: Date.now(), resolve };
-      if (this.running < this.options.maxConcurrency) this.start(job);
+      if (this.running < this.options.maxConcurrency && hasRoom(action)) this.start(job);
       else this.queue.push(job);
       this.options.observer?.queueChanged?.(this.running, this.queue.length);
     });
@@ -157,12 +161,13 @@ export class Dispatcher {
   private start(job: Job): void {
     // The deadline counts from arrival, so time spent queued counts too: the plugboard's
     // caller waits 30 s at most, whatever the reason. A job already past it never runs.
-    const remaining = job.receivedAt + this.options.actionTimeoutMs - Date.now();
+    const remaining = job.receivedAt + (job.action.timeoutMs ?? this.options.actionTimeoutMs) - Date.now();
     if (remaining <= 0) {
       job.resolve(timedOut());
       return;
     }
     this.running++;
+    job.action.running++;
     let settled = false;
     const finish = (response: ActionResponse) => {
       if (settled) return;
@@ -170,11 +175,12 @@ export class Dispatcher {
       clearTimeout(timer);
       this.contexts.delete(ctx);
       this.running--;
+      job.action.running--;
       job.resolve(response);
       this.next();
     };
 
-    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.services);
+    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers);
     this.contexts.add(ctx);
     const timer = setTimeout(() => {
       ctx.abort(new Error("action deadline passed"));
@@ -188,22 +194,49 @@ export class Dispatcher {
   private async run(action: RegisteredAction, fields: unknown, ctx: RequestContext): Promise<ActionResponse> {
     try {
       if (ctx.aborted) return timedOut();
-      if (action.requiresUser) {
-        const guard = await checkSignedIn(ctx.services, fields as Record<string, unknown>);
-        if (!guard.ok) return guard.answer;
-        ctx.user = guard.user;
-        ctx.claims = guard.claims;
-        fields = guard.fields;
-      }
-      const response = await action.instance.run(fields, ctx);
+      const response = action.middleware.length === 0 ? await action.instance.run(fields as never, ctx as never) : await this.behindMiddleware(action, fields, ctx);
       if (!isActionResponse(response)) {
         ctx.log.error({ returned: typeof response }, "action returned something that is not an ActionResponse");
         return internalError();
+      }
+      if (this.options.checkOutputs && action.cls.output && response.status_code >= 200 && response.status_code < 300) {
+        const checked = action.cls.output.safeParse(response.fields);
+        if (!checked.success) {
+          const problems = checked.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "fields"}: ${i.message}`);
+          ctx.log.error({ problems }, "the answer does not match the action's output schema (checked outside production)");
+          return internalError();
+        }
       }
       return response;
     } catch (error) {
       return this.classify(error, ctx);
     }
+  }
+
+  /**
+   * Runs the action behind its middleware, outermost first. Each middleware gets its own
+   * fields; `run` gets the rest, and the context with what each middleware added.
+   */
+  private behindMiddleware(action: RegisteredAction, fields: unknown, ctx: RequestContext): Promise<ActionResponse> {
+    const rest = { ...(fields as Record<string, unknown>) };
+    const own = action.middlewareFields.map((names) => {
+      const taken: Record<string, unknown> = {};
+      for (const name of names) {
+        if (name in rest) taken[name] = rest[name];
+        delete rest[name];
+      }
+      return taken;
+    });
+    const step = async (i: number): Promise<ActionResponse> => {
+      if (ctx.aborted) return timedOut();
+      if (i === action.middleware.length) return action.instance.run(rest as never, ctx as never);
+      const mw: Middleware<object> = action.middleware[i]!;
+      return mw.handle({ action: action.name, fields: own[i]!, ctx }, (adds) => {
+        Object.assign(ctx, adds);
+        return step(i + 1);
+      });
+    };
+    return step(0);
   }
 
   private classify(error: unknown, ctx: RequestContext): ActionResponse {
@@ -220,8 +253,16 @@ export class Dispatcher {
   }
 
   private next(): void {
-    while (this.running < this.options.maxConcurrency && this.queue.length > 0) {
-      this.start(this.queue.shift()!);
+    // The first queued job whose action has room: one bounded by its own concurrency waits
+    // without holding up the others.
+    for (let i = 0; i < this.queue.length && this.running < this.options.maxConcurrency; ) {
+      const job = this.queue[i]!;
+      if (!hasRoom(job.action)) {
+        i++;
+        continue;
+      }
+      this.queue.splice(i, 1);
+      this.start(job);
     }
     this.options.observer?.queueChanged?.(this.running, this.queue.length);
     if (this.running === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
@@ -252,6 +293,11 @@ export class Dispatcher {
     for (const ctx of this.contexts) ctx.abort(new Error("service stopping"));
     this.next();
   }
+}
+
+/** Whether an action with a concurrency bound of its own may start one more run. */
+function hasRoom(action: RegisteredAction): boolean {
+  return action.concurrency === undefined || action.running < action.concurrency;
 }
 
 /** An action name fit to echo back to the caller: any JSON value, never throwing, never long. */

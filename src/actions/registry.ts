@@ -9,26 +9,43 @@ import path from "node:path";
 import { pathToFileURL } from "node:url";
 import fg from "fast-glob";
 import { zodToJsonSchema } from "zod-to-json-schema";
+import { z } from "zod";
 import { isActionClass, type Action, type ActionClass, type FieldsSchema } from "./action.ts";
+import type { Middleware } from "./middleware.ts";
+import { deepStrict } from "./strict.ts";
 import type { Logger } from "../ops/logger.ts";
-import { withJwtField } from "../auth/guard.ts";
+import type { Provider } from "../providers.ts";
 
 /** One action as the plugboard sees it. */
 export interface PublishedAction {
   description: string;
   fields: Record<string, unknown>;
   required: string[];
+  /** JSON Schema of what a success answers in `fields`, when the action declares one. */
+  output?: Record<string, unknown>;
 }
+
+/** The longest deadline an action may set: the plugboard gives up on a request after 30 s. */
+export const MAX_ACTION_TIMEOUT_MS = 29_000;
 
 export interface RegisteredAction {
   name: string;
   cls: ActionClass;
-  /** The action's schema made strict (unknown fields rejected), built once at start-up. */
+  /** Its middleware's fields and its own, strict at every depth, built once at start-up. */
   validator: FieldsSchema;
-  /** The dispatcher checks the `jwt` field and sets ctx.user before `run`. */
-  requiresUser: boolean;
+  /** Outermost first. */
+  middleware: readonly Middleware<any>[];
+  /** For each middleware, the names of the fields it takes before `run`. */
+  middlewareFields: readonly (readonly string[])[];
+  /** Every provider it needs, its middleware's included. */
+  needs: readonly Provider<unknown>[];
+  /** Its own deadline, when it sets one (else ACTION_TIMEOUT_MS). */
+  timeoutMs: number | undefined;
+  /** Its own concurrency bound, when it sets one; `running` counts its runs now. */
+  concurrency: number | undefined;
+  running: number;
   /** One instance serves every request: actions keep no per-request state. */
-  instance: Action;
+  instance: Action<any, any>;
   file: string;
 }
 
@@ -52,6 +69,11 @@ export class Registry {
 
   get names(): string[] {
     return [...this.byName.keys()];
+  }
+
+  /** The providers the actions need, each once. */
+  get providers(): Provider<unknown>[] {
+    return [...new Set([...this.byName.values()].flatMap((a) => a.needs))];
   }
 }
 
@@ -79,21 +101,74 @@ function importFailure(file: string, error: unknown): string {
   return `action file ${file} failed to import: ${reason}${hint}`;
 }
 
-/** The fields an action is validated and published with: its schema, plus `jwt` when it requires a user. */
-export function fieldsSchema(cls: ActionClass): FieldsSchema {
-  return cls.requiresUser === true ? withJwtField(cls.name, cls.schema) : cls.schema;
+/** Why an action cannot be registered as declared (a field two owners claim, a bad limit). */
+export class ActionDeclarationError extends ActionLoadError {
+  constructor(action: string, problem: string) {
+    super(`${action}: ${problem}`);
+    this.name = "ActionDeclarationError";
+  }
 }
 
-/** JSON Schema of each field, from the action's zod schema. */
+/** The fields an action is validated and published with: its middleware's first, then its own. */
+export function fieldsSchema(cls: ActionClass): FieldsSchema {
+  const owners = new Map<string, string>();
+  let shape: z.ZodRawShape = {};
+  for (const mw of cls.use ?? []) {
+    for (const field of Object.keys(mw.fields)) {
+      const other = owners.get(field);
+      if (other) throw new ActionDeclarationError(cls.name, `middleware ${other} and ${mw.name} both take the field "${field}"`);
+      owners.set(field, `middleware ${mw.name}`);
+    }
+    shape = { ...shape, ...mw.fields };
+  }
+  for (const field of Object.keys(cls.schema.shape)) {
+    const other = owners.get(field);
+    if (other) throw new ActionDeclarationError(cls.name, `its schema declares "${field}", which ${other} takes: leave it to the middleware`);
+  }
+  return Object.keys(shape).length === 0 ? cls.schema : z.object(shape).merge(cls.schema);
+}
+
+/** JSON Schema of each field, from the action's zod schema (and of its output, when declared). */
 export function publish(cls: ActionClass): PublishedAction {
   const schema = zodToJsonSchema(fieldsSchema(cls), { target: "jsonSchema7", $refStrategy: "none" }) as {
     properties?: Record<string, unknown>;
     required?: string[];
   };
-  return {
-    description: cls.description ?? "",
+  const timeout = cls.timeoutMs === undefined ? "" : ` (answers within ${cls.timeoutMs / 1000} s)`;
+  const published: PublishedAction = {
+    description: `${cls.description ?? ""}${timeout}`,
     fields: schema.properties ?? {},
     required: schema.required ?? [],
+  };
+  if (cls.output) {
+    const { $schema: _, ...output } = zodToJsonSchema(cls.output, { target: "jsonSchema7", $refStrategy: "none" }) as Record<string, unknown>;
+    published.output = output;
+  }
+  return published;
+}
+
+/** The registered form of an action class; throws ActionDeclarationError for a bad declaration. */
+export function register(cls: ActionClass, file: string): RegisteredAction {
+  const { timeoutMs, concurrency } = cls;
+  if (timeoutMs !== undefined && !(Number.isInteger(timeoutMs) && timeoutMs >= 1 && timeoutMs <= MAX_ACTION_TIMEOUT_MS)) {
+    throw new ActionDeclarationError(cls.name, `timeoutMs must be a whole number of ms from 1 to ${MAX_ACTION_TIMEOUT_MS}`);
+  }
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
+    throw new ActionDeclarationError(cls.name, "concurrency must be a whole number, at least 1");
+  }
+  const middleware = cls.use ?? [];
+  return {
+    name: cls.name,
+    cls,
+    validator: deepStrict(fieldsSchema(cls)),
+    middleware,
+    middlewareFields: middleware.map((mw) => Object.keys(mw.fields)),
+    needs: [...new Set([...(cls.needs ?? []), ...middleware.flatMap((mw) => mw.needs)])],
+    timeoutMs,
+    concurrency,
+    running: 0,
+    instance: new cls(),
+    file,
   };
 }
 
@@ -144,8 +219,15 @@ export async function loadActions(options: LoadActionsOptions): Promise<Registry
         log.warn({ file: rel, class: cls.name, kept: previous.file }, `skipped class: ${duplicate.message}; the first one is kept`);
         continue;
       }
-      const requiresUser = cls.requiresUser === true;
-      found.set(cls.name, { name: cls.name, cls, validator: fieldsSchema(cls).strict(), requiresUser, instance: new cls(), file: rel });
+      let registered: RegisteredAction;
+      try {
+        registered = register(cls, rel);
+      } catch (error) {
+        if (strict || !(error instanceof ActionDeclarationError)) throw error;
+        log.warn({ file: rel, class: cls.name }, `skipped class: ${error.message}`);
+        continue;
+      }
+      found.set(cls.name, registered);
     }
   }
   if (found.size === 0) {

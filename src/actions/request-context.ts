@@ -1,27 +1,23 @@
 /**
- * The ActionContext of one run. Its logger and AbortSignal are made on first use: most runs
- * never touch them, and a pino child logger (with redaction) or an AbortController per request
- * is a measurable share of a cheap request's cost.
+ * The context of one run. Its logger and AbortSignal are made on first use: most runs never
+ * touch them, and a pino child logger (with redaction) or an AbortController per request is a
+ * measurable share of a cheap request's cost. What middleware adds (the signed-in account) is
+ * assigned onto it.
  */
 import type { Logger } from "../ops/logger.ts";
-import type { Services } from "../services.ts";
-import type { ActionContext } from "./action.ts";
-import type { User } from "../db/schema.ts";
-import type { TokenClaims } from "../auth/tokens.ts";
+import type { Provider, ProviderHost } from "../providers.ts";
+import type { BaseContext } from "./action.ts";
 
-export class RequestContext implements ActionContext {
+export class RequestContext implements BaseContext {
   private childLog: Logger | undefined;
   private controller: AbortController | undefined;
   private abortReason: Error | undefined;
-  /** Set by the guard for actions that require a signed-in user. */
-  user: User | undefined;
-  claims: TokenClaims | undefined;
 
   constructor(
     private readonly baseLog: Logger,
     readonly action: string,
     readonly responseRef: string,
-    readonly services: Services,
+    private readonly providers: ProviderHost,
   ) {}
 
   get log(): Logger {
@@ -35,6 +31,10 @@ export class RequestContext implements ActionContext {
       if (this.abortReason) this.controller.abort(this.abortReason);
     }
     return this.controller.signal;
+  }
+
+  get<T>(provider: Provider<T>): T {
+    return this.providers.get(provider);
   }
 
   get aborted(): boolean {

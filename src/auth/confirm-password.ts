@@ -4,15 +4,16 @@
  * account's throttle, the very counter Login uses (src/auth/attempts.ts), so after
  * LOGIN_MAX_FAILURES within LOGIN_WINDOW_SECONDS the answer is 429 until the window passes.
  */
-import type { UserContext } from "../actions/action.ts";
+import { accounts } from "./accounts.ts";
+import type { SignedInContext } from "./guard.ts";
 import { tooManyRequests, unauthorized, type ActionResponse } from "../actions/responses.ts";
 import { attemptPassword, THROTTLE_KEY } from "./attempts.ts";
 import { invalidFields, passwordByteError } from "./limits.ts";
 import { ACCOUNT_MESSAGES } from "./messages.ts";
 
 /** Undefined when `password` is the signed-in user's password; otherwise the answer to give. */
-export async function confirmPassword(ctx: UserContext, password: string, field: string): Promise<ActionResponse | undefined> {
-  const { passwords, throttle } = ctx.services;
+export async function confirmPassword(ctx: SignedInContext, password: string, field: string): Promise<ActionResponse | undefined> {
+  const { passwords, throttle } = ctx.get(accounts);
   const tooLong = passwordByteError(password);
   if (tooLong) return invalidFields([{ ...tooLong, field }]);
   // The lane's place is held from before the reservation: a full lane refuses at once (503).

@@ -13,7 +13,8 @@ export interface HealthChecks {
   isJoined(): boolean;
   isDraining(): boolean;
   /** Resolves when the database answers; rejects (or hangs) otherwise. */
-  pingDatabase(): Promise<void>;
+  /** Absent when the app uses no database: then there is none to wait for. */
+  pingDatabase?(): Promise<void>;
   metrics(): Promise<{ contentType: string; body: string }>;
 }
 
@@ -108,7 +109,9 @@ export class HealthServer {
   }
 
   private databaseAnswers(): Promise<boolean> {
-    this.ping ??= withTimeout(this.options.checks.pingDatabase(), this.options.pingTimeoutMs ?? 1_500)
+    const { pingDatabase } = this.options.checks;
+    if (!pingDatabase) return Promise.resolve(true);
+    this.ping ??= withTimeout(pingDatabase(), this.options.pingTimeoutMs ?? 1_500)
       .then(
         () => {
           if (!this.databaseWasUp) this.options.log.info("health check: the database answers again");

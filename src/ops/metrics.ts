@@ -23,7 +23,8 @@ export interface MetricsSources {
   reconnects(): number;
   numConsumers(): number | undefined;
   outbox(): Readonly<OutboxStats>;
-  passwords(): { threads: number; utilization: number; queued: number };
+  /** The bcrypt lane, when the app has one. */
+  passwords?(): { threads: number; utilization: number; queued: number };
 }
 
 /** The names this module exports (the README lists them). */
@@ -152,7 +153,7 @@ export class Metrics implements DispatchObserver {
       help: "Share of the bcrypt worker threads' capacity in use (0 to 1)",
       registers,
       collect() {
-        this.set(metrics.sources?.passwords().utilization ?? 0);
+        this.set(metrics.sources?.passwords?.().utilization ?? 0);
       },
     });
     new Gauge({
@@ -160,7 +161,7 @@ export class Metrics implements DispatchObserver {
       help: "bcrypt worker threads",
       registers,
       collect() {
-        this.set(metrics.sources?.passwords().threads ?? 0);
+        this.set(metrics.sources?.passwords?.().threads ?? 0);
       },
     });
     new Gauge({
@@ -168,7 +169,7 @@ export class Metrics implements DispatchObserver {
       help: "Password hashes and checks waiting for a bcrypt worker",
       registers,
       collect() {
-        this.set(metrics.sources?.passwords().queued ?? 0);
+        this.set(metrics.sources?.passwords?.().queued ?? 0);
       },
     });
   }

@@ -2,6 +2,7 @@
  * The account actions wired as in production — createServices on a fresh, migrated database,
  * the real registry over actions/ and the real dispatcher — with a log the test can read.
  */
+import { providersWith } from "./providers.ts";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { loadActions } from "../../src/actions/registry.ts";
@@ -51,7 +52,7 @@ export async function startAccounts(
   const registry = await loadActions({ dir: ACTIONS_DIR, log: captured.log });
   const dispatcher = new Dispatcher({
     registry,
-    services,
+    providers: providersWith(services),
     log: captured.log,
     maxConcurrency: config.maxConcurrency,
     queueLimit: config.queueLimit,

@@ -2,6 +2,7 @@
  * An in-process consumer for wire tests: the real registry, dispatcher and plugboard client,
  * pointed at a dev plugboard, with fast backoff and a log the test can read.
  */
+import { providersWith } from "./providers.ts";
 import { loadConfig } from "../../src/config.ts";
 import { loadActions, type Registry } from "../../src/actions/registry.ts";
 import { Dispatcher, type DispatcherOptions } from "../../src/actions/dispatcher.ts";
@@ -34,7 +35,7 @@ export async function startConsumer(options: {
   const services = { config: loadConfig({}) } as Services;
   const dispatcher = new Dispatcher({
     registry,
-    services,
+    providers: providersWith(),
     log: captured.log,
     maxConcurrency: options.maxConcurrency ?? 64,
     queueLimit: 1024,

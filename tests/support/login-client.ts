@@ -4,6 +4,7 @@
  * as one JSON line. Usage: node --import tsx tests/support/login-client.ts '<json>' where
  * json = { url, env?, requests: [{ action, fields }] }.
  */
+import { providersWith } from "./providers.ts";
 import { Dispatcher } from "../../src/actions/dispatcher.ts";
 import { loadActions } from "../../src/actions/registry.ts";
 import { createLogger } from "../../src/ops/logger.ts";
@@ -21,7 +22,7 @@ const log = createLogger({ level: "silent" });
 const config = testConfig(job.url, job.env);
 const services = await createServices(config, log, { migrate: false });
 const registry = await loadActions({ dir: ACTIONS_DIR, log });
-const dispatcher = new Dispatcher({ registry, services, log, maxConcurrency: 64, queueLimit: 1024, actionTimeoutMs: 20_000 });
+const dispatcher = new Dispatcher({ registry, providers: providersWith(services), log, maxConcurrency: 64, queueLimit: 1024, actionTimeoutMs: 20_000 });
 const answers = await Promise.all(
   job.requests.map((r, i) => dispatcher.dispatch({ action: r.action, fields: r.fields, response_ref: `${process.pid}-${i}` })),
 );

@@ -1,0 +1,128 @@
+/**
+ * The framework's declarations at work, in-process: unknown fields at every depth, per-action
+ * deadlines and concurrency, output schemas, custom middleware and providers; and the import
+ * rule that keeps the framework apart from the account app.
+ */
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { after, before, describe, test } from "node:test";
+import fg from "fast-glob";
+import { Dispatcher } from "../src/actions/dispatcher.ts";
+import { loadActions, type Registry } from "../src/actions/registry.ts";
+import { ProviderHost } from "../src/providers.ts";
+import { captureLogs } from "./support/logs.ts";
+import { counter, events, singleMax } from "./fixtures/framework-actions/index.ts";
+import * as fixtures from "./fixtures/framework-actions/index.ts";
+
+const { log, lines } = captureLogs();
+let registry: Registry;
+let providers: ProviderHost;
+let dispatcher: Dispatcher;
+let refs = 0;
+const call = (action: string, fields: unknown) => dispatcher.dispatch({ action, fields, response_ref: `r${++refs}` });
+
+before(async () => {
+  registry = await loadActions({ dir: "tests/fixtures/framework-actions", log });
+  providers = new ProviderHost({ log, production: false });
+  await providers.start(registry.providers);
+  dispatcher = new Dispatcher({ registry, providers, log, maxConcurrency: 8, queueLimit: 8, actionTimeoutMs: 5_000, checkOutputs: true });
+});
+after(() => providers.stop());
+
+describe("unknown fields", () => {
+  test("are refused at every depth, in arrays too; a passthrough object keeps its extra keys", async () => {
+    const nested = await call("Nested", { address: { city: "Oslo", zip: "0150" } });
+    assert.deepEqual([nested.status_code, nested.message], [400, "Invalid fields: address.zip: is not a known field"]);
+    const inArray = await call("Nested", { address: { city: "Oslo", lines: [{ text: "a", bold: true }] } });
+    assert.equal(inArray.status_code, 400);
+    assert.equal(inArray.message, "Invalid fields: address.lines.0.bold: is not a known field");
+    const passthrough = await call("Nested", { address: { city: "Oslo" }, meta: { tag: "t", extra: 1 } });
+    assert.deepEqual([passthrough.status_code, passthrough.fields], [200, { address: { city: "Oslo" }, meta: { tag: "t", extra: 1 } }]);
+  });
+});
+
+describe("per-action limits", () => {
+  test("an action's own deadline answers 504 before the global one, and is published", async () => {
+    const started = performance.now();
+    const answer = await call("Quick", {});
+    assert.equal(answer.status_code, 504);
+    assert.ok(performance.now() - started < 4_000, "well before ACTION_TIMEOUT_MS (5 s)");
+    assert.equal(registry.published.Quick!.description, "Has a short deadline (answers within 0.05 s)");
+  });
+
+  test("an action's own concurrency bound holds while other actions still run", async () => {
+    const answers = await Promise.all([call("Single", { ms: 40 }), call("Single", { ms: 40 }), call("Single", { ms: 40 }), call("Counted", {})]);
+    assert.deepEqual(answers.map((a) => a.status_code), [200, 200, 200, 200]);
+    assert.equal(singleMax, 1);
+    assert.equal(fixtures.singleMax, 1);
+  });
+});
+
+describe("output schemas", () => {
+  test("are published, and a success that does not match answers 500 outside production", async () => {
+    assert.deepEqual(registry.published.Shaped!.output, {
+      type: "object",
+      properties: { count: { type: "number" } },
+      required: ["count"],
+      additionalProperties: false,
+    });
+    assert.deepEqual((await call("Shaped", {})).fields, { count: 3 });
+    const wrong = await call("Shaped", { wrong: true });
+    assert.deepEqual([wrong.status_code, wrong.message], [500, "Internal server error"]);
+    assert.ok(lines().some((l) => /output schema/.test(String(l.msg)) && JSON.stringify(l.problems).includes("count")));
+  });
+
+  test("are not checked in production", async () => {
+    const unchecked = new Dispatcher({ registry, providers, log, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 1_000, checkOutputs: false });
+    const answer = await unchecked.dispatch({ action: "Shaped", fields: { wrong: true }, response_ref: "p" });
+    assert.deepEqual([answer.status_code, answer.fields], [200, { count: "many" }]);
+  });
+});
+
+describe("custom middleware", () => {
+  test("takes its own fields, adds to the context, sees the answer, or answers instead", async () => {
+    assert.deepEqual(Object.keys(registry.published.Audited!.fields), ["team", "n"]);
+    const answer = await call("Audited", { team: "core", n: 1 });
+    assert.deepEqual([answer.status_code, answer.fields], [200, { team: "core", fields: { n: 1 } }]);
+    assert.ok(events.includes(`Audited:r${refs}:200`));
+    const blocked = await call("Audited", { team: "blocked", n: 1 });
+    assert.deepEqual([blocked.status_code, blocked.message], [400, "Team blocked"]);
+    assert.equal((await call("Audited", { n: 1 })).message, "Invalid fields: team: is required");
+  });
+});
+
+describe("providers", () => {
+  test("start once for the actions that need them, typed through ctx.get, and stop with the host", async () => {
+    assert.deepEqual(registry.providers, [counter]);
+    assert.equal(events.filter((e) => e === "counter started").length, 1);
+    const first = await call("Counted", {});
+    const second = await call("Counted", {});
+    assert.ok((second.fields as { n: number }).n > (first.fields as { n: number }).n);
+    const host = new ProviderHost({ log, production: false });
+    await host.start([counter]);
+    await host.stop();
+    assert.ok(events.includes("counter stopped"));
+    assert.throws(() => host.get(counter), /provider "counter" is not started/);
+  });
+});
+
+describe("the import rule", () => {
+  const importsOf = (file: string) => [...readFileSync(file, "utf8").matchAll(/^(?:import|export)[^;]*?from\s+"([^"]+)"/gm)].map((m) => m[1]!);
+
+  test("actions import only public entries: vera-service, the account module's, packages and node:", async () => {
+    for (const file of await fg("actions/**/*.ts")) {
+      for (const spec of importsOf(file)) {
+        const allowed = spec === "vera-service" || spec === "../account/index.ts" || spec.startsWith("node:") || !spec.startsWith(".");
+        assert.ok(allowed, `${file} imports ${spec}: actions may import vera-service and ../account/index.ts only`);
+      }
+    }
+  });
+
+  test("the framework never imports the account module's entry or an action", async () => {
+    for (const file of await fg(["src/**/*.ts", "events/**/*.ts"])) {
+      for (const spec of importsOf(file)) {
+        assert.ok(!/(^|\/)account\/|(^|\/)actions\/[A-Z]/.test(spec) || spec.startsWith("./actions/"), `${file} imports ${spec}`);
+      }
+    }
+  });
+});
