@@ -126,3 +126,35 @@ describe("the import rule", () => {
     }
   });
 });
+
+describe("an app without account actions", () => {
+  test("starts in production mode with no database configured, serves, and opens no database", async () => {
+    const { mkdtempSync, existsSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const path = await import("node:path");
+    const { DevPlugboard } = await import("../src/devboard/server.ts");
+    const { App } = await import("../src/app.ts");
+    const { loadConfig } = await import("../src/config.ts");
+    const board = await DevPlugboard.start({ log });
+    const dataDir = mkdtempSync(path.join(tmpdir(), "vera-greet-"));
+    // JWT_SECRET: production's configuration check still asks for it (the account settings are not yet the account module's own).
+    const config = loadConfig({ WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, JWT_SECRET: "greet-test-secret-at-least-32-bytes-long", ACTIONS_DIR: "examples", DATA_DIR: dataDir, HEALTH_PORT: "0" });
+    assert.equal(config.production, true);
+    assert.equal(config.database, undefined);
+    const app = await App.start({ config, log });
+    try {
+      await board.waitFor(() => board.consumers().some((c) => c.joined), 10_000);
+      assert.deepEqual(app.registry.names, ["Greet"]);
+      const answer = await board.request("Greet", { name: "Ada" });
+      assert.equal(answer.status, 200);
+      assert.deepEqual((answer.body as { fields: unknown }).fields, { greeting: "Hello, Ada!" });
+      assert.equal(app.services, undefined, "no account services");
+      assert.equal(existsSync(path.join(dataDir, "postgres")), false, "no embedded database started");
+      const health = await fetch(`${app.health!.url}/healthz`);
+      assert.equal(health.status, 200, "healthy without a database");
+    } finally {
+      await app.stop();
+      await board.stop();
+    }
+  });
+});

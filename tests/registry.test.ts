@@ -12,7 +12,7 @@ const FIXTURES = "tests/fixtures/actions";
 test("registry keeps every Action subclass, direct or indirect, and skips the rest with a reason", async () => {
   const { log, lines } = captureLogs();
   const registry = await loadActions({ dir: FIXTURES, log });
-  assert.deepEqual(registry.names, ["BadReturn", "Boom", "Count", "DatabaseDown", "Derived", "Echo", "Hang", "Slow", "Teapot"]);
+  assert.deepEqual(registry.names, ["BadReturn", "Boom", "Count", "DatabaseDown", "Derived", "Echo", "Hang", "Keys", "Slow", "Teapot"]);
   const skipped = lines().filter((l) => String(l.msg).startsWith("skipped"));
   assert.ok(skipped.some((l) => String(l.file).endsWith("helpers.ts") && /exports no Action/.test(String(l.msg))));
   assert.ok(skipped.some((l) => l.class === "Base" && /no run method/.test(String(l.msg))));
