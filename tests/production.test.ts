@@ -77,13 +77,13 @@ test("production: an action file that fails to import stops the start with one l
 });
 
 test("production: a TypeScript actions folder (not compiled) stops the start, saying to build it", async () => {
-  const { code, fatal } = await fatalLines(production({ ACTIONS_DIR: "tests/fixtures/other-actions" }));
+  const { code, fatal } = await fatalLines(production({ ACTIONS_DIR: "tests/fixtures/source-actions" }));
   assert.equal(code, 1);
   assert.equal(fatal.length, 1, fatal.join("\n"));
   // Node 20 cannot import .ts at all (the line says to build); a Node that strips types imports it,
   // but against the sources' Action class, not the compiled one: nothing there is an action.
   const typeStripping = (process.features as { typescript?: unknown }).typescript;
-  assert.match(fatal[0]!, typeStripping ? /^could not start: (action file .*Other\.ts failed to import|no actions found in tests\/fixtures\/other-actions)/ : /^could not start: action file tests\/fixtures\/other-actions\/Other\.ts failed to import: .*npm run build/);
+  assert.match(fatal[0]!, typeStripping ? /^could not start: (action file .*Other\.ts failed to import|no actions found in tests\/fixtures\/source-actions)/ : /^could not start: action file tests\/fixtures\/source-actions\/Other\.ts failed to import: .*npm run build/);
 });
 
 test("production: a duplicate action name stops the start with one line naming both files", async () => {
