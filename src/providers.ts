@@ -44,7 +44,7 @@ export function provider<T>(definition: ProviderDefinition<T>): Provider<T> {
 }
 
 /** ctx.get of a provider that was not started: an action or middleware forgot it in `needs`. */
-export class ProviderNotStartedError extends Error {
+class ProviderNotStartedError extends Error {
   constructor(name: string) {
     super(`provider "${name}" is not started: list it in the action's (or its middleware's) needs`);
     this.name = "ProviderNotStartedError";
@@ -61,10 +61,6 @@ export class ProviderHost {
   /** A value the framework made itself (the database it connected), as if `provider` had started. */
   supply<T>(provider: Provider<T>, value: T): void {
     this.values.set(provider, value);
-  }
-
-  has(provider: Provider<unknown>): boolean {
-    return this.values.has(provider);
   }
 
   get<T>(provider: Provider<T>): T {

@@ -6,15 +6,11 @@
  * validation, oversized answers become a small 500, and an answer whose frame the plugboard
  * refused is never sent again.
  */
-import { providersWith } from "./support/providers.ts";
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { loadActions } from "../src/actions/registry.ts";
-import { Dispatcher, type DispatcherOptions } from "../src/actions/dispatcher.ts";
 import { MAX_LISTED_ERRORS } from "../src/actions/validation.ts";
-import { loadConfig } from "../src/config.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { captureLogs } from "./support/logs.ts";
+import { inProcessDispatcher } from "./support/dispatcher.ts";
 import { startConsumer, type TestConsumer } from "./support/consumer.ts";
 
 const LARGE = "tests/fixtures/large";
@@ -26,27 +22,13 @@ function unknownFields(count: number): Record<string, number> {
   return fields;
 }
 
-async function dispatcher(dir: string, overrides: Partial<DispatcherOptions> = {}) {
-  const captured = captureLogs();
-  const registry = await loadActions({ dir, log: captured.log });
-  const d = new Dispatcher({
-    registry,
-    providers: providersWith(),
-    log: captured.log,
-    maxConcurrency: 8,
-    queueLimit: 8,
-    actionTimeoutMs: 5_000,
-    ...overrides,
-  });
-  return { d, ...captured };
-}
 
 let refs = 0;
 const ref = () => `bounded-${++refs}`;
 
 describe("bounded answers, in process", () => {
   test("200,000 unknown field names: a 400 that lists 20 problems and counts the rest", async () => {
-    const { d } = await dispatcher("tests/fixtures/actions");
+    const { d } = await inProcessDispatcher("tests/fixtures/actions");
     const answer = await d.dispatch({ action: "Echo", fields: unknownFields(200_000), response_ref: ref() });
     assert.equal(answer.status_code, 400);
     const fields = answer.fields as { errors: Array<{ field: string; message: string }>; omitted: number };
@@ -59,7 +41,7 @@ describe("bounded answers, in process", () => {
   });
 
   test("a field name of 100,000 characters is clipped in the answer", async () => {
-    const { d } = await dispatcher("tests/fixtures/actions");
+    const { d } = await inProcessDispatcher("tests/fixtures/actions");
     const answer = await d.dispatch({ action: "Echo", fields: { text: "hi", ["k".repeat(100_000)]: 1 }, response_ref: ref() });
     assert.equal(answer.status_code, 400);
     const [error] = (answer.fields as { errors: Array<{ field: string }> }).errors;
@@ -68,7 +50,7 @@ describe("bounded answers, in process", () => {
   });
 
   test("a request frame over MAX_REQUEST_BYTES: 413 before anything is validated", async () => {
-    const { d } = await dispatcher("tests/fixtures/actions", { maxRequestBytes: 10_000 });
+    const { d } = await inProcessDispatcher("tests/fixtures/actions", { maxRequestBytes: 10_000 });
     const big = await d.dispatch({ action: "Echo", fields: unknownFields(10), response_ref: ref(), bytes: 10_001 });
     assert.deepEqual(big, { status: "error", status_code: 413, message: "Request too large: at most 10000 bytes", fields: null });
     const unknown = await d.dispatch({ action: "Nope", fields: {}, response_ref: ref(), bytes: 50_000 });
@@ -77,7 +59,7 @@ describe("bounded answers, in process", () => {
   });
 
   test("an answer over MAX_ANSWER_BYTES, or one JSON cannot encode, becomes a small 500 and a log line", async () => {
-    const { d, lines } = await dispatcher(LARGE, { maxAnswerBytes: 100_000 });
+    const { d, lines } = await inProcessDispatcher(LARGE, { maxAnswerBytes: 100_000 });
     assert.equal((await d.dispatch({ action: "Large", fields: { bytes: 90_000 }, response_ref: ref() })).status_code, 200);
     const large = await d.dispatch({ action: "Large", fields: { bytes: 100_000 }, response_ref: ref() });
     assert.deepEqual(large, { status: "error", status_code: 500, message: "Internal server error: answer too large", fields: null });

@@ -1,31 +1,14 @@
 import { test } from "node:test";
-import { providersWith } from "./support/providers.ts";
 import assert from "node:assert/strict";
-import { loadActions } from "../src/actions/registry.ts";
-import { Dispatcher, type DispatcherOptions } from "../src/actions/dispatcher.ts";
-import { loadConfig } from "../src/config.ts";
-import { captureLogs } from "./support/logs.ts";
+import type { Dispatcher, DispatcherOptions } from "../src/actions/dispatcher.ts";
+import { inProcessDispatcher } from "./support/dispatcher.ts";
 
-const config = loadConfig({});
-
-async function dispatcher(overrides: Partial<DispatcherOptions> = {}) {
-  const captured = captureLogs();
-  const registry = await loadActions({ dir: "tests/fixtures/actions", log: captured.log });
-  const d = new Dispatcher({
-    registry,
-    providers: providersWith(),
-    log: captured.log,
-    maxConcurrency: 8,
-    queueLimit: 8,
-    actionTimeoutMs: 2_000,
-    ...overrides,
-  });
-  return { d, ...captured };
-}
+/** Over tests/fixtures/actions, with a 2 s deadline. */
+const dispatcher = (overrides: Partial<DispatcherOptions> = {}) => inProcessDispatcher("tests/fixtures/actions", { actionTimeoutMs: 2_000, ...overrides });
 
 let refs = 0;
 const call = (d: Dispatcher, action: unknown, fields?: unknown) =>
-  d.dispatch({ action: action as string, fields, response_ref: `ref-${++refs}` });
+  d.dispatch({ action, fields, response_ref: `ref-${++refs}` });
 
 test("success: 200 with status success and the action's fields", async () => {
   const { d } = await dispatcher();

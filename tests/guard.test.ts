@@ -1,10 +1,9 @@
 /**
- * The signed-in-user guard: `static override requiresUser = true` publishes a required `jwt`
- * field, and the dispatcher checks the token before `run` — 401 "Invalid token: <reason>" and no
+ * The sign-in guard, the `signedIn` middleware: `use: [signedIn]` publishes a required `jwt`
+ * field, and the token is checked before `run` — 401 "Invalid token: <reason>" and no
  * run at all when it fails; ctx.user and ctx.claims, and fields without `jwt`, when it passes.
  * The README's example of it is run as written.
  */
-import { providersWith } from "./support/providers.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -16,6 +15,7 @@ import { Dispatcher } from "../src/actions/dispatcher.ts";
 import { ActionDeclarationError } from "../src/actions/registry.ts";
 import { ACTIONS_DIR, register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
+import { providersWith } from "./support/providers.ts";
 import { runs } from "./fixtures/guard-actions/Whoami.ts";
 
 const FIXTURES = "tests/fixtures/guard-actions";
@@ -50,8 +50,8 @@ describe("the guard in the published schema", () => {
     assert.deepEqual(fields("Verify"), ["jwt"]);
     assert.deepEqual(fields("Jwks"), []);
     assert.deepEqual(
-      ["Delete", "Edit", "Jwks", "Show", "Verify"].map((n) => registry.get(n)!.middleware.length > 0),
-      [true, true, false, true, false],
+      ["Delete", "Edit", "Jwks", "Show", "Verify"].map((n) => registry.get(n)!.middleware.map((m) => m.name)),
+      [["signedIn"], ["signedIn"], [], ["signedIn"], []],
     );
   });
 

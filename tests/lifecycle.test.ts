@@ -4,7 +4,6 @@
  * the second (tokens minted before a password change or deletion die, a login right after works),
  * concurrent Edits racing for one username, and Verify failing closed while the database is down.
  */
-import { providersWith } from "./support/providers.ts";
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import jwt from "jsonwebtoken";
@@ -17,6 +16,7 @@ import { Revocations } from "../src/db/revocations.ts";
 import { LoginThrottle } from "../src/db/throttle.ts";
 import { IdentifierTakenError, Users } from "../src/db/users.ts";
 import { mintToken } from "../src/auth/mint.ts";
+import { providersWith } from "./support/providers.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const PASSWORD = "password123";

@@ -4,7 +4,6 @@
  * examples/Greet.ts and answers, `npm run migrate` migrates, and its configuration table matches
  * src/config.ts.
  */
-import { providersWith } from "./support/providers.ts";
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { execFile, spawn } from "node:child_process";
@@ -17,11 +16,11 @@ import { App } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
 import { loadActions } from "../src/actions/registry.ts";
 import { Dispatcher } from "../src/actions/dispatcher.ts";
-import type { Services } from "../src/services.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { METRIC_NAMES } from "../src/ops/metrics.ts";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { until } from "./support/consumer.ts";
+import { providersWith } from "./support/providers.ts";
 
 const README = readFileSync("README.md", "utf8");
 const PACKAGE = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };

@@ -17,6 +17,7 @@ import {
   answerTooLarge,
   exceedsBytes,
   internalError,
+  isSuccess,
   notFound,
   payloadTooLarge,
   timedOut,
@@ -199,7 +200,7 @@ export class Dispatcher {
         ctx.log.error({ returned: typeof response }, "action returned something that is not an ActionResponse");
         return internalError();
       }
-      if (this.options.checkOutputs && action.cls.output && response.status_code >= 200 && response.status_code < 300) {
+      if (this.options.checkOutputs && action.cls.output && isSuccess(response.status_code)) {
         const checked = action.cls.output.safeParse(response.fields);
         if (!checked.success) {
           const problems = checked.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "fields"}: ${i.message}`);

@@ -26,12 +26,14 @@ export interface PublishedAction {
 }
 
 /** The longest deadline an action may set: the plugboard gives up on a request after 30 s. */
-export const MAX_ACTION_TIMEOUT_MS = 29_000;
+const MAX_ACTION_TIMEOUT_MS = 29_000;
 
 export interface RegisteredAction {
   name: string;
   cls: ActionClass;
-  /** Its middleware's fields and its own, strict at every depth, built once at start-up. */
+  /** Its middleware's fields, then its own: what is published. */
+  fields: FieldsSchema;
+  /** `fields` strict at every depth: what requests are validated with. */
   validator: FieldsSchema;
   /** Outermost first. */
   middleware: readonly Middleware<any>[];
@@ -59,7 +61,7 @@ export class Registry {
   constructor(actions: RegisteredAction[]) {
     const sorted = [...actions].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     this.byName = new Map(sorted.map((a) => [a.name, a]));
-    this.published = Object.fromEntries(sorted.map((a) => [a.name, publish(a.cls)]));
+    this.published = Object.fromEntries(sorted.map((a) => [a.name, publish(a)]));
     this.json = JSON.stringify(this.published);
   }
 
@@ -113,7 +115,7 @@ export class ActionDeclarationError extends ActionLoadError {
 export function fieldsSchema(cls: ActionClass): FieldsSchema {
   const owners = new Map<string, string>();
   let shape: z.ZodRawShape = {};
-  for (const mw of cls.use ?? []) {
+  for (const mw of cls.use) {
     for (const field of Object.keys(mw.fields)) {
       const other = owners.get(field);
       if (other) throw new ActionDeclarationError(cls.name, `middleware ${other} and ${mw.name} both take the field "${field}"`);
@@ -129,8 +131,8 @@ export function fieldsSchema(cls: ActionClass): FieldsSchema {
 }
 
 /** JSON Schema of each field, from the action's zod schema (and of its output, when declared). */
-export function publish(cls: ActionClass): PublishedAction {
-  const schema = zodToJsonSchema(fieldsSchema(cls), { target: "jsonSchema7", $refStrategy: "none" }) as {
+export function publish({ cls, fields }: RegisteredAction): PublishedAction {
+  const schema = zodToJsonSchema(fields, { target: "jsonSchema7", $refStrategy: "none" }) as {
     properties?: Record<string, unknown>;
     required?: string[];
   };
@@ -156,14 +158,15 @@ export function register(cls: ActionClass, file: string): RegisteredAction {
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
     throw new ActionDeclarationError(cls.name, "concurrency must be a whole number, at least 1");
   }
-  const middleware = cls.use ?? [];
+  const fields = fieldsSchema(cls);
   return {
     name: cls.name,
     cls,
-    validator: deepStrict(fieldsSchema(cls)),
-    middleware,
-    middlewareFields: middleware.map((mw) => Object.keys(mw.fields)),
-    needs: [...new Set([...(cls.needs ?? []), ...middleware.flatMap((mw) => mw.needs)])],
+    fields,
+    validator: deepStrict(fields),
+    middleware: cls.use,
+    middlewareFields: cls.use.map((mw) => Object.keys(mw.fields)),
+    needs: [...new Set([...cls.needs, ...cls.use.flatMap((mw) => mw.needs)])],
     timeoutMs,
     concurrency,
     running: 0,

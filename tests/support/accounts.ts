@@ -2,7 +2,6 @@
  * The account actions wired as in production — createServices on a fresh, migrated database,
  * the real registry over actions/ and the real dispatcher — with a log the test can read.
  */
-import { providersWith } from "./providers.ts";
 import { fileURLToPath } from "node:url";
 import { loadConfig, type Config } from "../../src/config.ts";
 import { loadActions } from "../../src/actions/registry.ts";
@@ -11,6 +10,7 @@ import type { AnswerPayload } from "../../src/actions/responses.ts";
 import { closeServices, createServices, type Services } from "../../src/services.ts";
 import { createTestDatabase, type FreshDatabase } from "./database.ts";
 import { captureLogs, type CapturedLogger } from "./logs.ts";
+import { providersWith } from "./providers.ts";
 
 export const ACTIONS_DIR = fileURLToPath(new URL("../../actions/", import.meta.url));
 export const TEST_JWT_SECRET = "vera-test-secret-0123456789-abcdefghijklmnop";

@@ -2,14 +2,12 @@
  * An in-process consumer for wire tests: the real registry, dispatcher and plugboard client,
  * pointed at a dev plugboard, with fast backoff and a log the test can read.
  */
-import { providersWith } from "./providers.ts";
-import { loadConfig } from "../../src/config.ts";
 import { loadActions, type Registry } from "../../src/actions/registry.ts";
 import { Dispatcher, type DispatcherOptions } from "../../src/actions/dispatcher.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "../../src/plugboard/client.ts";
 import { handlers } from "../../events/index.ts";
-import type { Services } from "../../src/services.ts";
 import { captureLogs, type CapturedLogger } from "./logs.ts";
+import { providersWith } from "./providers.ts";
 
 export interface TestConsumer extends CapturedLogger {
   client: PlugboardClient;
@@ -32,7 +30,6 @@ export async function startConsumer(options: {
 }): Promise<TestConsumer> {
   const captured = captureLogs(options.logLevel ?? "debug");
   const registry = await loadActions({ dir: options.actionsDir ?? "tests/fixtures/actions", log: captured.log });
-  const services = { config: loadConfig({}) } as Services;
   const dispatcher = new Dispatcher({
     registry,
     providers: providersWith(),

@@ -4,12 +4,12 @@
  * as one JSON line. Usage: node --import tsx tests/support/login-client.ts '<json>' where
  * json = { url, env?, requests: [{ action, fields }] }.
  */
-import { providersWith } from "./providers.ts";
 import { Dispatcher } from "../../src/actions/dispatcher.ts";
 import { loadActions } from "../../src/actions/registry.ts";
 import { createLogger } from "../../src/ops/logger.ts";
 import { closeServices, createServices } from "../../src/services.ts";
 import { ACTIONS_DIR, testConfig } from "./accounts.ts";
+import { providersWith } from "./providers.ts";
 
 interface Job {
   url: string;
