@@ -14,6 +14,7 @@ import type { DevPlugboard } from "./devboard/server.ts";
 import { createServices, closeServices, type ServiceOptions, type Services } from "./services.ts";
 import { ProviderHost, type Provider } from "./providers.ts";
 import { accounts } from "./auth/accounts.ts";
+import { watchActions, type ActionsWatcher } from "./actions/watch.ts";
 import { embeddedDefaults } from "./embedded.ts";
 import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
@@ -40,6 +41,9 @@ export class App {
   private fatalExitCode: number | undefined;
   /** Set by stopNow: the drain, if it finishes after all, leaves the exit code to it. */
   private forced = false;
+  private watcher: ActionsWatcher | undefined;
+  /** How many times the dev loop has reloaded the actions: each reload imports them afresh. */
+  private reloads = 0;
 
   private constructor(
     readonly config: Readonly<Config>,
@@ -47,7 +51,8 @@ export class App {
     /** The account services, when a loaded action needs them (else no database is opened). */
     readonly services: Services | undefined,
     readonly providers: ProviderHost,
-    readonly registry: Registry,
+    /** The actions served now (the dev loop replaces it). */
+    public registry: Registry,
     readonly dispatcher: Dispatcher,
     readonly client: PlugboardClient,
     readonly board: DevPlugboard | undefined,
@@ -158,6 +163,7 @@ export class App {
     }
     app = new App(config, log, services, providers, registry, dispatcher, client, board, health, metrics);
     client.start();
+    if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
     if (board) {
       // The dev account token is the local board's own secret, not the service TOKEN: printing it is fine.
       log.info(
@@ -166,6 +172,32 @@ export class App {
       );
     }
     return app;
+  }
+
+  /**
+   * The dev loop: the actions folder changed. New requests go to the new set at once; when its
+   * published schemas differ, the client republishes them (leaving first, so what runs finishes
+   * and is answered). A file that fails to import keeps its last good actions (loadActions).
+   */
+  async reload(): Promise<void> {
+    if (this.stopping) return;
+    const started = performance.now();
+    const registry = await loadActions({ dir: this.config.actionsDir, log: this.log, reload: { version: ++this.reloads, previous: this.registry } });
+    if (registry.providers.includes(accounts) && !this.services) {
+      this.log.error("an action now needs the account services, which this process did not start: restart `npm run dev`; the last good set keeps serving");
+      return;
+    }
+    // Providers already started are left as they are; a new one an action now needs starts.
+    await this.providers.start(registry.providers.filter((p) => p !== accounts));
+    const changed = registry.json !== this.registry.json;
+    this.registry = registry;
+    this.dispatcher.useRegistry(registry);
+    this.metrics?.useActions(registry.names);
+    if (changed) await this.client.republish(registry.json, () => this.client.outbox.whenNothingRunning());
+    this.log.info(
+      { actions: registry.names, republished: changed, ms: Math.round(performance.now() - started) },
+      changed ? "actions reloaded and published again" : "actions reloaded (published schemas unchanged)",
+    );
   }
 
   /**
@@ -223,6 +255,7 @@ export class App {
   /** Closes everything once, however many paths (drain, deadline, second signal, fatal) ask. */
   private closeAll(options: { deliverWithinMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
+      this.watcher?.close();
       await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
       await this.providers.stop();
       if (this.services) await closeServices(this.services);

@@ -99,6 +99,7 @@ const envSchema = z.object({
   PLUGBOARD_ALLOWED_HOSTS: hostList,
   PLUGBOARD_HTTP: z.enum(PLUGBOARD_HTTP_MODES).default("full"),
   ACTIONS_DIR: optionalText,
+  ACTIONS_WATCH: z.enum(["0", "1", "false", "true"]).default("0").transform((v) => v === "1" || v === "true"),
   DATA_DIR: z.string().min(1).default(".data"),
   NODE_ENV: optionalText,
 });
@@ -151,6 +152,8 @@ export interface Config {
    */
   plugboard: { port: number; host: string; allowedHosts: string[]; httpMode: (typeof PLUGBOARD_HTTP_MODES)[number] };
   actionsDir: string;
+  /** The dev loop (`npm run dev`): a change in actionsDir reloads the actions and publishes them again. */
+  watchActions: boolean;
   dataDir: string;
 }
 
@@ -200,6 +203,7 @@ function crossChecks(env: z.infer<typeof envSchema>, production: boolean): strin
     problems.push(...keyProblems(env));
   }
   if (production && !relaxed && env.BCRYPT_COST < 10) problems.push("BCRYPT_COST: must be at least 10 in production");
+  if (production && env.ACTIONS_WATCH) problems.push("ACTIONS_WATCH: the dev loop is for dev mode (no WEBSOCKET_URL), not production");
   for (const [name, min, max] of [
     ["NAME", env.MIN_NAME_LENGTH, env.MAX_NAME_LENGTH],
     ["USERNAME", env.MIN_USERNAME_LENGTH, env.MAX_USERNAME_LENGTH],
@@ -287,6 +291,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     logFormat: env.LOG_FORMAT,
     plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP },
     actionsDir: env.ACTIONS_DIR ?? DEFAULT_ACTIONS_DIR,
+    watchActions: env.ACTIONS_WATCH,
     dataDir: env.DATA_DIR,
   });
 }

@@ -70,6 +70,14 @@ test("every bad value is reported, one problem each", () => {
   assert.throws(() => loadConfig({ ACTION_TIMEOUT_MS: "30000" }), /ACTION_TIMEOUT_MS/);
 });
 
+test("ACTIONS_WATCH: the dev loop in dev mode, refused in production, off by default", () => {
+  assert.equal(loadConfig({}).watchActions, false);
+  assert.equal(loadConfig({ ACTIONS_WATCH: "1" }).watchActions, true);
+  assert.equal(loadConfig({ ACTIONS_WATCH: "false" }).watchActions, false);
+  assert.throws(() => loadConfig({ ACTIONS_WATCH: "yes" }), /ACTIONS_WATCH/);
+  assert.throws(() => loadConfig({ WEBSOCKET_URL: "ws://h/websocket", TOKEN: "t", JWT_SECRET: SECRET, ACTIONS_WATCH: "1" }), /ACTIONS_WATCH: the dev loop is for dev mode/);
+});
+
 test("a bcrypt cost below 10 is refused in production, allowed in dev and in tests", () => {
   const prod = { WEBSOCKET_URL: "ws://h/websocket", TOKEN: "t", JWT_SECRET: SECRET, BCRYPT_COST: "4" };
   assert.throws(() => loadConfig(prod), /BCRYPT_COST: must be at least 10 in production/);

@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startService, type ServiceProcess } from "./support/process.ts";
+import { startNpmDev, startService, type ServiceProcess } from "./support/process.ts";
 import { ROOT } from "./support/build.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 
@@ -196,28 +196,18 @@ test("npm run plugboard: the board alone prints its URL and token, and consumers
   }
 });
 
-test("npm run dev: the TypeScript sources under tsx watch, in dev mode, serving POST /", async () => {
-  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  // Its own process group: npm, tsx's watcher and the service are stopped together.
-  const child = spawn(npm, ["run", "dev"], {
-    env: { PATH: process.env.PATH, HOME: process.env.HOME, PLUGBOARD_PORT: "0", DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-devrun-")), BCRYPT_COST: "4", LOG_FORMAT: "json" },
-    stdio: ["ignore", "pipe", "pipe"],
-    detached: true,
-  });
-  let out = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => (out += c));
-  child.stderr.setEncoding("utf8").on("data", (c: string) => (out += c));
-  const lines = () => out.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+test("npm run dev: the TypeScript sources under tsx, in dev mode, serving POST /", async () => {
+  const dev = startNpmDev({ DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-devrun-")), BCRYPT_COST: "4" });
   try {
-    await until(() => lines().some((l) => l.msg === "joined the plugboard"), 60_000, "npm run dev joined");
-    const explorer = String(lines().find((l) => typeof l.explorer === "string")!.explorer);
+    await dev.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
+    const explorer = String(dev.lines().find((l) => typeof l.explorer === "string")!.explorer);
     const answer = await post(explorer, { action: "Register", fields: { name: "Dev", username: "dev_run", password: "correct horse" } });
     assert.equal(answer.status, 201, JSON.stringify(answer.body));
     // The actions it loaded are the .ts sources, not dist/.
-    const loaded = lines().find((l) => l.msg === "actions loaded")!;
+    const loaded = dev.lines().find((l) => l.msg === "actions loaded")!;
     assert.ok((loaded.actions as string[]).includes("Register"));
     assert.doesNotMatch(String(loaded.dir), /dist/);
   } finally {
-    process.kill(-child.pid!, "SIGTERM");
+    dev.kill();
   }
 });

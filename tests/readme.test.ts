@@ -57,7 +57,10 @@ const EXERCISED: Record<string, () => void> = {
   },
   "npm run typecheck": () => assert.match(PACKAGE.scripts.test!, /^tsc --noEmit && /, "npm test type-checks first (tests/types/ included)"),
   "npm run build": () => assert.match(read("tests/support/build.ts"), /scripts\/build\.mjs/, "tests/run.ts builds through it"),
-  "npm run dev": () => assert.ok(read("tests/devmode.test.ts").includes('["run", "dev"]'), "tests/devmode.test.ts runs it"),
+  "npm run dev": () => {
+    assert.ok(read("tests/support/process.ts").includes('["run", "dev"]'), "tests/support/process.ts startNpmDev runs it");
+    assert.ok(read("tests/devmode.test.ts").includes("startNpmDev(") && read("tests/dev-loop.test.ts").includes("startNpmDev("), "tests/devmode.test.ts and tests/dev-loop.test.ts use it");
+  },
   "npm run plugboard": () => assert.ok(read("tests/devmode.test.ts").includes(entryOf("plugboard")), "tests/devmode.test.ts runs it"),
   "npm run migrate": () => assert.ok(read("tests/readme.test.ts").includes('["run", "migrate"]'), "this file runs it"),
   // The benchmarks print figures rather than pass or fail; their scripts must at least exist.

@@ -84,7 +84,12 @@ export class Dispatcher {
   private readonly contexts = new Set<RequestContext>();
 
   constructor(options: DispatcherOptions) {
-    this.options = options;
+    this.options = { ...options };
+  }
+
+  /** New requests are served by `registry` from now on; running and queued ones finish as they started (the dev loop). */
+  useRegistry(registry: Registry): void {
+    this.options.registry = registry;
   }
 
   get inFlight(): number {

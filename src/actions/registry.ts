@@ -183,6 +183,12 @@ export interface LoadActionsOptions {
   log: Logger;
   /** Production: an import failure, a duplicate name or no action at all throws ActionLoadError. */
   strict?: boolean;
+  /**
+   * A reload (the dev loop, src/actions/watch.ts): the files are imported afresh (a module is
+   * cached by its URL, so each reload asks for a new one), and a file that fails to import or
+   * declares an action wrongly keeps serving its actions from `previous`.
+   */
+  reload?: { version: number; previous: Registry };
 }
 
 export async function loadActions(options: LoadActionsOptions): Promise<Registry> {
@@ -192,14 +198,20 @@ export async function loadActions(options: LoadActionsOptions): Promise<Registry
   const found = new Map<string, RegisteredAction>();
   const seenClasses = new Set<ActionClass>();
 
+  /** Files whose last good actions a reload keeps. */
+  const broken = new Set<string>();
+  const { reload } = options;
+
   for (const file of files) {
     const rel = path.relative(process.cwd(), file);
     let mod: Record<string, unknown>;
     try {
-      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      const url = pathToFileURL(file).href;
+      mod = (await import(reload ? `${url}?v=${reload.version}` : url)) as Record<string, unknown>;
     } catch (error) {
       if (strict) throw new ActionLoadError(importFailure(rel, error), { cause: error });
-      log.warn({ file: rel, err: error }, "skipped action file: it failed to import");
+      log.warn({ file: rel, err: error }, reload ? "action file failed to import: its last good version keeps serving" : "skipped action file: it failed to import");
+      broken.add(rel);
       continue;
     }
     const classes = Object.values(mod).filter(isActionClass);
@@ -228,10 +240,14 @@ export async function loadActions(options: LoadActionsOptions): Promise<Registry
       } catch (error) {
         if (strict || !(error instanceof ActionDeclarationError)) throw error;
         log.warn({ file: rel, class: cls.name }, `skipped class: ${error.message}`);
+        broken.add(rel);
         continue;
       }
       found.set(cls.name, registered);
     }
+  }
+  for (const kept of reload?.previous.byName.values() ?? []) {
+    if (broken.has(kept.file) && !found.has(kept.name)) found.set(kept.name, kept);
   }
   if (found.size === 0) {
     const message = `no actions found in ${path.relative(process.cwd(), dir) || "."} (ACTIONS_DIR): no file there exports an Action subclass`;

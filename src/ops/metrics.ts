@@ -44,7 +44,7 @@ export const METRIC_NAMES = {
 
 export class Metrics implements DispatchObserver {
   readonly registry = new Registry();
-  private readonly actions: ReadonlySet<string>;
+  private actions: ReadonlySet<string>;
   private sources: MetricsSources | undefined;
   private readonly requests: Counter<"action" | "status_code">;
   private readonly duration: Histogram<"action">;
@@ -75,12 +75,17 @@ export class Metrics implements DispatchObserver {
     this.registerSourceMetrics(registers);
   }
 
+  /** The actions the labels name from now on (the dev loop's reload). */
+  useActions(actionNames: readonly string[]): void {
+    this.actions = new Set(actionNames);
+  }
+
   /** Where the scrape-time metrics come from; until then they read as zero. */
   watch(sources: MetricsSources): void {
     this.sources = sources;
   }
 
-  answered(action: string, statusCode: number, durationMs: number): void {
+  answered(action: unknown, statusCode: number, durationMs: number): void {
     const label = this.actionLabel(action);
     this.requests.inc({ action: label, status_code: String(statusCode) });
     this.duration.observe({ action: label }, durationMs / 1000);

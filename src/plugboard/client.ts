@@ -61,6 +61,10 @@ export class PlugboardClient {
   private readonly handlers = new Map<string, EventHandler>();
   private joined = false;
   private everConnected = false;
+  /** What the connect URL publishes; republish() changes it. */
+  private actionsJson: string;
+  /** A reconnect of our own (republish): its close is no outage. */
+  private reconnectingOnPurpose = false;
   /** The last refusal's HTTP status, until a connection opens. */
   private refusedStatus: number | undefined;
   /** When the current connection last delivered a frame: the last moment it was surely alive. */
@@ -83,6 +87,7 @@ export class PlugboardClient {
 
   constructor(options: PlugboardClientOptions) {
     this.options = options;
+    this.actionsJson = options.actionsJson;
     this.log = options.log.child({ component: "plugboard" });
     this.outage = new OutageLog(this.log, options.outageSummaryEveryMs);
     for (const handler of options.handlers) this.handlers.set(handler.event, handler);
@@ -101,7 +106,8 @@ export class PlugboardClient {
     this.rejoinAfterMs = options.rejoinAfterMs ?? rejoinBackoff;
     this.socket = new Socket(options.url, {
       transport: this.transportClass(),
-      params: { token: options.token, actions: options.actionsJson },
+      // A function: phoenix.js reads it at each connect, so a republish takes effect on the next one.
+      params: () => ({ token: options.token, actions: this.actionsJson }),
       vsn: VSN_V2,
       heartbeatIntervalMs: options.heartbeatIntervalMs,
       reconnectAfterMs: (tries: number) => reconnectAfterMs(tries, this.refusedStatus === 403),
@@ -182,6 +188,31 @@ export class PlugboardClient {
    * request that arrived has its answer. Resolves with how many rejoins it took.
    */
   async drain(whenIdle: () => Promise<void>): Promise<{ rejoins: number }> {
+    const rejoins = await this.leaveAndDeliver(whenIdle);
+    await this.stop();
+    return { rejoins };
+  }
+
+  /**
+   * Publishes a new set of actions (the dev loop). The plugboard reads a consumer's actions when
+   * it connects, so this leaves and delivers what was routed here, as a drain does, then
+   * reconnects with the new set: no request is dropped, none runs twice. Resolves once joined
+   * again (or stopped).
+   */
+  async republish(actionsJson: string, whenIdle: () => Promise<void>): Promise<void> {
+    this.actionsJson = actionsJson;
+    await this.leaveAndDeliver(whenIdle);
+    if (this.stopping) return;
+    this.reconnectingOnPurpose = true;
+    await new Promise<void>((resolve) => this.socket.disconnect(() => resolve(), 1000, "publishing new actions"));
+    this.reconnectingOnPurpose = false;
+    this.draining = false;
+    this.socket.connect();
+    await this.joinAgain();
+  }
+
+  /** Leave; answer what was routed here; deliver held answers through brief rejoins until none is held. Resolves with the rejoins it took. */
+  private async leaveAndDeliver(whenIdle: () => Promise<void>): Promise<number> {
     this.draining = true;
     let rejoins = 0;
     for (;;) {
@@ -191,8 +222,7 @@ export class PlugboardClient {
       rejoins++;
       await this.joinAgain();
     }
-    await this.stop();
-    return { rejoins };
+    return rejoins;
   }
 
   /**
@@ -344,7 +374,7 @@ export class PlugboardClient {
       );
     }
     // The outage log speaks for a lost socket: one line, then summaries, then one when it is back.
-    if (!this.stopped && this.everConnected) this.outage.lost(code === undefined ? "socket closed" : `socket closed (${code})`);
+    if (!this.stopped && !this.reconnectingOnPurpose && this.everConnected) this.outage.lost(code === undefined ? "socket closed" : `socket closed (${code})`);
     this.onChannelLost("socket closed", { quiet: true });
   }
 

@@ -30,6 +30,24 @@ export function startService(env: Record<string, string | undefined>, options: {
     env: { PATH: process.env.PATH, NODE_ENV: "test", LOG_LEVEL: "debug", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
+  return collect(child, (signal) => child.kill(signal));
+}
+
+/**
+ * `npm run dev` (the TypeScript sources under tsx, dev mode) in a process group of its own, so
+ * that `kill` reaches npm and the service together. Logs as JSON.
+ */
+export function startNpmDev(env: Record<string, string | undefined>): ServiceProcess {
+  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+  const child = spawn(npm, ["run", "dev"], {
+    env: { PATH: process.env.PATH, HOME: process.env.HOME, PLUGBOARD_PORT: "0", LOG_FORMAT: "json", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+    detached: true,
+  });
+  return collect(child, (signal) => process.kill(-child.pid!, signal));
+}
+
+function collect(child: ChildProcess, kill: (signal: NodeJS.Signals) => void): ServiceProcess {
   let out = "";
   child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
   child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
@@ -62,7 +80,7 @@ export function startService(env: Record<string, string | undefined>, options: {
       }
     },
     kill(signal = "SIGTERM") {
-      child.kill(signal);
+      kill(signal);
     },
   };
 }
