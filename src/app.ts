@@ -11,11 +11,10 @@ import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
 import { loadActions, type Registry } from "./actions/registry.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
-import { createServices, closeServices, type ServiceOptions, type Services } from "./services.ts";
-import { ProviderHost, type Provider } from "./providers.ts";
+import type { Services } from "./services.ts";
+import { startProviders, type StartedProviders } from "./start-providers.ts";
 import { accounts } from "./auth/accounts.ts";
 import { watchActions, type ActionsWatcher } from "./actions/watch.ts";
-import { embeddedDefaults } from "./embedded.ts";
 import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
 import { Metrics, observeAll } from "./ops/metrics.ts";
@@ -48,9 +47,8 @@ export class App {
   private constructor(
     readonly config: Readonly<Config>,
     readonly log: Logger,
-    /** The account services, when a loaded action needs them (else no database is opened). */
-    readonly services: Services | undefined,
-    readonly providers: ProviderHost,
+    /** What the actions need (no database is opened when none needs one). */
+    private readonly started: StartedProviders,
     /** The actions served now (the dev loop replaces it). */
     public registry: Registry,
     readonly dispatcher: Dispatcher,
@@ -67,14 +65,8 @@ export class App {
     const { config, log } = options;
     // Production stops on an action file that fails to import, a duplicate name, or no action at all.
     const registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
-    const wanted = new Set<Provider<unknown>>(registry.providers);
-    const needsAccounts = wanted.delete(accounts);
-    // The embedded database (when no database is configured and an action needs one) starts in
-    // its own processes; whatever fails, a server this process started or joined is released.
-    const embedded = needsAccounts ? embeddedDefaults(config, log) : Promise.resolve<ServiceOptions>({});
-    embedded.catch(() => undefined); // awaited below; its failure is handled there
-    const releaseEmbedded = async () => (await embedded.catch(() => undefined))?.onClose?.().catch(() => undefined);
     let board: DevPlugboard | undefined;
+    let started: StartedProviders;
     try {
       // The dev plugboard's code is loaded only in dev mode: production never imports src/devboard/.
       board = config.websocketUrl
@@ -87,24 +79,12 @@ export class App {
             token: config.token,
             log: log.child({ component: "devboard" }),
           });
+      started = await startProviders(registry, config, log, { purgeRevocations: true });
     } catch (error) {
-      await releaseEmbedded();
-      throw error;
-    }
-    let services: Services | undefined;
-    const providers = new ProviderHost({ log, production: config.production });
-    try {
-      if (needsAccounts) {
-        services = await createServices(config, log, { ...(await embedded), purgeRevocations: true });
-        providers.supply(accounts, services);
-      }
-      await providers.start(wanted);
-    } catch (error) {
-      if (services) await closeServices(services);
-      else await releaseEmbedded();
       await board?.stop();
       throw error;
     }
+    const { providers, services } = started;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
@@ -137,7 +117,7 @@ export class App {
       reconnects: () => client.reconnects,
       numConsumers: () => client.state.numConsumers,
       outbox: () => client.outbox.stats,
-      ...(services ? { passwords: () => services!.passwords.stats() } : {}),
+      ...(services ? { passwords: () => services.passwords.stats() } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {
@@ -149,19 +129,18 @@ export class App {
             // A draining replica leaves the channel on purpose; it is alive until it exits.
             isJoined: () => client.isJoined || dispatcher.isDraining,
             isDraining: () => dispatcher.isDraining,
-            ...(services ? { pingDatabase: () => pingDatabase(services!.db) } : {}),
+            ...(services ? { pingDatabase: () => pingDatabase(services.db) } : {}),
             metrics: () => metrics.exposition(),
           },
         });
       } catch (error) {
-        await providers.stop();
-        if (services) await closeServices(services);
+        await started.close();
         await board?.stop();
         throw error;
       }
       log.info({ health_port: health.port }, `health and metrics on port ${health.port}: /healthz, /readyz, /metrics`);
     }
-    app = new App(config, log, services, providers, registry, dispatcher, client, board, health, metrics);
+    app = new App(config, log, started, registry, dispatcher, client, board, health, metrics);
     client.start();
     if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
     if (board) {
@@ -172,6 +151,11 @@ export class App {
       );
     }
     return app;
+  }
+
+  /** The account services, when a loaded action needs them. */
+  get services(): Services | undefined {
+    return this.started.services;
   }
 
   /**
@@ -188,7 +172,7 @@ export class App {
       return;
     }
     // Providers already started are left as they are; a new one an action now needs starts.
-    await this.providers.start(registry.providers.filter((p) => p !== accounts));
+    await this.started.providers.start(registry.providers.filter((p) => p !== accounts));
     const changed = registry.json !== this.registry.json;
     this.registry = registry;
     this.dispatcher.useRegistry(registry);
@@ -257,8 +241,7 @@ export class App {
     this.closing ??= (async () => {
       this.watcher?.close();
       await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
-      await this.providers.stop();
-      if (this.services) await closeServices(this.services);
+      await this.started.close();
       await this.board?.stop().catch(() => undefined);
       await this.health?.close().catch(() => undefined);
     })();

@@ -147,7 +147,7 @@ describe("an app without account actions", () => {
     const board = await DevPlugboard.start({ log });
     const dataDir = mkdtempSync(path.join(tmpdir(), "vera-greet-"));
     // JWT_SECRET: production's configuration check still asks for it (the account settings are not yet the account module's own).
-    const config = loadConfig({ WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, JWT_SECRET: "greet-test-secret-at-least-32-bytes-long", ACTIONS_DIR: "examples", DATA_DIR: dataDir, HEALTH_PORT: "0" });
+    const config = loadConfig({ WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, JWT_SECRET: "greet-test-secret-at-least-32-bytes-long", ACTIONS_DIR: "tests/fixtures/greet-only", DATA_DIR: dataDir, HEALTH_PORT: "0" });
     assert.equal(config.production, true);
     assert.equal(config.database, undefined);
     const app = await App.start({ config, log });

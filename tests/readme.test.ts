@@ -14,13 +14,11 @@ import { promisify } from "node:util";
 import { sql } from "kysely";
 import { App } from "../src/app.ts";
 import { loadConfig } from "../src/config.ts";
-import { loadActions } from "../src/actions/registry.ts";
-import { Dispatcher } from "../src/actions/dispatcher.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { METRIC_NAMES } from "../src/ops/metrics.ts";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { until } from "./support/consumer.ts";
-import { providersWith } from "./support/providers.ts";
+import { startTestKit } from "vera-service/testing";
 
 const README = readFileSync("README.md", "utf8");
 const PACKAGE = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
@@ -67,6 +65,12 @@ const EXERCISED: Record<string, () => void> = {
   "npm run bench": () => entryOf("bench"),
   "npm run soak": () => entryOf("soak"),
 };
+
+test("the README's test of a custom action is examples/Welcome.test.ts, which npm test runs", () => {
+  const blocks = [...README.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1]!);
+  assert.ok(blocks.includes(read("examples/Welcome.test.ts")), "the README shows examples/Welcome.test.ts as it is");
+  assert.match(read("tests/run.ts"), /examples\/\*\*\/\*\.test\.ts/);
+});
 
 test("every npm command in the README is a package.json script, exercised by a test or by .ci/run", () => {
   const commands = new Set([...README.matchAll(/\bnpm (install|start|test|run [a-z][a-z-]*)\b/g)].map((m) => `npm ${m[1]}`));
@@ -136,11 +140,14 @@ test("the Write-an-action example is examples/Greet.ts, and it answers", async (
   const file = read("examples/Greet.ts");
   assert.ok(file.endsWith(example), "the README shows examples/Greet.ts (after its header comment)");
 
-  const registry = await loadActions({ dir: "examples", log: silent });
-  assert.deepEqual(registry.names, ["Greet"]);
-  const dispatcher = new Dispatcher({ registry, providers: providersWith(), log: silent, maxConcurrency: 1, queueLimit: 1, actionTimeoutMs: 1_000 });
-  const answer = await dispatcher.dispatch({ action: "Greet", fields: { name: "Ada" }, response_ref: "readme" });
-  assert.deepEqual(answer, { status: "success", status_code: 200, message: "Greeted", fields: { greeting: "Hello, Ada!" } });
+  const { Greet } = await import("../examples/Greet.ts");
+  const kit = await startTestKit({ actions: [Greet] });
+  try {
+    const answer = await kit.call("Greet", { name: "Ada" });
+    assert.deepEqual(answer, { status: "success", status_code: 200, message: "Greeted", fields: { greeting: "Hello, Ada!" } });
+  } finally {
+    await kit.close();
+  }
 });
 
 test("`npm run migrate` migrates a fresh database and exits 0", async () => {

@@ -3,7 +3,7 @@
  * process-level tests run the compiled entry, as production does; tests/support/build.ts),
  * provides a database for the suite (DATABASE_URL when set, else an ephemeral PostgreSQL
  * cluster from the system's binaries or the npm package's), then runs every
- * tests/**\/*.test.ts file with node:test through tsx.
+ * tests/**\/*.test.ts and examples/**\/*.test.ts file with node:test through tsx.
  * Extra arguments select files: `npm test -- tests/dispatcher.test.ts`.
  */
 import { spawn } from "node:child_process";
@@ -12,7 +12,7 @@ import { startTestDatabase } from "./support/database.ts";
 import { buildForTests } from "./support/build.ts";
 
 const selected = process.argv.slice(2);
-const files = selected.length > 0 ? selected : await fg("tests/**/*.test.ts", { ignore: ["**/node_modules/**"] });
+const files = selected.length > 0 ? selected : await fg(["tests/**/*.test.ts", "examples/**/*.test.ts"], { ignore: ["**/node_modules/**"] });
 files.sort();
 
 buildForTests();
