@@ -1,2 +1,2 @@
 /** The account module's help for tests of guarded actions (with vera-service/testing's kit). */
-export { testUser, type TestUser } from "../src/auth/test-user.ts";
+export { testUser, type TestUser } from "./test-user.ts";

@@ -48,7 +48,7 @@ export class Login extends Action.with({
     }
     await rehashIfOutdated(ctx, user, fields.password);
     // Waits out the second of a password change that just happened, and refuses a token for a
-    // password that was changed while bcrypt was comparing it (src/auth/mint.ts).
+    // password that was changed while bcrypt was comparing it (account/mint.ts).
     const token = await mintToken(ctx.get(accounts), user, lifetime.lifetime, ctx.signal);
     if (!token) {
       ctx.log.info({ event: "login_failed", reason: "password_changed", identifier_kind: key.kind, user_id: user.id }, "login failed");

@@ -26,7 +26,7 @@ const n = (count: number) => Math.max(10, Math.round(count * SCALE));
 const BCRYPT_COST = 10;
 const JWT_SECRET = "bench-secret-bench-secret-bench-secret-0123";
 const CORES = availableParallelism();
-/** The consumer's bcrypt lane: a thread per core and two waiting per thread (src/auth/passwords.ts). */
+/** The consumer's bcrypt lane: a thread per core and two waiting per thread (account/passwords.ts). */
 const LANE = CORES * 3;
 const quiet = createLogger({ level: "silent" });
 

@@ -1,5 +1,5 @@
 /**
- * Usernames unique by their confusable skeleton (usernameSkeleton in src/auth/identifiers.ts),
+ * Usernames unique by their confusable skeleton (usernameSkeleton in account/identifiers.ts),
  * so that no lookalike of a live account's username can be registered.
  *
  * Existing live accounts get the skeleton of their username, computed here in JavaScript, in
@@ -10,7 +10,7 @@
  * old form (NFC + lower case), which Login still matches.
  */
 import { sql, type Kysely } from "kysely";
-import { usernameSkeleton } from "../src/auth/identifiers.ts";
+import { usernameSkeleton } from "../account/identifiers.ts";
 
 const BATCH = 1000;
 

@@ -1,7 +1,7 @@
 /**
  * `npm run build`: compiles src/, account/, actions/, events/ and migrations/ to dist/ (with type declarations for the public entries) (tsconfig.build.json:
  * JavaScript with source maps, `.ts` import specifiers rewritten to `.js`) and copies the files
- * that are JavaScript already (src/auth/password-worker.mjs). dist/ is emptied first, so an action
+ * that are JavaScript already (account/password-worker.mjs). dist/ is emptied first, so an action
  * or migration deleted from the sources is gone from the output too. tsc type-checks while it
  * compiles: a type error fails the build.
  *
@@ -23,7 +23,7 @@ const STAMP = path.join(OUT, ".built");
 const SOURCE_DIRS = ["src", "account", "actions", "events", "migrations"];
 const SOURCE_FILES = ["tsconfig.json", "tsconfig.build.json", "package.json", "scripts/build.mjs"];
 /** Not TypeScript, so tsc does not emit them: copied as they are. */
-const COPIED = ["src/auth/password-worker.mjs"];
+const COPIED = ["account/password-worker.mjs"];
 
 /** The newest modification time among the sources, directories included (a deleted file changes its directory's). */
 function newestSource() {

@@ -11,9 +11,9 @@ import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
 import { loadActions, type Registry } from "./actions/registry.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
-import type { Services } from "./services.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
-import { accounts } from "./auth/accounts.ts";
+import { postgres, type Postgres } from "./db/postgres.ts";
+import { dependencyOrder, type ProviderHost } from "./providers.ts";
 import { watchActions, type ActionsWatcher } from "./actions/watch.ts";
 import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
@@ -79,12 +79,12 @@ export class App {
             token: config.token,
             log: log.child({ component: "devboard" }),
           });
-      started = await startProviders(registry, config, log, { purgeRevocations: true });
+      started = await startProviders(registry, config, log);
     } catch (error) {
       await board?.stop();
       throw error;
     }
-    const { providers, services } = started;
+    const { providers, postgres } = started;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
@@ -117,7 +117,7 @@ export class App {
       reconnects: () => client.reconnects,
       numConsumers: () => client.state.numConsumers,
       outbox: () => client.outbox.stats,
-      ...(services ? { passwords: () => services.passwords.stats() } : {}),
+      ...(providers.lanes[0] ? { passwords: providers.lanes[0] } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {
@@ -129,7 +129,7 @@ export class App {
             // A draining replica leaves the channel on purpose; it is alive until it exits.
             isJoined: () => client.isJoined || dispatcher.isDraining,
             isDraining: () => dispatcher.isDraining,
-            ...(services ? { pingDatabase: () => pingDatabase(services.db) } : {}),
+            ...(postgres ? { pingDatabase: () => pingDatabase(postgres.db) } : {}),
             metrics: () => metrics.exposition(),
           },
         });
@@ -153,9 +153,14 @@ export class App {
     return app;
   }
 
-  /** The account services, when a loaded action needs them. */
-  get services(): Services | undefined {
-    return this.started.services;
+  /** What the actions read with ctx.get. */
+  get providers(): ProviderHost {
+    return this.started.providers;
+  }
+
+  /** The database, when a loaded action needs it (else none is opened). */
+  get database(): Postgres | undefined {
+    return this.started.postgres;
   }
 
   /**
@@ -167,12 +172,12 @@ export class App {
     if (this.stopping) return;
     const started = performance.now();
     const registry = await loadActions({ dir: this.config.actionsDir, log: this.log, reload: { version: ++this.reloads, previous: this.registry } });
-    if (registry.providers.includes(accounts) && !this.services) {
-      this.log.error("an action now needs the account services, which this process did not start: restart `npm run dev`; the last good set keeps serving");
+    if (!this.started.postgres && dependencyOrder(registry.providers).includes(postgres)) {
+      this.log.error("an action now needs the database, which this process did not open: restart `npm run dev`; the last good set keeps serving");
       return;
     }
     // Providers already started are left as they are; a new one an action now needs starts.
-    await this.started.providers.start(registry.providers.filter((p) => p !== accounts));
+    await this.started.providers.start(registry.providers.filter((p) => p !== postgres));
     const changed = registry.json !== this.registry.json;
     this.registry = registry;
     this.dispatcher.useRegistry(registry);

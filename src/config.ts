@@ -5,7 +5,6 @@
  */
 import { fileURLToPath } from "node:url";
 import { z } from "zod";
-import { KeyConfigError, parsePreviousKeys, parseSigningKey, type AsymmetricAlgorithm } from "./auth/keys.ts";
 import { MESSAGE_FORMATS, type MessageFormat } from "./actions/responses.ts";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -21,12 +20,8 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
 export const DEFAULT_ACTIONS_DIR = fileURLToPath(new URL("../actions/", import.meta.url));
 /** The dev plugboard's answers to POST /: the consumer's whole payload, or the Vera Plugboard's. */
 const PLUGBOARD_HTTP_MODES = ["full", "vera"] as const;
-const HS_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
-const ALGORITHMS = [...HS_ALGORITHMS, "RS256", "ES256"] as const;
-
-export type JwtAlgorithm = (typeof ALGORITHMS)[number];
-
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+/** A whole number from an environment variable, between `min` and `max` (settings helper, public). */
+export const intSetting = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
     .trim()
@@ -34,7 +29,8 @@ const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
     .transform(Number)
     .pipe(z.number().int().min(min, `must be at least ${min}`).max(max, `must be at most ${max}`));
 
-const optionalText = z
+/** An environment variable that may be unset or blank (then undefined) (settings helper, public). */
+export const optionalSetting = z
   .string()
   .optional()
   .transform((v) => (v === undefined || v.trim() === "" ? undefined : v));
@@ -53,55 +49,33 @@ const hostList = z
 
 /** Raw environment schema: names and defaults exactly as the README's table. */
 const envSchema = z.object({
-  WEBSOCKET_URL: optionalText.pipe(wsUrl.optional()),
-  TOKEN: optionalText,
-  DATABASE_URL: optionalText,
+  WEBSOCKET_URL: optionalSetting.pipe(wsUrl.optional()),
+  TOKEN: optionalSetting,
+  DATABASE_URL: optionalSetting,
   POSTGRES_HOST: z.string().default("localhost"),
-  POSTGRES_PORT: int(1, 65535).default("5432"),
-  POSTGRES_USER: optionalText,
-  POSTGRES_PASSWORD: optionalText,
-  POSTGRES_DB: optionalText,
-  JWT_SECRET: optionalText,
-  JWT_ALGORITHM: z.enum(ALGORITHMS).default("HS256"),
-  JWT_PRIVATE_KEY: optionalText,
-  JWT_KEY_ID: optionalText,
-  JWT_PREVIOUS_PUBLIC_KEYS: optionalText,
-  JWT_ISSUER: z.string().min(1).default("vera-service"),
-  JWT_AUDIENCE: z.string().min(1).default("vera-clients"),
-  JWT_TTL_SECONDS: int(1).default("3600"),
-  JWT_MAX_TTL_SECONDS: int(1).default("2592000"),
-  MIN_NAME_LENGTH: int(0).default("1"),
-  MAX_NAME_LENGTH: int(1).default("255"),
-  MIN_USERNAME_LENGTH: int(1).default("3"),
-  MAX_USERNAME_LENGTH: int(1).default("50"),
-  MIN_EMAIL_LENGTH: int(3).default("3"),
-  MAX_EMAIL_LENGTH: int(3).default("254"),
-  MIN_PASSWORD_LENGTH: int(1).default("8"),
-  MAX_PASSWORD_LENGTH: int(1, 72).default("72"),
-  BCRYPT_COST: int(4, 31).default("12"),
-  BCRYPT_THREADS: optionalText.pipe(int(1, 64).optional()),
-  BCRYPT_QUEUE: optionalText.pipe(int(0, 10_000).optional()),
-  LOGIN_MAX_FAILURES: int(1).default("10"),
-  LOGIN_WINDOW_SECONDS: int(1).default("900"),
-  MAX_CONCURRENCY: int(1, 100_000).default("64"),
-  QUEUE_LIMIT: int(0, 1_000_000).default("1024"),
-  MAX_REQUEST_BYTES: int(1024, 64 * 1024 * 1024).default("65536"),
-  MAX_ANSWER_BYTES: int(1024, 64 * 1024 * 1024).default("1048576"),
+  POSTGRES_PORT: intSetting(1, 65535).default("5432"),
+  POSTGRES_USER: optionalSetting,
+  POSTGRES_PASSWORD: optionalSetting,
+  POSTGRES_DB: optionalSetting,
+  MAX_CONCURRENCY: intSetting(1, 100_000).default("64"),
+  QUEUE_LIMIT: intSetting(0, 1_000_000).default("1024"),
+  MAX_REQUEST_BYTES: intSetting(1024, 64 * 1024 * 1024).default("65536"),
+  MAX_ANSWER_BYTES: intSetting(1024, 64 * 1024 * 1024).default("1048576"),
   MESSAGE_FORMAT: z.enum(MESSAGE_FORMATS).default("text"),
-  ACTION_TIMEOUT_MS: int(1, 29_000).default("25000"),
-  SHUTDOWN_TIMEOUT_MS: int(0).default("20000"),
-  HEARTBEAT_INTERVAL_MS: int(10, 50_000).default("30000"),
-  HEALTH_PORT: optionalText.pipe(int(0, 65535).optional()),
+  ACTION_TIMEOUT_MS: intSetting(1, 29_000).default("25000"),
+  SHUTDOWN_TIMEOUT_MS: intSetting(0).default("20000"),
+  HEARTBEAT_INTERVAL_MS: intSetting(10, 50_000).default("30000"),
+  HEALTH_PORT: optionalSetting.pipe(intSetting(0, 65535).optional()),
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
-  LOG_FORMAT: optionalText.pipe(z.enum(LOG_FORMATS).optional()),
-  PLUGBOARD_PORT: int(0, 65535).default("4000"),
+  LOG_FORMAT: optionalSetting.pipe(z.enum(LOG_FORMATS).optional()),
+  PLUGBOARD_PORT: intSetting(0, 65535).default("4000"),
   PLUGBOARD_HOST: z.string().min(1).default("127.0.0.1"),
   PLUGBOARD_ALLOWED_HOSTS: hostList,
   PLUGBOARD_HTTP: z.enum(PLUGBOARD_HTTP_MODES).default("full"),
-  ACTIONS_DIR: optionalText,
+  ACTIONS_DIR: optionalSetting,
   ACTIONS_WATCH: z.enum(["0", "1", "false", "true"]).default("0").transform((v) => v === "1" || v === "true"),
   DATA_DIR: z.string().min(1).default(".data"),
-  NODE_ENV: optionalText,
+  NODE_ENV: optionalSetting,
 });
 
 export interface Config {
@@ -111,26 +85,6 @@ export interface Config {
   websocketUrl: string | undefined;
   token: string | undefined;
   database: { url: string } | undefined;
-  jwt: {
-    algorithm: JwtAlgorithm;
-    secret: string | undefined;
-    privateKey: string | undefined;
-    keyId: string | undefined;
-    previousPublicKeys: string | undefined;
-    issuer: string;
-    audience: string;
-    ttlSeconds: number;
-    maxTtlSeconds: number;
-  };
-  limits: {
-    name: { min: number; max: number };
-    username: { min: number; max: number };
-    email: { min: number; max: number };
-    password: { min: number; max: number };
-  };
-  /** threads: worker threads (default: the core count); queue: hashes that may wait for one (default: 2 per thread). */
-  bcrypt: { cost: number; threads: number | undefined; queue: number | undefined };
-  login: { maxFailures: number; windowSeconds: number };
   maxConcurrency: number;
   queueLimit: number;
   /** A request frame larger than this is answered 413 before its fields are looked at. */
@@ -155,6 +109,8 @@ export interface Config {
   /** The dev loop (`npm run dev`): a change in actionsDir reloads the actions and publishes them again. */
   watchActions: boolean;
   dataDir: string;
+  /** The environment this was read from: providers' settings are read from it too (src/providers.ts). */
+  env: Readonly<Record<string, string | undefined>>;
 }
 
 export class ConfigError extends Error {
@@ -179,64 +135,14 @@ function databaseUrl(env: z.infer<typeof envSchema>): string | undefined {
 /** The values production mode cannot do without, judged on the raw environment. */
 function missingInProduction(source: Record<string, string | undefined>): string[] {
   if (!source.WEBSOCKET_URL?.trim()) return [];
-  const problems: string[] = [];
-  if (!source.TOKEN?.trim()) problems.push("TOKEN: required when WEBSOCKET_URL is set");
-  const algorithm = source.JWT_ALGORITHM?.trim() || "HS256";
-  if (algorithm.startsWith("HS") && !source.JWT_SECRET?.trim()) {
-    problems.push(`JWT_SECRET: required for ${algorithm} when WEBSOCKET_URL is set`);
-  }
-  return problems;
+  return source.TOKEN?.trim() ? [] : ["TOKEN: required when WEBSOCKET_URL is set"];
 }
 
 /** Cross-field rules zod's per-field schema cannot say. */
 function crossChecks(env: z.infer<typeof envSchema>, production: boolean): string[] {
   const problems: string[] = [];
-  const relaxed = env.NODE_ENV === "test";
-  const hs = (HS_ALGORITHMS as readonly string[]).includes(env.JWT_ALGORITHM);
-  if (production) problems.push(...missingInProduction({ TOKEN: env.TOKEN, JWT_SECRET: env.JWT_SECRET, JWT_ALGORITHM: env.JWT_ALGORITHM, WEBSOCKET_URL: "set" }));
-  if (hs) {
-    if (env.JWT_SECRET && Buffer.byteLength(env.JWT_SECRET, "utf8") < 32) problems.push("JWT_SECRET: must be at least 32 bytes");
-    if (env.JWT_PREVIOUS_PUBLIC_KEYS) problems.push(`JWT_PREVIOUS_PUBLIC_KEYS: only for RS256/ES256, not ${env.JWT_ALGORITHM}`);
-  } else {
-    if (!env.JWT_PRIVATE_KEY) problems.push(`JWT_PRIVATE_KEY: required for ${env.JWT_ALGORITHM}`);
-    if (!env.JWT_KEY_ID) problems.push(`JWT_KEY_ID: required for ${env.JWT_ALGORITHM}`);
-    problems.push(...keyProblems(env));
-  }
-  if (production && !relaxed && env.BCRYPT_COST < 10) problems.push("BCRYPT_COST: must be at least 10 in production");
+  if (production) problems.push(...missingInProduction({ TOKEN: env.TOKEN, WEBSOCKET_URL: "set" }));
   if (production && env.ACTIONS_WATCH) problems.push("ACTIONS_WATCH: the dev loop is for dev mode (no WEBSOCKET_URL), not production");
-  for (const [name, min, max] of [
-    ["NAME", env.MIN_NAME_LENGTH, env.MAX_NAME_LENGTH],
-    ["USERNAME", env.MIN_USERNAME_LENGTH, env.MAX_USERNAME_LENGTH],
-    ["EMAIL", env.MIN_EMAIL_LENGTH, env.MAX_EMAIL_LENGTH],
-    ["PASSWORD", env.MIN_PASSWORD_LENGTH, env.MAX_PASSWORD_LENGTH],
-  ] as const) {
-    if (min > max) problems.push(`MIN_${name}_LENGTH: must not exceed MAX_${name}_LENGTH (${min} > ${max})`);
-  }
-  if (env.JWT_TTL_SECONDS > env.JWT_MAX_TTL_SECONDS) problems.push("JWT_TTL_SECONDS: must not exceed JWT_MAX_TTL_SECONDS");
-  return problems;
-}
-
-/** Whether the asymmetric keys parse and suit the algorithm (messages name the variable, never the key). */
-function keyProblems(env: z.infer<typeof envSchema>): string[] {
-  const problems: string[] = [];
-  const check = (work: () => void) => {
-    try {
-      work();
-    } catch (error) {
-      if (!(error instanceof KeyConfigError)) throw error;
-      problems.push(error.message);
-    }
-  };
-  let currentKid: string | undefined;
-  if (env.JWT_PRIVATE_KEY && env.JWT_KEY_ID) {
-    check(() => (currentKid = parseSigningKey(env.JWT_PRIVATE_KEY!, env.JWT_ALGORITHM as AsymmetricAlgorithm, env.JWT_KEY_ID!).verification.kid));
-  }
-  if (env.JWT_PREVIOUS_PUBLIC_KEYS) {
-    check(() => {
-      const previous = parsePreviousKeys(env.JWT_PREVIOUS_PUBLIC_KEYS!);
-      if (previous.some((k) => k.kid === currentKid)) throw new KeyConfigError(`JWT_PREVIOUS_PUBLIC_KEYS: kid "${currentKid}" is the current JWT_KEY_ID`);
-    });
-  }
   return problems;
 }
 
@@ -259,25 +165,6 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     websocketUrl: env.WEBSOCKET_URL,
     token: env.TOKEN,
     database: dbUrl ? { url: dbUrl } : undefined,
-    jwt: {
-      algorithm: env.JWT_ALGORITHM,
-      secret: env.JWT_SECRET,
-      privateKey: env.JWT_PRIVATE_KEY,
-      keyId: env.JWT_KEY_ID,
-      previousPublicKeys: env.JWT_PREVIOUS_PUBLIC_KEYS,
-      issuer: env.JWT_ISSUER,
-      audience: env.JWT_AUDIENCE,
-      ttlSeconds: env.JWT_TTL_SECONDS,
-      maxTtlSeconds: env.JWT_MAX_TTL_SECONDS,
-    },
-    limits: {
-      name: { min: env.MIN_NAME_LENGTH, max: env.MAX_NAME_LENGTH },
-      username: { min: env.MIN_USERNAME_LENGTH, max: env.MAX_USERNAME_LENGTH },
-      email: { min: env.MIN_EMAIL_LENGTH, max: env.MAX_EMAIL_LENGTH },
-      password: { min: env.MIN_PASSWORD_LENGTH, max: env.MAX_PASSWORD_LENGTH },
-    },
-    bcrypt: { cost: env.BCRYPT_COST, threads: env.BCRYPT_THREADS, queue: env.BCRYPT_QUEUE },
-    login: { maxFailures: env.LOGIN_MAX_FAILURES, windowSeconds: env.LOGIN_WINDOW_SECONDS },
     maxConcurrency: env.MAX_CONCURRENCY,
     queueLimit: env.QUEUE_LIMIT,
     maxRequestBytes: env.MAX_REQUEST_BYTES,
@@ -293,6 +180,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     actionsDir: env.ACTIONS_DIR ?? DEFAULT_ACTIONS_DIR,
     watchActions: env.ACTIONS_WATCH,
     dataDir: env.DATA_DIR,
+    env: { ...source },
   });
 }
 
@@ -306,6 +194,16 @@ export function serviceProblems(config: Readonly<Config>): string[] {
     return ["WEBSOCKET_URL: required when NODE_ENV=production (without it the service would run the dev plugboard)"];
   }
   return [];
+}
+
+/**
+ * A provider's settings (src/providers.ts), read from the environment like the framework's own:
+ * its schema keyed by variable names; every problem one line naming the variable (ConfigError).
+ */
+export function readSettings<S>(schema: z.ZodType<S, z.ZodTypeDef, unknown>, source: Readonly<Record<string, string | undefined>> = process.env): Readonly<S> {
+  const parsed = schema.safeParse(source);
+  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+  return deepFreeze(parsed.data);
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

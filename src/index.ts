@@ -1,11 +1,17 @@
 /**
  * `vera-service`: what an app built on the framework imports. An action is a class in
  * `actions/` made with `Action.with({...})`; middleware wraps actions (the account module's
- * sign-in guard is one); providers hand actions what they need. Nothing else in src/ is public.
+ * sign-in guard is one); providers hand actions what they need (the framework's own: `postgres`).
+ * Nothing else in src/ is public; the account module (account/) is built on this entry alone.
  */
 export { Action, type ActionDefinition, type BaseContext, type Context, type Fields, type FieldsSchema, type Input } from "./actions/action.ts";
 export { middleware, type Middleware, type MiddlewareCall, type MiddlewareDefinition } from "./actions/middleware.ts";
-export { provider, type Provider, type ProviderDefinition, type ProviderStart } from "./providers.ts";
+export { provider, type LaneStats, type Provider, type ProviderDefinition, type ProviderStart, type SettingsMode } from "./providers.ts";
+export { postgres, type Postgres } from "./db/postgres.ts";
+export { isUniqueViolation } from "./db/errors.ts";
+export { intSetting, optionalSetting } from "./config.ts";
+export { invalidFieldsAnswer, type FieldError } from "./actions/validation.ts";
+export { isJsonObject } from "./json.ts";
 export {
   ActionError,
   DependencyError,

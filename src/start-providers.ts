@@ -1,22 +1,20 @@
 /**
- * What the loaded actions need, started: the account services (database, migrations, password
- * pool, token keys) when an action needs the `accounts` provider — on the configured database
- * or the embedded one — and every other provider they declare. The app and the test kit
- * (src/testing.ts) both start theirs here. Nothing is started that no action needs.
+ * What the loaded actions need, started: the settings of every provider checked first (one
+ * ConfigError listing every problem, before anything connects), then the database when a
+ * provider needs `postgres` (src/db/postgres.ts), then the providers in dependency order. The
+ * app and the test kit (src/testing.ts) both start theirs here. Nothing starts that no action needs.
  */
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { Registry } from "./actions/registry.ts";
-import { accounts } from "./auth/accounts.ts";
-import { embeddedDefaults } from "./embedded.ts";
-import { ProviderHost } from "./providers.ts";
-import { closeServices, createServices, type Services } from "./services.ts";
+import { openPostgres, postgres, type Postgres } from "./db/postgres.ts";
+import { dependencyOrder, ProviderHost } from "./providers.ts";
 
 export interface StartedProviders {
   providers: ProviderHost;
-  /** The account services, when an action needs them. */
-  services: Services | undefined;
-  /** Stops the providers, then the account services (and the embedded database they use). */
+  /** The database, when an action needs it. */
+  postgres: Postgres | undefined;
+  /** Stops the providers, then the database (and the embedded server it uses). */
   close(): Promise<void>;
 }
 
@@ -24,29 +22,24 @@ export async function startProviders(
   registry: Registry,
   config: Readonly<Config>,
   log: Logger,
-  options: { purgeRevocations?: boolean } = {},
 ): Promise<StartedProviders> {
-  const providers = new ProviderHost({ log, production: config.production });
-  let services: Services | undefined;
-  if (registry.providers.includes(accounts)) {
-    const embedded = await embeddedDefaults(config, log);
-    try {
-      services = await createServices(config, log, { ...embedded, purgeRevocations: options.purgeRevocations ?? false });
-    } catch (error) {
-      await embedded.onClose?.().catch(() => undefined);
-      throw error;
-    }
-    providers.supply(accounts, services);
-  }
+  const providers = new ProviderHost({ log, production: config.production, test: config.nodeEnv === "test", dataDir: config.dataDir, env: config.env });
+  const wanted = registry.providers;
+  providers.check(wanted);
+  // The database connects (and migrates) while the providers that do not need it start.
+  const database = dependencyOrder(wanted).includes(postgres) ? openPostgres(config, log) : undefined;
+  database?.catch(() => undefined); // awaited below
+  if (database) providers.supply(postgres, database.then((d) => d.value));
   const close = async () => {
     await providers.stop();
-    if (services) await closeServices(services);
+    await (await database?.catch(() => undefined))?.close();
   };
   try {
-    await providers.start(registry.providers.filter((p) => p !== accounts));
+    await providers.start(wanted.filter((p) => p !== postgres));
+    await database;
   } catch (error) {
     await close();
     throw error;
   }
-  return { providers, services, close };
+  return { providers, postgres: (await database)?.value, close };
 }

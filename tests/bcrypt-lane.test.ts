@@ -5,7 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import { Passwords } from "../src/auth/passwords.ts";
+import { Passwords } from "../account/passwords.ts";
 import { OverloadedError } from "../src/actions/responses.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { loginFlood, measureCapacity } from "../bench/flood.ts";

@@ -5,24 +5,9 @@ import path from "node:path";
 import { ConfigError, DEFAULT_ACTIONS_DIR, loadConfig, serviceProblems } from "../src/config.ts";
 import { DIST, compiledEntry, startCommand } from "./support/build.ts";
 
-const SECRET = "x".repeat(32);
-
 test("defaults: dev mode with the spec's values", () => {
   const config = loadConfig({});
   assert.equal(config.production, false);
-  assert.equal(config.jwt.algorithm, "HS256");
-  assert.equal(config.jwt.issuer, "vera-service");
-  assert.equal(config.jwt.audience, "vera-clients");
-  assert.equal(config.jwt.ttlSeconds, 3600);
-  assert.equal(config.jwt.maxTtlSeconds, 2592000);
-  assert.deepEqual(config.limits, {
-    name: { min: 1, max: 255 },
-    username: { min: 3, max: 50 },
-    email: { min: 3, max: 254 },
-    password: { min: 8, max: 72 },
-  });
-  assert.equal(config.bcrypt.cost, 12);
-  assert.deepEqual(config.login, { maxFailures: 10, windowSeconds: 900 });
   assert.equal(config.maxConcurrency, 64);
   assert.equal(config.actionTimeoutMs, 25000);
   assert.equal(config.shutdownTimeoutMs, 20000);
@@ -36,37 +21,33 @@ test("defaults: dev mode with the spec's values", () => {
 test("the config object is frozen, all the way down", () => {
   const config = loadConfig({});
   assert.ok(Object.isFrozen(config));
-  assert.ok(Object.isFrozen(config.jwt));
+  assert.ok(Object.isFrozen(config.plugboard));
   assert.throws(() => {
     (config as { maxConcurrency: number }).maxConcurrency = 1;
   });
 });
 
-test("production mode needs TOKEN and JWT_SECRET", () => {
+test("production mode needs TOKEN (JWT_SECRET is the account module's: tests/account-settings.test.ts)", () => {
   assert.throws(
     () => loadConfig({ WEBSOCKET_URL: "ws://localhost:4000/websocket" }),
-    (e: unknown) => e instanceof ConfigError && e.problems.length === 2 && /TOKEN/.test(e.problems[0]!) && /JWT_SECRET/.test(e.problems[1]!),
+    (e: unknown) => e instanceof ConfigError && e.problems.length === 1 && /^TOKEN: required/.test(e.problems[0]!),
   );
-  const config = loadConfig({ WEBSOCKET_URL: "ws://localhost:4000/websocket", TOKEN: "t", JWT_SECRET: SECRET });
+  const config = loadConfig({ WEBSOCKET_URL: "ws://localhost:4000/websocket", TOKEN: "t" });
   assert.equal(config.production, true);
   assert.equal(config.token, "t");
 });
 
 test("every bad value is reported, one problem each", () => {
   try {
-    loadConfig({ WEBSOCKET_URL: "http://x", MAX_CONCURRENCY: "many", BCRYPT_COST: "3", LOG_LEVEL: "loud", JWT_SECRET: "short" });
+    loadConfig({ WEBSOCKET_URL: "http://x", MAX_CONCURRENCY: "many", LOG_LEVEL: "loud" });
     assert.fail("should throw");
   } catch (error) {
     assert.ok(error instanceof ConfigError);
     const text = error.problems.join("\n");
     assert.match(text, /WEBSOCKET_URL: must start with ws:\/\//);
     assert.match(text, /MAX_CONCURRENCY: must be a whole number/);
-    assert.match(text, /BCRYPT_COST: must be at least 4/);
     assert.match(text, /LOG_LEVEL/);
   }
-  assert.throws(() => loadConfig({ JWT_SECRET: "short" }), /JWT_SECRET: must be at least 32 bytes/);
-  assert.throws(() => loadConfig({ MIN_PASSWORD_LENGTH: "20", MAX_PASSWORD_LENGTH: "10" }), /MIN_PASSWORD_LENGTH/);
-  assert.throws(() => loadConfig({ MAX_PASSWORD_LENGTH: "100" }), /MAX_PASSWORD_LENGTH: must be at most 72/);
   assert.throws(() => loadConfig({ ACTION_TIMEOUT_MS: "30000" }), /ACTION_TIMEOUT_MS/);
 });
 
@@ -75,14 +56,7 @@ test("ACTIONS_WATCH: the dev loop in dev mode, refused in production, off by def
   assert.equal(loadConfig({ ACTIONS_WATCH: "1" }).watchActions, true);
   assert.equal(loadConfig({ ACTIONS_WATCH: "false" }).watchActions, false);
   assert.throws(() => loadConfig({ ACTIONS_WATCH: "yes" }), /ACTIONS_WATCH/);
-  assert.throws(() => loadConfig({ WEBSOCKET_URL: "ws://h/websocket", TOKEN: "t", JWT_SECRET: SECRET, ACTIONS_WATCH: "1" }), /ACTIONS_WATCH: the dev loop is for dev mode/);
-});
-
-test("a bcrypt cost below 10 is refused in production, allowed in dev and in tests", () => {
-  const prod = { WEBSOCKET_URL: "ws://h/websocket", TOKEN: "t", JWT_SECRET: SECRET, BCRYPT_COST: "4" };
-  assert.throws(() => loadConfig(prod), /BCRYPT_COST: must be at least 10 in production/);
-  assert.equal(loadConfig({ ...prod, NODE_ENV: "test" }).bcrypt.cost, 4);
-  assert.equal(loadConfig({ BCRYPT_COST: "4" }).bcrypt.cost, 4);
+  assert.throws(() => loadConfig({ WEBSOCKET_URL: "ws://h/websocket", TOKEN: "t", ACTIONS_WATCH: "1" }), /ACTIONS_WATCH: the dev loop is for dev mode/);
 });
 
 test("database URL from DATABASE_URL or the POSTGRES_* variables", () => {
@@ -97,11 +71,6 @@ test("PLUGBOARD_ALLOWED_HOSTS: comma-separated names with optional ports, none b
   assert.throws(() => loadConfig({ PLUGBOARD_ALLOWED_HOSTS: "http://plugboard" }), /PLUGBOARD_ALLOWED_HOSTS: must be host names/);
 });
 
-test("asymmetric algorithms need a private key and a key id", () => {
-  assert.throws(() => loadConfig({ JWT_ALGORITHM: "RS256" }), (e: unknown) => e instanceof ConfigError && e.problems.length === 2);
-  assert.throws(() => loadConfig({ JWT_ALGORITHM: "none" }), /JWT_ALGORITHM/);
-});
-
 test("npm start with a bad configuration exits non-zero before connecting, one line per problem", () => {
   const result = spawnSync(process.execPath, [...startCommand().flags, compiledEntry()], {
     encoding: "utf8",
@@ -110,7 +79,7 @@ test("npm start with a bad configuration exits non-zero before connecting, one l
   });
   assert.equal(result.status, 2);
   const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
-  assert.ok(lines.length >= 3);
+  assert.equal(lines.length, 2, "TOKEN and MAX_CONCURRENCY (the account settings are checked once the framework's pass)");
   assert.ok(lines.every((l) => l.level === "fatal" && l.msg.startsWith("configuration: ")));
   assert.ok(lines.some((l) => /TOKEN/.test(l.msg)));
   assert.ok(lines.some((l) => /MAX_CONCURRENCY/.test(l.msg)));
@@ -132,6 +101,6 @@ test("NODE_ENV=production without WEBSOCKET_URL is a problem for the service (no
   assert.deepEqual(serviceProblems(loadConfig({ NODE_ENV: "production" })), [
     "WEBSOCKET_URL: required when NODE_ENV=production (without it the service would run the dev plugboard)",
   ]);
-  assert.deepEqual(serviceProblems(loadConfig({ NODE_ENV: "production", WEBSOCKET_URL: "ws://x/websocket", TOKEN: "t", JWT_SECRET: SECRET })), []);
+  assert.deepEqual(serviceProblems(loadConfig({ NODE_ENV: "production", WEBSOCKET_URL: "ws://x/websocket", TOKEN: "t" })), []);
   assert.deepEqual(serviceProblems(loadConfig({})), []);
 });

@@ -4,7 +4,7 @@
  * with its CMD and environment serve a request through a dev plugboard and pass its HEALTHCHECK
  * command. Only what cannot run is checked as text: the base images, the stages, USER,
  * HEALTHCHECK. And docker-compose.yml is scalable and has its healthchecks, and .env.example
- * names only variables src/config.ts reads.
+ * names only variables the service reads (src/config.ts, account/settings.ts).
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
@@ -13,7 +13,9 @@ import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { loadConfig } from "../src/config.ts";
+import { loadConfig, readSettings } from "../src/config.ts";
+import { accountSettings } from "../account/settings.ts";
+import { configVariables } from "./support/variables.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { DIST } from "./support/build.ts";
 import { until } from "./support/consumer.ts";
@@ -47,15 +49,6 @@ function instructions(text: string): Instruction[] {
 function runtimeStage(all: Instruction[]): Instruction[] {
   const lastFrom = all.map((i) => i.name).lastIndexOf("FROM");
   return all.slice(lastFrom);
-}
-
-/** The variable names src/config.ts parses (the keys of its environment schema). */
-function configVariables(): Set<string> {
-  const source = read("src/config.ts");
-  const start = source.indexOf("const envSchema = z.object({");
-  assert.ok(start >= 0, "src/config.ts defines envSchema");
-  const block = source.slice(start, source.indexOf("\n});", start));
-  return new Set([...block.matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
 }
 
 type Yaml = string | Yaml[] | { [key: string]: Yaml };
@@ -287,12 +280,12 @@ test("docker-compose.yml: PostgreSQL, the dev plugboard and the consumer; health
   }
 });
 
-test(".env.example: only variables src/config.ts reads, placeholders for the secrets, and a configuration that loads", () => {
+test(".env.example: only variables the service reads, placeholders for the secrets, and a configuration that loads", () => {
   const known = configVariables();
   const text = read(".env.example");
   const entries = [...text.matchAll(/^([A-Z][A-Z0-9_]*)=(.*)$/gm)].map((m) => ({ name: m[1]!, value: m[2]! }));
   assert.ok(entries.length > 0);
-  for (const { name } of entries) assert.ok(known.has(name), `${name} is read by src/config.ts`);
+  for (const { name } of entries) assert.ok(known.has(name), `${name} is read by src/config.ts or account/settings.ts`);
   for (const required of ["TOKEN", "JWT_SECRET", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"]) {
     assert.ok(entries.some((e) => e.name === required), `.env.example names ${required}`);
   }
@@ -304,7 +297,9 @@ test(".env.example: only variables src/config.ts reads, placeholders for the sec
   // What a consumer of docker-compose.yml gets: .env.example plus the compose environment, in
   // production mode (NODE_ENV unset, so the production rules such as BCRYPT_COST >= 10 apply).
   const consumerEnv = asMap(asMap(asMap(parseYaml(read("docker-compose.yml")), "file").services, "services")["vera-service"], "vera-service").environment;
-  const config = loadConfig({ ...Object.fromEntries(entries.map((e) => [e.name, e.value])), ...(asMap(consumerEnv, "environment") as Record<string, string>) });
+  const env = { ...Object.fromEntries(entries.map((e) => [e.name, e.value])), ...(asMap(consumerEnv, "environment") as Record<string, string>) };
+  const config = loadConfig(env);
   assert.equal(config.production, true);
+  assert.equal(readSettings(accountSettings({ production: true, test: false }), env).jwt.algorithm, "HS256", "the account settings load too");
   assert.equal(config.database?.url, "postgres://vera:change-me@postgres:5432/vera");
 });

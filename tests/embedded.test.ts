@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import pg from "pg";
 import { loadConfig } from "../src/config.ts";
-import { embeddedDefaults } from "../src/embedded.ts";
+import { embeddedDatabase } from "../src/embedded.ts";
 import { captureLogs } from "./support/logs.ts";
 
 test("production without a database: the embedded PostgreSQL with a warning that it serves one host only", async () => {
@@ -21,14 +21,12 @@ test("production without a database: the embedded PostgreSQL with a warning that
     NODE_ENV: "test",
     WEBSOCKET_URL: "ws://127.0.0.1:1/websocket",
     TOKEN: "t",
-    JWT_SECRET: "x".repeat(40),
     DATA_DIR: dataDir,
-    BCRYPT_COST: "10",
   });
   assert.equal(config.production, true);
   assert.equal(config.database, undefined);
   const captured = captureLogs("info");
-  const options = await embeddedDefaults(config, captured.log);
+  const embedded = await embeddedDatabase(config, captured.log);
   try {
     const warning = captured.lines().find((l) => l.level === "warn");
     assert.match(String(warning?.msg), /embedded database, which serves the replicas of this one host only/);
@@ -37,9 +35,9 @@ test("production without a database: the embedded PostgreSQL with a warning that
     assert.equal(opened.dir, path.join(dataDir, "postgres"));
     assert.equal(typeof opened.ms, "number");
 
-    const url = new URL(options.databaseUrl!);
+    const url = new URL(embedded.url);
     assert.equal(url.hostname, "127.0.0.1");
-    const client = new pg.Client({ connectionString: options.databaseUrl });
+    const client = new pg.Client({ connectionString: embedded.url });
     await client.connect();
     const { rows } = await client.query<{ listen: string; ssl: string }>("select current_setting('listen_addresses') as listen, current_setting('unix_socket_directories') as ssl");
     await client.end();
@@ -55,7 +53,7 @@ test("production without a database: the embedded PostgreSQL with a warning that
       }
     }, /password authentication failed/);
   } finally {
-    await options.onClose?.();
+    await embedded.release();
   }
   assert.ok(captured.lines().some((l) => l.msg === "embedded PostgreSQL stopped"));
 });

@@ -125,7 +125,16 @@ describe("the import rule", () => {
     }
   });
 
-  test("the framework never imports the account module's entry or an action", async () => {
+  test("the account module is built on vera-service alone: it never imports the framework's files", async () => {
+    const framework = path.resolve("src") + path.sep;
+    for (const file of await fg(["account/**/*.ts", "account/**/*.mjs"])) {
+      for (const spec of importsOf(file).filter((s) => s.startsWith("."))) {
+        assert.ok(!path.resolve(path.dirname(file), spec).startsWith(framework), `${file} imports ${spec}: use vera-service`);
+      }
+    }
+  });
+
+  test("the framework never imports the account module or an action", async () => {
     const app = ["account", "actions"].map((dir) => path.resolve(dir) + path.sep);
     for (const file of await fg(["src/**/*.ts", "events/**/*.ts"])) {
       for (const spec of importsOf(file).filter((s) => s.startsWith("."))) {
@@ -146,8 +155,8 @@ describe("an app without account actions", () => {
     const { loadConfig } = await import("../src/config.ts");
     const board = await DevPlugboard.start({ log });
     const dataDir = mkdtempSync(path.join(tmpdir(), "vera-greet-"));
-    // JWT_SECRET: production's configuration check still asks for it (the account settings are not yet the account module's own).
-    const config = loadConfig({ WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, JWT_SECRET: "greet-test-secret-at-least-32-bytes-long", ACTIONS_DIR: "tests/fixtures/greet-only", DATA_DIR: dataDir, HEALTH_PORT: "0" });
+    // No JWT_SECRET: that is the account module's setting, and this app has no account actions.
+    const config = loadConfig({ WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ACTIONS_DIR: "tests/fixtures/greet-only", DATA_DIR: dataDir, HEALTH_PORT: "0" });
     assert.equal(config.production, true);
     assert.equal(config.database, undefined);
     const app = await App.start({ config, log });
@@ -157,7 +166,7 @@ describe("an app without account actions", () => {
       const answer = await board.request("Greet", { name: "Ada" });
       assert.equal(answer.status, 200);
       assert.deepEqual((answer.body as { fields: unknown }).fields, { greeting: "Hello, Ada!" });
-      assert.equal(app.services, undefined, "no account services");
+      assert.equal(app.database, undefined, "no database opened");
       assert.equal(existsSync(path.join(dataDir, "postgres")), false, "no embedded database started");
       const health = await fetch(`${app.health!.url}/healthz`);
       assert.equal(health.status, 200, "healthy without a database");

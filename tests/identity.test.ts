@@ -14,8 +14,8 @@ import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { register, startAccounts, testConfig, type Accounts } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
 import { folderMigrations, migrateToLatest } from "../src/db/migrator.ts";
-import { legacyUsernameForm, normalizeUsername, usernameProblem, usernameSkeleton } from "../src/auth/identifiers.ts";
-import { lengthErrors } from "../src/auth/limits.ts";
+import { legacyUsernameForm, normalizeUsername, usernameProblem, usernameSkeleton } from "../account/identifiers.ts";
+import { lengthErrors } from "../account/limits.ts";
 
 const PASSWORD = "password123";
 const INVISIBLE_MESSAGE = "must not contain invisible or formatting characters";
@@ -41,7 +41,7 @@ const INVISIBLES: Array<[string, string]> = [
 
 const subjectOf = (jwt: string) => Number(JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()).sub);
 
-describe("username rules (src/auth/identifiers.ts)", () => {
+describe("username rules (account/identifiers.ts)", () => {
   test("normalizeUsername: NFKC and full case folding; legacyUsernameForm: NFC and lower case", () => {
     assert.equal(normalizeUsername("ＡＤＭＩＮ"), "admin");
     assert.equal(normalizeUsername("Straße"), "strasse");

@@ -9,9 +9,10 @@ import assert from "node:assert/strict";
 import { createHmac, generateKeyPairSync, type KeyObject } from "node:crypto";
 import * as jose from "jose";
 import jwt from "jsonwebtoken";
-import { ConfigError, loadConfig } from "../src/config.ts";
-import { Tokens, type TokenOptions } from "../src/auth/tokens.ts";
-import { parsePreviousKeys } from "../src/auth/keys.ts";
+import { ConfigError, readSettings } from "../src/config.ts";
+import { accountSettings } from "../account/settings.ts";
+import { Tokens, type TokenOptions } from "../account/tokens.ts";
+import { parsePreviousKeys } from "../account/keys.ts";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 
@@ -163,10 +164,9 @@ describe("asymmetric keys without a database", () => {
   });
 
   describe("configuration", () => {
-    const base = { NODE_ENV: "test" };
     const problems = (env: Record<string, string>) => {
       try {
-        loadConfig({ ...base, ...env });
+        readSettings(accountSettings({ production: false, test: true }), env);
         return [];
       } catch (error) {
         assert.ok(error instanceof ConfigError);

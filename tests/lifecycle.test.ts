@@ -12,10 +12,10 @@ import type { AnswerPayload } from "../src/actions/responses.ts";
 import { Dispatcher } from "../src/actions/dispatcher.ts";
 import { loadActions } from "../src/actions/registry.ts";
 import { createDatabase } from "../src/db/database.ts";
-import { Revocations } from "../src/db/revocations.ts";
-import { LoginThrottle } from "../src/db/throttle.ts";
-import { IdentifierTakenError, Users } from "../src/db/users.ts";
-import { mintToken } from "../src/auth/mint.ts";
+import { Revocations } from "../account/revocations.ts";
+import { LoginThrottle } from "../account/throttle.ts";
+import { IdentifierTakenError, Users } from "../account/users.ts";
+import { mintToken } from "../account/mint.ts";
 import { providersWith } from "./support/providers.ts";
 
 const now = () => Math.floor(Date.now() / 1000);

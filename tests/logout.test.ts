@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import jwt from "jsonwebtoken";
 import { register, startAccounts, TEST_JWT_SECRET, type Accounts } from "./support/accounts.ts";
-import { authenticate } from "../src/auth/authenticate.ts";
+import { authenticate } from "../account/authenticate.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 const b64 = (value: unknown) => Buffer.from(JSON.stringify(value)).toString("base64url");

@@ -6,7 +6,7 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { monitorEventLoopDelay } from "node:perf_hooks";
 import bcrypt from "bcryptjs";
-import { Passwords, PasswordTooLongError, passwordBytes } from "../src/auth/passwords.ts";
+import { Passwords, PasswordTooLongError, passwordBytes } from "../account/passwords.ts";
 
 describe("Passwords", () => {
   let passwords: Passwords;

@@ -7,9 +7,9 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { sql } from "kysely";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
-import { register, startAccounts, testConfig, type Accounts } from "./support/accounts.ts";
-import { RevocationPurge } from "../src/db/purge.ts";
-import { closeServices, createServices } from "../src/services.ts";
+import { closeServices, createServices, register, startAccounts, testConfig, type Accounts } from "./support/accounts.ts";
+import { RevocationPurge } from "../account/purge.ts";
+
 import { createLogger } from "../src/ops/logger.ts";
 
 const silent = createLogger({ level: "silent" });

@@ -19,6 +19,7 @@ import { METRIC_NAMES } from "../src/ops/metrics.ts";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { until } from "./support/consumer.ts";
 import { startTestKit } from "vera-service/testing";
+import { configVariables } from "./support/variables.ts";
 
 const README = readFileSync("README.md", "utf8");
 const PACKAGE = JSON.parse(readFileSync("package.json", "utf8")) as { scripts: Record<string, string> };
@@ -174,10 +175,8 @@ test("the README lists exactly the metrics src/ops/metrics.ts exports", () => {
   assert.deepEqual([...documented].sort(), Object.values(METRIC_NAMES).sort());
 });
 
-test("the configuration table names exactly the variables src/config.ts reads", () => {
-  const source = read("src/config.ts");
-  const start = source.indexOf("const envSchema = z.object({");
-  const known = new Set([...source.slice(start, source.indexOf("\n});", start)).matchAll(/^\s+([A-Z][A-Z0-9_]*):/gm)].map((m) => m[1]!));
+test("the configuration table names exactly the variables the service reads (src/config.ts, account/settings.ts)", () => {
+  const known = configVariables();
   const section = README.slice(README.indexOf("## Configuration"), README.indexOf("\n## ", README.indexOf("## Configuration") + 3));
   const documented = new Set<string>();
   for (const row of section.split("\n").filter((l) => l.startsWith("| `"))) {
@@ -192,10 +191,10 @@ test("the configuration table names exactly the variables src/config.ts reads", 
       }
     }
   }
-  for (const name of documented) assert.ok(known.has(name), `the README documents ${name}, which src/config.ts does not read`);
+  for (const name of documented) assert.ok(known.has(name), `the README documents ${name}, which the service does not read`);
   // NODE_ENV is the platform's, mentioned where it matters (BCRYPT_COST).
   const undocumented = [...known].filter((name) => !documented.has(name) && name !== "NODE_ENV");
-  assert.deepEqual(undocumented, [], "every variable src/config.ts reads has a row in the README's configuration table");
+  assert.deepEqual(undocumented, [], "every variable the service reads has a row in the README's configuration table");
   assert.ok(documented.has("HEALTH_PORT"));
 });
 

@@ -10,7 +10,7 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { fileURLToPath } from "node:url";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
-import { LoginThrottle } from "../src/db/throttle.ts";
+import { LoginThrottle } from "../account/throttle.ts";
 
 const run = promisify(execFile);
 const CLIENT = fileURLToPath(new URL("./support/login-client.ts", import.meta.url));

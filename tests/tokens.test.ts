@@ -8,7 +8,7 @@ import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import jwt from "jsonwebtoken";
 import * as jose from "jose";
-import { Tokens, type TokenOptions } from "../src/auth/tokens.ts";
+import { Tokens, type TokenOptions } from "../account/tokens.ts";
 
 const SECRET = "a-test-secret-of-at-least-32-bytes!!";
 const T0 = 1_800_000_000;

@@ -7,7 +7,6 @@ import { Kysely, PostgresDialect, sql, type Dialect, type PostgresPool, type Pos
 import pg from "pg";
 import type { Logger } from "../ops/logger.ts";
 import { isUnavailable, withDependencyErrors } from "./errors.ts";
-import type { Database } from "./schema.ts";
 
 export interface PostgresOptions {
   url: string;
@@ -27,13 +26,13 @@ export type DatabaseSource = PostgresOptions | { dialect: Dialect };
 export const POOL_DEFAULTS = { poolMax: 10, connectTimeoutMs: 3000, statementTimeoutMs: 5000, idleTimeoutMs: 30_000 };
 
 /** Builds the kysely instance; nothing connects until the first query. */
-export function createDatabase(source: DatabaseSource, log: Logger): Kysely<Database> {
+export function createDatabase<DB = any>(source: DatabaseSource, log: Logger): Kysely<DB> {
   const dialect = "dialect" in source ? source.dialect : new PostgresDialect({ pool: createPool(source, log) });
-  return new Kysely<Database>({ dialect: withDependencyErrors(dialect) });
+  return new Kysely<DB>({ dialect: withDependencyErrors(dialect) });
 }
 
 /** One round trip; throws DependencyError when the database does not answer. */
-export async function pingDatabase(db: Kysely<Database>): Promise<void> {
+export async function pingDatabase(db: Kysely<any>): Promise<void> {
   await sql`select 1`.execute(db);
 }
 

@@ -1,13 +1,20 @@
 /**
- * The account actions wired as in production — createServices on a fresh, migrated database,
- * the real registry over actions/ and the real dispatcher — with a log the test can read.
+ * The account actions wired as in production — the account services (account/services.ts) on a
+ * fresh, migrated database, the real registry over actions/ and the real dispatcher — with a log
+ * the test can read.
  */
 import { fileURLToPath } from "node:url";
-import { loadConfig, type Config } from "../../src/config.ts";
+import type { Kysely } from "kysely";
+import { loadConfig, readSettings } from "../../src/config.ts";
+import { createDatabase } from "../../src/db/database.ts";
+import { migrateWithOwnPool } from "../../src/db/postgres.ts";
+import type { Logger } from "../../src/ops/logger.ts";
+import type { Database } from "../../account/schema.ts";
+import { accountSettings, type AccountSettings } from "../../account/settings.ts";
 import { loadActions } from "../../src/actions/registry.ts";
 import { Dispatcher } from "../../src/actions/dispatcher.ts";
 import type { AnswerPayload } from "../../src/actions/responses.ts";
-import { closeServices, createServices, type Services } from "../../src/services.ts";
+import { buildServices, closeServices as closeAccountServices, type BuildOptions, type Services } from "../../account/services.ts";
 import { createTestDatabase, type FreshDatabase } from "./database.ts";
 import { captureLogs, type CapturedLogger } from "./logs.ts";
 import { providersWith } from "./providers.ts";
@@ -15,19 +22,39 @@ import { providersWith } from "./providers.ts";
 export const ACTIONS_DIR = fileURLToPath(new URL("../../actions/", import.meta.url));
 export const TEST_JWT_SECRET = "vera-test-secret-0123456789-abcdefghijklmnop";
 
-/** A test configuration: bcrypt cost 4, a fixed secret, the given database. */
-export function testConfig(databaseUrl: string, env: Record<string, string> = {}): Readonly<Config> {
-  return loadConfig({
-    NODE_ENV: "test",
-    DATABASE_URL: databaseUrl,
+/** The account settings of a test, and the database they run on. */
+export type TestConfig = Readonly<AccountSettings> & { database: { url: string } };
+
+/** Test settings: bcrypt cost 4, a fixed secret, the given database; `env` overrides, as environment variables. */
+export function testConfig(databaseUrl: string, env: Record<string, string> = {}): TestConfig {
+  const source = {
     JWT_SECRET: TEST_JWT_SECRET,
     BCRYPT_COST: "4",
     BCRYPT_THREADS: "2",
     // Race tests fire dozens of hashes at once; the bounded bcrypt lane has tests of its own.
     BCRYPT_QUEUE: "100",
-    LOG_LEVEL: "silent",
     ...env,
-  });
+  };
+  return { ...readSettings(accountSettings({ production: false, test: true }), source), database: { url: databaseUrl } };
+}
+
+/** The account services on `config.database` (migrated first unless `migrate: false`), as the accounts provider builds them. */
+export async function createServices(config: TestConfig, log: Logger, options: BuildOptions & { migrate?: boolean } = {}): Promise<Services> {
+  const { migrate, ...build } = options;
+  if (migrate !== false) await migrateWithOwnPool(config.database.url, log);
+  const db = createDatabase<Database>({ url: config.database.url }, log);
+  try {
+    return await buildServices(config, db, log, build);
+  } catch (error) {
+    await db.destroy();
+    throw error;
+  }
+}
+
+/** Closes the services and their database pool. */
+export async function closeServices(services: Services): Promise<void> {
+  await closeAccountServices(services);
+  await (services.db as Kysely<Database>).destroy();
 }
 
 export interface Accounts extends CapturedLogger {
@@ -48,15 +75,16 @@ export async function startAccounts(
   const database = options.database ?? (await createTestDatabase());
   const captured = captureLogs(options.logLevel ?? "info");
   const config = testConfig(database.url, options.env);
+  const framework = loadConfig({ NODE_ENV: "test" });
   const services = await createServices(config, captured.log, {});
   const registry = await loadActions({ dir: ACTIONS_DIR, log: captured.log });
   const dispatcher = new Dispatcher({
     registry,
     providers: providersWith(services),
     log: captured.log,
-    maxConcurrency: config.maxConcurrency,
-    queueLimit: config.queueLimit,
-    actionTimeoutMs: options.actionTimeoutMs ?? config.actionTimeoutMs,
+    maxConcurrency: framework.maxConcurrency,
+    queueLimit: framework.queueLimit,
+    actionTimeoutMs: options.actionTimeoutMs ?? framework.actionTimeoutMs,
   });
   return {
     ...captured,

@@ -20,7 +20,7 @@ import type { Kysely } from "kysely";
 import { createDatabase } from "../../src/db/database.ts";
 import { packagedPostgresBinaries, serverUser } from "../../src/db/embedded-postgres.ts";
 import { migrateToLatest } from "../../src/db/migrator.ts";
-import type { Database } from "../../src/db/schema.ts";
+import type { Database } from "../../account/schema.ts";
 import { createLogger } from "../../src/ops/logger.ts";
 
 export interface TestDatabase {

@@ -7,7 +7,7 @@
 import { Dispatcher } from "../../src/actions/dispatcher.ts";
 import { loadActions } from "../../src/actions/registry.ts";
 import { createLogger } from "../../src/ops/logger.ts";
-import { closeServices, createServices } from "../../src/services.ts";
+import { closeServices, createServices } from "./accounts.ts";
 import { ACTIONS_DIR, testConfig } from "./accounts.ts";
 import { providersWith } from "./providers.ts";
 

@@ -1,12 +1,12 @@
 /**
  * "Type your password again" for a signed-in user (Edit's current_password, Delete's password).
  * A stolen token must not become a way to guess the password: wrong answers count against the
- * account's throttle, the very counter Login uses (src/auth/attempts.ts), so after
+ * account's throttle, the very counter Login uses (account/attempts.ts), so after
  * LOGIN_MAX_FAILURES within LOGIN_WINDOW_SECONDS the answer is 429 until the window passes.
  */
 import { accounts } from "./accounts.ts";
 import type { SignedInContext } from "./guard.ts";
-import { tooManyRequests, unauthorized, type ActionResponse } from "../actions/responses.ts";
+import { tooManyRequests, unauthorized, type ActionResponse } from "vera-service";
 import { attemptPassword, THROTTLE_KEY } from "./attempts.ts";
 import { invalidFields, passwordByteError } from "./limits.ts";
 import { ACCOUNT_MESSAGES } from "./messages.ts";

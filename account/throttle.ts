@@ -17,7 +17,7 @@ export interface ThrottleOptions {
   /**
    * The most rows of unknown identifiers kept (default 100,000): a sweep drops the oldest beyond it. Only a flood of
    * distinct unknown identifiers could get there, and it is already slowed to the bcrypt lane's
-   * pace (src/auth/passwords.ts), so in practice the window empties the table first.
+   * pace (account/passwords.ts), so in practice the window empties the table first.
    */
   maxRows?: number;
 }

@@ -5,7 +5,7 @@
  * choose how it is checked.
  */
 import { createPrivateKey, createPublicKey, type JsonWebKey, type KeyObject } from "node:crypto";
-import { isJsonObject } from "../json.ts";
+import { isJsonObject } from "vera-service";
 
 export type AsymmetricAlgorithm = "RS256" | "ES256";
 

@@ -1,6 +1,6 @@
 /**
  * Signing a token for an existing account so that the valid-after rule (issuedBefore in
- * src/auth/authenticate.ts) holds both ways:
+ * account/authenticate.ts) holds both ways:
  * - never within the second of the account's cut-off: `iat` has whole seconds only and every
  *   token of that second is refused, so a login or password change landing there waits for the
  *   next second (at most about a second, and only right after a change);
@@ -10,8 +10,8 @@
  *   second ≥ the token's iat, so the rule refuses the token by itself.
  */
 import { setTimeout as sleep } from "node:timers/promises";
-import type { User } from "../db/schema.ts";
-import type { Users } from "../db/users.ts";
+import type { User } from "./schema.ts";
+import type { Users } from "./users.ts";
 import { cutoffSecond } from "./authenticate.ts";
 import type { Lifetime, TokenClaims, Tokens } from "./tokens.ts";
 

@@ -6,7 +6,7 @@
 import { parsePhoneNumberWithError, ParseError } from "libphonenumber-js/max";
 import unhomoglyph from "unhomoglyph";
 import { caseFold } from "unicode-case-folding";
-import { badRequest, type ActionResponse } from "../actions/responses.ts";
+import { badRequest, type ActionResponse } from "vera-service";
 import { ACCOUNT_MESSAGES } from "./messages.ts";
 
 export type IdentifierKind = "username" | "email" | "phone_number";

@@ -10,8 +10,8 @@ import {
   usernameSkeleton,
   type AccountKey,
   type IdentifierKind,
-} from "../auth/identifiers.ts";
-import { isUniqueViolation } from "./errors.ts";
+} from "./identifiers.ts";
+import { isUniqueViolation } from "vera-service";
 import { USER_UNIQUE_INDEXES, type Database, type User } from "./schema.ts";
 
 /** A live account already holds the username, email or phone number. */

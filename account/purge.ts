@@ -6,7 +6,7 @@
  */
 import { setImmediate as yieldToRequests } from "node:timers/promises";
 import { sql, type Kysely } from "kysely";
-import type { Logger } from "../ops/logger.ts";
+import type { Logger } from "vera-service";
 import { Revocations } from "./revocations.ts";
 import type { Database } from "./schema.ts";
 

@@ -1,12 +1,12 @@
 /**
  * "Is this a token of ours for a live account?" in one place: signature and claims
- * (src/auth/tokens.ts), then the account (exists, not deleted, token issued after its
+ * (account/tokens.ts), then the account (exists, not deleted, token issued after its
  * valid-after time), then the revocation list. Logout, Verify and the signed-in-user guard
- * (src/auth/guard.ts) use it.
+ * (account/guard.ts) use it.
  */
-import type { User } from "../db/schema.ts";
-import type { Users } from "../db/users.ts";
-import type { Revocations } from "../db/revocations.ts";
+import type { User } from "./schema.ts";
+import type { Users } from "./users.ts";
+import type { Revocations } from "./revocations.ts";
 import type { TokenClaims, TokenRejection, Tokens } from "./tokens.ts";
 
 /** Why a token is refused; shown to the caller as `Invalid token: <reason>`. */
@@ -40,7 +40,7 @@ export async function authenticate(deps: AuthenticateDeps, token: string, option
  * The valid-after rule. `iat` has whole seconds only, so a token minted in the very second of a
  * password change or deletion cannot tell whether it came before or after it: every token of
  * that second is refused (iat ≤ the cut-off second), and the service never mints a token for an
- * account within its cut-off second (src/auth/mint.ts waits for the next one). Both hold then:
+ * account within its cut-off second (account/mint.ts waits for the next one). Both hold then:
  * a token minted before the change never works again, and a token minted after it always does.
  */
 export function issuedBefore(iat: number, validAfter: Date | null): boolean {

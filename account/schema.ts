@@ -16,7 +16,7 @@ export interface UsersTable {
   /**
    * normalizeUsername (NFKC, case folded): what uniqueness and login compare. Accounts from
    * before usernameSkeleton have legacyUsernameForm here (NFC + lower case), and Login matches
-   * either (src/auth/identifiers.ts).
+   * either (account/identifiers.ts).
    */
   username_normalized: string | null;
   /**
@@ -47,7 +47,7 @@ export interface RevocationsTable {
   created_at: DefaultedTimestamp;
 }
 
-/** One row per login attempt that counts against the throttle (see src/db/throttle.ts). */
+/** One row per login attempt that counts against the throttle (see account/throttle.ts). */
 export interface LoginAttemptsTable {
   id: Generated<string>;
   identifier: string;

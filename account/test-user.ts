@@ -2,9 +2,9 @@
  * A signed-in user for tests of guarded actions (account/testing.ts): an account created
  * directly through the account services, and a token for it, as Register would give.
  */
-import type { Provider } from "../providers.ts";
+import type { Provider } from "vera-service";
 import { accounts, type Accounts } from "./accounts.ts";
-import type { User } from "../db/schema.ts";
+import type { User } from "./schema.ts";
 
 let made = 0;
 

@@ -7,10 +7,10 @@
  * `401 "Invalid token: <reason>"` and `run` never starts.
  */
 import { z } from "zod";
-import type { Context } from "../actions/action.ts";
-import { middleware } from "../actions/middleware.ts";
-import { unauthorized } from "../actions/responses.ts";
-import type { User } from "../db/schema.ts";
+import type { Context } from "vera-service";
+import { middleware } from "vera-service";
+import { unauthorized } from "vera-service";
+import type { User } from "./schema.ts";
 import { accounts } from "./accounts.ts";
 import { authenticate } from "./authenticate.ts";
 import { OUTER_BOUNDS } from "./limits.ts";

@@ -5,9 +5,9 @@
  * of the dispatcher's own validation errors.
  */
 import { z } from "zod";
-import type { Config } from "../config.ts";
-import type { ActionResponse } from "../actions/responses.ts";
-import { invalidFieldsAnswer, type FieldError } from "../actions/validation.ts";
+import type { AccountSettings } from "./settings.ts";
+import type { ActionResponse } from "vera-service";
+import { invalidFieldsAnswer, type FieldError } from "vera-service";
 import { MAX_PASSWORD_BYTES, passwordBytes } from "./passwords.ts";
 import { usernameProblem } from "./identifiers.ts";
 
@@ -38,7 +38,7 @@ function characters(value: string, form: "NFC" | "NFKC" = "NFC"): number {
  * …), which take the place of its length problem: Register and Edit check every username they
  * are about to store through here.
  */
-export function lengthErrors(values: Partial<Record<Limited, string>>, limits: Config["limits"]): FieldError[] {
+export function lengthErrors(values: Partial<Record<Limited, string>>, limits: AccountSettings["limits"]): FieldError[] {
   const errors: FieldError[] = [];
   for (const field of ["name", "username", "email", "password"] as const) {
     const value = values[field];

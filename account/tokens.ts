@@ -2,11 +2,11 @@
  * JWTs (jsonwebtoken): signing with the claims every token carries, and verification that
  * pins the algorithm, checks issuer and audience, allows 60 s of clock skew and refuses
  * oversized tokens. Pure crypto and clock: whether a token is revoked or its account still
- * alive is asked of the database by src/auth/authenticate.ts.
+ * alive is asked of the database by account/authenticate.ts.
  */
 import { randomUUID, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
-import type { JwtAlgorithm } from "../config.ts";
+import type { JwtAlgorithm } from "./settings.ts";
 import { parsePreviousKeys, parseSigningKey, toPublicJwk, type AsymmetricAlgorithm, type PublicJwk, type VerificationKey } from "./keys.ts";
 
 export interface TokenOptions {
@@ -17,7 +17,7 @@ export interface TokenOptions {
   privateKey?: string;
   /** RS256/ES256: the `kid` header of the tokens we sign. */
   keyId?: string;
-  /** RS256/ES256: earlier public keys that still verify, as JSON (see src/auth/keys.ts). */
+  /** RS256/ES256: earlier public keys that still verify, as JSON (see account/keys.ts). */
   previousPublicKeys?: string;
   issuer: string;
   audience: string;

@@ -1,5 +1,5 @@
 /**
- * Runs in a worker thread of the password pool (src/auth/passwords.ts): bcrypt is pure CPU,
+ * Runs in a worker thread of the password pool (account/passwords.ts): bcrypt is pure CPU,
  * so it blocks this thread instead of the event loop. The main thread has already normalized
  * the password and checked its length; the byte check here is the last line of defence
  * against bcrypt's silent truncation at 72 bytes.
@@ -20,7 +20,7 @@ const NICENESS = 10;
  * On Linux a thread has its own nice value, set through its thread id. With bcrypt at a lower
  * priority, the event loop (heartbeats, cheap requests) and the database get the cores first
  * when they need them, and bcrypt still takes every idle cycle: its throughput alone is the
- * same. Elsewhere this is skipped, and the bounded lane (src/auth/passwords.ts) still holds.
+ * same. Elsewhere this is skipped, and the bounded lane (account/passwords.ts) still holds.
  */
 function lowerThisThreadsPriority() {
   try {

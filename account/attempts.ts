@@ -1,5 +1,5 @@
 /**
- * What the throttle (src/db/throttle.ts) counts, and under which key:
+ * What the throttle (account/throttle.ts) counts, and under which key:
  * - wrong passwords per *account*, whichever identifier (username, email, phone) or action
  *   (Login, Edit, Delete) carried them; per identifier only when it names no account, so an
  *   unknown name is throttled like a known one and the 429 tells nothing;
@@ -7,8 +7,8 @@
  *   and over.
  * Each attempt is reserved before the work and released when it turns out not to count.
  */
-import { OverloadedError } from "../actions/responses.ts";
-import type { LoginThrottle } from "../db/throttle.ts";
+import { OverloadedError } from "vera-service";
+import type { LoginThrottle } from "./throttle.ts";
 import { usernameSkeleton, type AccountKey, type IdentifierKind } from "./identifiers.ts";
 
 export const THROTTLE_KEY = {

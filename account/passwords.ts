@@ -12,9 +12,9 @@ import { randomBytes } from "node:crypto";
 import { availableParallelism } from "node:os";
 import bcrypt from "bcryptjs";
 import { Piscina } from "piscina";
-import { OverloadedError } from "../actions/responses.ts";
+import { OverloadedError } from "vera-service";
 
-/** One job for the worker thread (src/auth/password-worker.mjs). */
+/** One job for the worker thread (account/password-worker.mjs). */
 export type PasswordTask =
   | { op: "hash"; password: string; cost: number }
   | { op: "compare"; password: string; digest: string };

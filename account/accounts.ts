@@ -1,0 +1,29 @@
+/**
+ * The account module's provider: what its actions and its sign-in guard read with
+ * `ctx.get(accounts)` — the repositories, the password pool and the token keys — on the
+ * framework's database. It plugs in through the public API any app uses: the framework starts
+ * it (after `postgres`) when a loaded action needs it, and an app without account actions never
+ * does, so never opens a database for it.
+ */
+import type { Kysely } from "kysely";
+import { postgres, provider } from "vera-service";
+import { developmentSecret } from "./dev-secret.ts";
+import type { Database } from "./schema.ts";
+import { buildServices, closeServices, type Services } from "./services.ts";
+import { accountSettings, type AccountSettings } from "./settings.ts";
+
+export type Accounts = Services;
+
+export const accounts = provider<Accounts, AccountSettings>({
+  name: "accounts",
+  needs: [postgres],
+  settings: accountSettings,
+  async start({ get, settings, production, dataDir, log, reportLane }) {
+    // Dev mode without a JWT_SECRET signs with a secret kept in DATA_DIR (production requires one).
+    const jwtSecret = !production && settings.jwt.algorithm.startsWith("HS") && !settings.jwt.secret ? developmentSecret(dataDir, log) : undefined;
+    const services = await buildServices(settings, get(postgres).then((p) => p.db as Kysely<Database>), log, { ...(jwtSecret ? { jwtSecret } : {}), purgeRevocations: true });
+    reportLane(() => services.passwords.stats());
+    return services;
+  },
+  stop: closeServices,
+});
