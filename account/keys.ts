@@ -38,7 +38,7 @@ export class KeyConfigError extends Error {
 const PUBLIC_MEMBERS: Record<string, readonly string[]> = { RSA: ["n", "e"], EC: ["crv", "x", "y"] };
 
 /** The algorithm a key's type allows: RSA of at least 2048 bits → RS256, EC P-256 → ES256. */
-export function algorithmOf(key: KeyObject): AsymmetricAlgorithm | undefined {
+function algorithmOf(key: KeyObject): AsymmetricAlgorithm | undefined {
   if (key.asymmetricKeyType === "rsa" && (key.asymmetricKeyDetails?.modulusLength ?? 0) >= 2048) return "RS256";
   if (key.asymmetricKeyType === "ec" && key.asymmetricKeyDetails?.namedCurve === "prime256v1") return "ES256";
   return undefined;

@@ -22,7 +22,7 @@ export type PasswordTask =
 /** bcrypt reads only the first 72 bytes of a password. */
 export const MAX_PASSWORD_BYTES = 72;
 
-export function normalizePassword(password: string): string {
+function normalizePassword(password: string): string {
   return password.normalize("NFC");
 }
 

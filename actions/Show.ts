@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Action, ok, type ActionResponse, type Fields } from "vera-service";
-import { ACCOUNT_MESSAGES, type User, accounts, signedIn, type SignedInContext } from "../account/index.ts";
+import { ACCOUNT_MESSAGES, type User, signedIn, type SignedInContext } from "../account/index.ts";
 
 /** What a user may see of their account: never the digest, the normalized forms or the cut-off. */
 export interface AccountView {

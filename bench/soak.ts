@@ -112,10 +112,10 @@ async function main(): Promise<void> {
       await sleep(1_000);
       tick++;
       if (tick % 20 === 0) {
-        await board.dropSockets();
+        await board.faults.dropSockets();
         console.log(`  ${tick}s: dropped every socket`);
       } else if (tick % 20 === 10) {
-        board.crashChannel();
+        board.faults.crashChannel();
         console.log(`  ${tick}s: crashed the channel`);
       }
       if (tick === restartAt) {

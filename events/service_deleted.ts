@@ -1,10 +1,10 @@
 /** Our service was deleted on the plugboard: nothing left to serve, so stop with an error code. */
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 import { z } from "zod";
 import { defineEvent } from "../src/plugboard/event-handler.ts";
 import { serviceSchema } from "../src/plugboard/state.ts";
 import { EVENT } from "../src/plugboard/wire.ts";
 
-export const SERVICE_DELETED_EXIT_CODE = 3;
 
 export default defineEvent({
   event: EVENT.serviceDeleted,
@@ -14,6 +14,6 @@ export default defineEvent({
       log.debug({ service_id: payload.service.id }, "service_deleted for another service ignored");
       return;
     }
-    stop(`the plugboard deleted this service (id ${payload.service.id}): stopping`, SERVICE_DELETED_EXIT_CODE);
+    stop(`the plugboard deleted this service (id ${payload.service.id}): stopping`, EXIT_CODE.serviceDeleted);
   },
 });

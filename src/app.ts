@@ -4,6 +4,7 @@
  * it in-process. `stop()` is the graceful drain (README "Operations"; the plugboard behaviour it
  * must work with: docs/protocol.md, findings B and C).
  */
+import { EXIT_CODE } from "./ops/exit-codes.ts";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
@@ -117,7 +118,7 @@ export class App {
       reconnects: () => client.reconnects,
       numConsumers: () => client.state.numConsumers,
       outbox: () => client.outbox.stats,
-      ...(providers.lanes[0] ? { passwords: providers.lanes[0] } : {}),
+      ...(providers.lanes[0] ? { lane: providers.lanes[0] } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {
@@ -209,7 +210,7 @@ export class App {
     this.dispatcher.abortAll();
     await Promise.race([this.client.outbox.whenNothingRunning(), delay(FORCED_STOP_GRACE_MS, undefined, { ref: false })]);
     await this.closeAll({ deliverWithinMs: FORCED_STOP_GRACE_MS }).catch(() => undefined);
-    this.finish(1);
+    this.finish(EXIT_CODE.failed);
   }
 
   private async drainAndClose(): Promise<void> {
@@ -226,7 +227,7 @@ export class App {
     // A forced stop (the deadline, a second signal) that overtook the drain ends it, with code 1.
     if (this.forced) return;
     this.log.info({ rejoins }, "stopped cleanly");
-    this.finish(this.fatalExitCode ?? 0);
+    this.finish(this.fatalExitCode ?? EXIT_CODE.ok);
   }
 
   private async fatal(reason: string, exitCode: number): Promise<void> {

@@ -10,7 +10,8 @@ import type { App } from "./app.ts";
 // such cache and goes on as before. Hence the imports after this line are dynamic.
 (module as { enableCompileCache?: () => unknown }).enableCompileCache?.();
 const { createLogger, flushLogs } = await import("./ops/logger.ts");
-const { CONFIG_EXIT_CODE, loadConfigOrExit } = await import("./ops/startup.ts");
+const { loadConfigOrExit } = await import("./ops/startup.ts");
+const { EXIT_CODE } = await import("./ops/exit-codes.ts");
 const { ConfigError, serviceProblems } = await import("./config.ts");
 
 function exit(code: number): never {
@@ -30,11 +31,11 @@ try {
   if (error instanceof ConfigError) {
     // A provider's settings (the account module's JWT_*, BCRYPT_* …): one line per problem, as for the framework's own.
     for (const problem of error.problems) log.fatal({ problem }, `configuration: ${problem}`);
-    exit(CONFIG_EXIT_CODE);
+    exit(EXIT_CODE.config);
   }
   // One line that says why: the reason is in the message, the stack in err.
   log.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
-  exit(1);
+  exit(EXIT_CODE.failed);
 }
 
 let signals = 0;

@@ -9,6 +9,7 @@ import { test } from "node:test";
 import { ConfigError, readSettings } from "../src/config.ts";
 import { accountSettings } from "../account/settings.ts";
 import { compiledEntry, startCommand } from "./support/build.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const SECRET = "x".repeat(32);
 const dev = (env: Record<string, string>) => readSettings(accountSettings({ production: false, test: false }), env);
@@ -68,7 +69,7 @@ test("npm start in production with bad account settings exits 2, one line per pr
     env: { PATH: process.env.PATH, WEBSOCKET_URL: "ws://127.0.0.1:9/websocket", TOKEN: "t", JWT_SECRET: "short", BCRYPT_COST: "5" },
     timeout: 20_000,
   });
-  assert.equal(result.status, 2, result.stdout + result.stderr);
+  assert.equal(result.status, EXIT_CODE.config, result.stdout + result.stderr);
   const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
   const fatal = lines.filter((l) => l.level === "fatal");
   assert.deepEqual(

@@ -4,6 +4,7 @@ import { spawnSync } from "node:child_process";
 import path from "node:path";
 import { ConfigError, DEFAULT_ACTIONS_DIR, loadConfig, serviceProblems } from "../src/config.ts";
 import { DIST, compiledEntry, startCommand } from "./support/build.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 test("defaults: dev mode with the spec's values", () => {
   const config = loadConfig({});
@@ -77,7 +78,7 @@ test("npm start with a bad configuration exits non-zero before connecting, one l
     env: { PATH: process.env.PATH, WEBSOCKET_URL: "ws://127.0.0.1:9/websocket", MAX_CONCURRENCY: "0" },
     timeout: 20_000,
   });
-  assert.equal(result.status, 2);
+  assert.equal(result.status, EXIT_CODE.config);
   const lines = result.stdout.trim().split("\n").map((l) => JSON.parse(l) as { level: string; msg: string });
   assert.equal(lines.length, 2, "TOKEN and MAX_CONCURRENCY (the account settings are checked once the framework's pass)");
   assert.ok(lines.every((l) => l.level === "fatal" && l.msg.startsWith("configuration: ")));

@@ -7,10 +7,10 @@
 import { once } from "node:events";
 import { request, type OutgoingHttpHeaders } from "node:http";
 import { connect, type Socket } from "node:net";
-import { after, test } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { WebSocket } from "ws";
-import { DevPlugboard, type DevPlugboardOptions } from "../src/devboard/server.ts";
+import { DevPlugboard } from "../src/devboard/server.ts";
 import { AllowedHosts } from "../src/devboard/allowed-hosts.ts";
 import { EVENT, PLUGBOARD_HTTP_MESSAGE, SOCKET_PARAM, VSN_V2 } from "../src/plugboard/wire.ts";
 import { boardKit } from "./support/boards.ts";

@@ -12,6 +12,7 @@ import path from "node:path";
 import { startNpmDev, startService, type ServiceProcess } from "./support/process.ts";
 import { ROOT } from "./support/build.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const processes: ServiceProcess[] = [];
 const consumers: TestConsumer[] = [];
@@ -53,7 +54,7 @@ test("npm start with nothing configured: dev plugboard + embedded database; acco
 
   assert.equal(embeddedLine(first.service).how, "created");
   first.service.kill("SIGTERM");
-  assert.equal((await first.service.exited).code, 0);
+  assert.equal((await first.service.exited).code, EXIT_CODE.ok);
   assert.equal(alive(embeddedLine(first.service).pid), false, "stopping the service stopped the PostgreSQL it started");
 
   const second = await devStart(dataDir);
@@ -64,7 +65,7 @@ test("npm start with nothing configured: dev plugboard + embedded database; acco
   const logout = await post(second.url, { action: "Logout", fields: { jwt: registered.body.fields!.jwt } });
   assert.equal(logout.status, 200);
   second.service.kill("SIGTERM");
-  assert.equal((await second.service.exited).code, 0);
+  assert.equal((await second.service.exited).code, EXIT_CODE.ok);
 });
 
 /** The embedded database's start line: how it opened (created, started, joined) and PostgreSQL's pid. */
@@ -105,7 +106,7 @@ function postgresOn(dataDir: string): number[] {
 
 async function stop(service: ServiceProcess) {
   service.kill("SIGTERM");
-  assert.equal((await service.exited).code, 0, service.output().slice(-2000));
+  assert.equal((await service.exited).code, EXIT_CODE.ok, service.output().slice(-2000));
 }
 
 const account = (username: string) => ({ name: username, username, password: "correct horse" });

@@ -93,7 +93,7 @@ test("with a transit time, the dev plugboard loses a request routed to a channel
     await lossy.waitFor(() => lossy.consumers().some((c) => c.joined), 10_000);
     assert.equal((await lossy.request("Echo", { text: "arrives" })).status, 200);
     const lost = lossy.request("Echo", { text: "in transit" });
-    lossy.crashChannel();
+    lossy.faults.crashChannel();
     assert.equal((await lost).status, 408, "lost inside the plugboard: the caller hears 408 at the timeout");
   } finally {
     await consumer.stop();

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { startService, type ServiceProcess } from "./support/process.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
 const CHROMIUM_ARGS = [
@@ -139,5 +140,5 @@ test("the explorer in headless chromium: Register through the form → 201, then
   assert.deepEqual(unexpected, [], "no console errors (e.g. a Content-Security-Policy violation) and no script errors");
 
   service.kill("SIGTERM");
-  assert.equal((await service.exited).code, 0);
+  assert.equal((await service.exited).code, EXIT_CODE.ok);
 });

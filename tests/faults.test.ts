@@ -37,10 +37,10 @@ test("every socket dropped twice mid-load: every request is answered once, no ac
   const ids = Array.from({ length: total }, (_, i) => `drop-${i}`);
   const answers = ids.map((id, i) => b.request("Count", { id, ms: (i * 7) % 60 }));
   await until(() => runs.size >= 40, 5_000, "load under way");
-  await b.dropSockets();
+  await b.faults.dropSockets();
   await until(() => c.client.isJoined, 5_000, "rejoin");
   await until(() => [...runs.keys()].filter((k) => k.startsWith("drop-")).length >= 150, 5_000, "more load");
-  await b.dropSockets();
+  await b.faults.dropSockets();
   const results = await Promise.all(answers);
   assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
   results.forEach((r, i) => assert.deepEqual((r.body as { fields: unknown }).fields, { id: ids[i] }));
@@ -55,7 +55,7 @@ test("answers sent just before a drop are sent again after the rejoin; the plugb
   await until(() => c.client.isJoined);
   const answered = await b.request("Count", { id: "resend-1" });
   assert.equal(answered.status, 200);
-  await b.dropSockets();
+  await b.faults.dropSockets();
   await until(() => c.client.isJoined, 5_000, "rejoin");
   const responses = () => b.frames.filter((f) => f.direction === "in" && f.text.includes('"response"') && f.text.includes('"resend-1"'));
   // Sent once, then again after the rejoin.
@@ -93,7 +93,7 @@ test("the channel crashes again and again: the consumer rejoins each time on the
   await until(() => c.client.isJoined);
   const socket = b.consumers()[0]!.id;
   for (let i = 0; i < 10; i++) {
-    b.crashChannel();
+    b.faults.crashChannel();
     await until(() => b.consumers()[0]?.joined === true && c.client.isJoined, 5_000, `rejoin ${i}`);
     assert.equal((await b.request("Count", { id: `crash-${i}` })).status, 200);
   }
@@ -107,7 +107,7 @@ test("requests in flight while the channel crashes are answered after the rejoin
   await until(() => c.client.isJoined);
   const pending = Array.from({ length: 20 }, (_, i) => b.request("Count", { id: `inflight-crash-${i}`, ms: 50 }));
   await until(() => c.dispatcher.inFlight > 0);
-  b.crashChannel();
+  b.faults.crashChannel();
   const results = await Promise.all(pending);
   assert.deepEqual(new Set(results.map((r) => r.status)), new Set([200]));
   for (let i = 0; i < 20; i++) assert.equal(runs.get(`inflight-crash-${i}`), 1);

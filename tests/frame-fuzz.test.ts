@@ -35,7 +35,7 @@ test("random frames never crash the consumer, and it keeps serving", async () =>
         // rightly stop or rejoin it; a board that still counts us joined would then push into
         // the gap. Those are tested on their own (tests/plugboard.test.ts).
         if (/service_deleted|phx_close|phx_error/.test(text)) continue;
-        board!.sendRaw(text);
+        board!.faults.sendRaw(text);
       }
       await until(() => consumer!.client.isJoined, 5_000, "joined");
       assert.equal((await board!.request("Echo", { text: "alive" })).status, 200);
@@ -52,7 +52,7 @@ test("well-formed request pushes with random contents are answered with a 4xx", 
   await fc.assert(
     fc.asyncProperty(fc.oneof(fc.string(), anyJson), anyJson, fc.uuid(), async (action, fields, ref) => {
       refs.push(ref);
-      board!.sendRaw(JSON.stringify([joinRef, null, "service", "request", { action, fields, response_ref: ref }]));
+      board!.faults.sendRaw(JSON.stringify([joinRef, null, "service", "request", { action, fields, response_ref: ref }]));
     }),
     { numRuns: 200 },
   );

@@ -18,6 +18,7 @@ import { captureLogs } from "./support/logs.ts";
 import { until } from "./support/consumer.ts";
 import { freePort } from "../src/net.ts";
 import { startService, type ServiceProcess } from "./support/process.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const SECRET = "health-test-secret-at-least-32-bytes-long";
 const apps: App[] = [];
@@ -222,7 +223,7 @@ test("npm start with HEALTH_PORT: /healthz answers 200 in dev mode, and the proc
   const health = await get(`http://127.0.0.1:${String(line.health_port)}/healthz`);
   assert.deepEqual([health.status, health.json()], [200, { status: "ok" }]);
   service.kill("SIGTERM");
-  assert.equal((await service.exited).code, 0);
+  assert.equal((await service.exited).code, EXIT_CODE.ok);
 });
 
 /** A TCP forwarder to a PostgreSQL server that can be closed (connections refused) and reopened. */

@@ -15,6 +15,7 @@ import { createLogger, type LogFormat } from "../src/ops/logger.ts";
 import { loadConfig } from "../src/config.ts";
 import { compiledEntry, startCommand } from "./support/build.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const boards: DevPlugboard[] = [];
 const processes: ServiceProcess[] = [];
@@ -79,11 +80,11 @@ test("on a terminal the service logs pretty lines by default (a config error, th
     env: { PATH: process.env.PATH, NODE_ENV: "production", TERM: "dumb" },
     timeout: 20_000,
   });
-  assert.equal(result.status, 2, result.stdout);
+  assert.equal(result.status, EXIT_CODE.config, result.stdout);
   assert.match(result.stdout, /FATAL.*configuration: WEBSOCKET_URL: required when NODE_ENV=production/);
   assert.doesNotMatch(result.stdout, /"level"/, "not JSON");
   const piped = spawnSync(process.execPath, [...startCommand().flags, compiledEntry()], { encoding: "utf8", env: { PATH: process.env.PATH, NODE_ENV: "production" } });
-  assert.equal(piped.status, 2);
+  assert.equal(piped.status, EXIT_CODE.config);
   assert.equal(JSON.parse(piped.stdout.trim()).level, "fatal", "JSON when stdout is a pipe");
 });
 
@@ -109,12 +110,12 @@ test("LOG_FORMAT=pretty in a running service: readable lines, the plugboard's to
     }
   };
   await until(/joined the plugboard/);
-  board.push("token_created", { token: { id: "t1", value: "plaintext-token-value-123", context: "api", service_id: board.service.id } });
+  board.faults.push("token_created", { token: { id: "t1", value: "plaintext-token-value-123", context: "api", service_id: board.service.id } });
   await until(/token created/);
   assert.equal((await board.request("Echo", { text: "hi" })).status, 200);
   service.kill("SIGTERM");
   const { code } = await service.exited;
-  assert.equal(code, 0);
+  assert.equal(code, EXIT_CODE.ok);
   const text = output();
   assert.doesNotMatch(text, /^\{"level"/m, "no JSON lines");
   assert.match(text, /INFO.*joined the plugboard/);

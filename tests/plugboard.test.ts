@@ -6,6 +6,7 @@ import { test, after } from "node:test";
 import assert from "node:assert/strict";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const boards: DevPlugboard[] = [];
 const consumers: TestConsumer[] = [];
@@ -162,7 +163,7 @@ test("a wrong token is refused, and the backoff is told it was a refusal", async
 test("all sockets dropped: the consumer reconnects, rejoins and serves", async () => {
   const { board, consumer } = await setup();
   const before = board.consumers()[0]!.id;
-  board.dropSockets();
+  board.faults.dropSockets();
   await until(() => board.consumers().some((c) => c.joined && c.id !== before), 5_000, "rejoin after drop");
   await until(() => consumer.client.isJoined);
   assert.equal((await board.request("Echo", { text: "back" })).status, 200);
@@ -173,7 +174,7 @@ test("phx_error: the consumer rejoins on the same socket", async () => {
   const { board, consumer } = await setup();
   const socketId = board.consumers()[0]!.id;
   for (let i = 0; i < 3; i++) {
-    board.crashChannel();
+    board.faults.crashChannel();
     await until(() => !consumer.client.isJoined || board.consumers()[0]!.joined, 2_000);
     await until(() => board.consumers()[0]?.joined === true && consumer.client.isJoined, 5_000, "rejoin after crash");
   }
@@ -189,7 +190,7 @@ test("an answer finished during a drop is held and sent after the rejoin", async
   const { board, consumer } = await setup({ client: { reconnectAfterMs: () => 600 } });
   const pending = board.request("Slow", { ms: 200 });
   await until(() => consumer.dispatcher.inFlight === 1);
-  await board.dropSockets();
+  await board.faults.dropSockets();
   await until(() => consumer.client.outbox.heldCount === 1, 2_000, "answer held while down");
   assert.equal(board.frames.filter((f) => f.direction === "in" && f.text.includes('"response"')).length, 0);
   const answer = await pending;
@@ -202,7 +203,7 @@ test("an unexpected phx_close of our channel: the consumer joins again and serve
   const { board, consumer } = await setup();
   for (const joinRef of [board.consumers()[0]!.joinRef, null]) {
     const before = framesOf(board, "in").filter((f) => f[3] === "phx_join").length;
-    board.sendRaw(JSON.stringify([joinRef, joinRef, "service", "phx_close", {}]));
+    board.faults.sendRaw(JSON.stringify([joinRef, joinRef, "service", "phx_close", {}]));
     await until(() => framesOf(board, "in").filter((f) => f[3] === "phx_join").length > before, 5_000, "a new join");
     await until(() => consumer.client.isJoined && board.consumers()[0]!.joined, 5_000, "joined again");
     assert.equal((await board.request("Echo", { text: "back" })).status, 200);
@@ -217,22 +218,22 @@ test("heartbeats every interval; an unanswered one makes the consumer reconnect"
   assert.equal(beat[0], null);
   assert.deepEqual(beat[4], {});
   const first = board.consumers()[0]!.id;
-  board.setHeartbeatReplies(false);
+  board.faults.setHeartbeatReplies(false);
   await until(() => !board.consumers().some((c) => c.id === first), 3_000, "dead socket closed");
-  board.setHeartbeatReplies(true);
+  board.faults.setHeartbeatReplies(true);
   await until(() => consumer.client.isJoined && board.consumers().some((c) => c.joined), 5_000, "rejoined");
   assert.equal((await board.request("Echo", { text: "alive" })).status, 200);
 });
 
 test("malformed frames and payloads are logged and survived", async () => {
   const { board, consumer } = await setup();
-  board.push("request", { action: "Echo" }); // no response_ref
-  board.push("num_consumers", { num_consumers: "many" });
-  board.push("service_updated", { nope: true });
-  board.push("something_new", { x: 1 });
-  board.sendRaw("not json at all");
-  board.sendRaw('{"an":"object"}');
-  board.sendRaw('[null,null,"service","request","a string payload"]');
+  board.faults.push("request", { action: "Echo" }); // no response_ref
+  board.faults.push("num_consumers", { num_consumers: "many" });
+  board.faults.push("service_updated", { nope: true });
+  board.faults.push("something_new", { x: 1 });
+  board.faults.sendRaw("not json at all");
+  board.faults.sendRaw('{"an":"object"}');
+  board.faults.sendRaw('[null,null,"service","request","a string payload"]');
   await until(() => consumer.lines().filter((l) => /ignored a malformed/.test(String(l.msg))).length >= 5, 3_000, "warnings");
   await until(() => consumer.lines().some((l) => l.msg === "ignored an unknown plugboard event"));
   assert.equal(consumer.client.isJoined, true);
@@ -242,16 +243,16 @@ test("malformed frames and payloads are logged and survived", async () => {
 test("events of child services are ignored; num_consumers and tokens are kept without the value", async () => {
   const { board, consumer } = await setup();
   const ours = consumer.client.state.service!;
-  board.push("service_updated", { service: { id: "child-1", name: "child" } });
-  board.push("service_deleted", { service: { id: "child-1", name: "child" } });
-  board.push("service_updated", { service: { ...ours, name: "renamed" } });
-  board.push("num_consumers", { num_consumers: 7 });
-  board.push("token_created", { token: { id: "tok-9", value: "s3cr3t-token-value", context: "api", service_id: ours.id } });
+  board.faults.push("service_updated", { service: { id: "child-1", name: "child" } });
+  board.faults.push("service_deleted", { service: { id: "child-1", name: "child" } });
+  board.faults.push("service_updated", { service: { ...ours, name: "renamed" } });
+  board.faults.push("num_consumers", { num_consumers: 7 });
+  board.faults.push("token_created", { token: { id: "tok-9", value: "s3cr3t-token-value", context: "api", service_id: ours.id } });
   await until(() => consumer.client.state.tokens.has("tok-9") && consumer.client.state.numConsumers === 7);
   assert.equal(consumer.client.state.service?.name, "renamed");
   assert.equal(consumer.fatal.length, 0);
   assert.equal((consumer.client.state.tokens.get("tok-9") as Record<string, unknown>).value, undefined);
-  board.push("token_deleted", { token: { id: "tok-9", context: "api" } });
+  board.faults.push("token_deleted", { token: { id: "tok-9", context: "api" } });
   await until(() => !consumer.client.state.tokens.has("tok-9"));
   assert.ok(!consumer.text().includes("s3cr3t-token-value"));
   assert.ok(!consumer.text().includes(board.token), "the service TOKEN never reaches the log");
@@ -259,8 +260,8 @@ test("events of child services are ignored; num_consumers and tokens are kept wi
 
 test("our own service_deleted stops the consumer with a non-zero code", async () => {
   const { board, consumer } = await setup();
-  board.push("service_deleted", { service: consumer.client.state.service });
+  board.faults.push("service_deleted", { service: consumer.client.state.service });
   await until(() => consumer.fatal.length === 1);
   assert.match(consumer.fatal[0]!.reason, /deleted this service/);
-  assert.notEqual(consumer.fatal[0]!.exitCode, 0);
+  assert.notEqual(consumer.fatal[0]!.exitCode, EXIT_CODE.ok);
 });

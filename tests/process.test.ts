@@ -10,6 +10,7 @@ import path from "node:path";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
 import { until } from "./support/consumer.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const boards: DevPlugboard[] = [];
 const processes: ServiceProcess[] = [];
@@ -52,7 +53,7 @@ test("SIGTERM drains: leave first, answer what was routed here, deliver it throu
   const answers = await Promise.all(slow);
   assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200], "answered after the leave, through a rejoin");
   const { code } = await service.exited;
-  assert.equal(code, 0);
+  assert.equal(code, EXIT_CODE.ok);
   const events = board.frames.filter((f) => f.direction === "in").map((f) => (JSON.parse(f.text) as unknown[])[3]).filter((e) => e !== "heartbeat");
   const firstLeave = events.indexOf("phx_leave");
   const rejoin = events.indexOf("phx_join", firstLeave);
@@ -71,7 +72,7 @@ test("a second SIGTERM stops at once, with a log line", async () => {
   await service.waitForLine((l) => /draining/.test(String(l.msg)));
   service.kill("SIGTERM");
   const { code } = await service.exited;
-  assert.notEqual(code, 0);
+  assert.notEqual(code, EXIT_CODE.ok);
   assert.ok(Date.now() - started < 5_000);
   assert.ok(service.lines().some((l) => /stopping at once: second SIGTERM/.test(String(l.msg))));
 });
@@ -82,7 +83,7 @@ test("the shutdown deadline ends a drain that cannot finish", async () => {
   await until(() => requestsPushed(board) === 1);
   service.kill("SIGTERM");
   const { code } = await service.exited;
-  assert.notEqual(code, 0);
+  assert.notEqual(code, EXIT_CODE.ok);
   assert.ok(service.lines().some((l) => /stopping at once: shutdown deadline passed/.test(String(l.msg))));
 });
 
@@ -94,24 +95,24 @@ test("the deadline answers what is left (503 queued, 504 aborted) through one la
   const answers = await Promise.all(calls);
   assert.deepEqual(answers.map((a) => a.status).sort(), [503, 503, 504], "every caller hears back, none waits for the plugboard's 408");
   const { code } = await service.exited;
-  assert.equal(code, 1);
+  assert.equal(code, EXIT_CODE.failed);
   assert.ok(!service.lines().some((l) => l.msg === "stopped cleanly"));
 });
 
 test("service_deleted for our service: a log line that says so, and a non-zero exit", async () => {
   const { board, service } = await serve();
   const id = board.service.id;
-  board.push("service_deleted", { service: { id: "someone-else", name: "child" } });
-  board.push("service_deleted", { service: { id, name: "ours" } });
+  board.faults.push("service_deleted", { service: { id: "someone-else", name: "child" } });
+  board.faults.push("service_deleted", { service: { id, name: "ours" } });
   const { code } = await service.exited;
-  assert.equal(code, 3);
+  assert.equal(code, EXIT_CODE.serviceDeleted);
   const line = service.lines().find((l) => l.level === "fatal")!;
   assert.match(String(line.msg), /deleted this service/);
 });
 
 test("no secret reaches the log, even at trace level", async () => {
   const { board, service } = await serve({ LOG_LEVEL: "trace" });
-  board.push("token_created", { token: { id: "t1", value: "plaintext-token-value-123", context: "api", service_id: board.service.id } });
+  board.faults.push("token_created", { token: { id: "t1", value: "plaintext-token-value-123", context: "api", service_id: board.service.id } });
   await service.waitForLine((l) => l.msg === "token created");
   assert.equal((await board.request("Echo", { text: "hi" })).status, 200);
   service.kill("SIGTERM");
@@ -138,7 +139,7 @@ test("SIGTERM under continuous load: every request routed here is answered 200, 
   const { code } = await service.exited;
   running = false;
   await Promise.all(workers);
-  assert.equal(code, 0);
+  assert.equal(code, EXIT_CODE.ok);
   const counts = statuses.reduce((m, s) => m.set(s, (m.get(s) ?? 0) + 1), new Map<number, number>());
   // 422 is the plugboard's own answer once the only replica has left; nothing else may fail.
   assert.deepEqual([...counts.keys()].filter((s) => ![200, 422].includes(s)), [], `statuses: ${[...counts]}`);

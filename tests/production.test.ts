@@ -14,6 +14,7 @@ import { pathToFileURL } from "node:url";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { DIST } from "./support/build.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
+import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const SECRET = "production-test-secret-at-least-32-bytes";
 const boards: DevPlugboard[] = [];
@@ -63,7 +64,7 @@ test("NODE_ENV=production without WEBSOCKET_URL refuses to start: exit 2, one li
   const service = startService({ NODE_ENV: "production", DATA_DIR: tempDir("vera-prod-"), PLUGBOARD_PORT: "0", LOG_LEVEL: "info" });
   processes.push(service);
   const { code, fatal } = await fatalLines(service);
-  assert.equal(code, 2);
+  assert.equal(code, EXIT_CODE.config);
   assert.deepEqual(fatal, ["configuration: WEBSOCKET_URL: required when NODE_ENV=production (without it the service would run the dev plugboard)"]);
   assert.ok(!service.lines().some((l) => /dev mode|dev plugboard ready/.test(String(l.msg))), "no dev plugboard started");
 });
@@ -71,14 +72,14 @@ test("NODE_ENV=production without WEBSOCKET_URL refuses to start: exit 2, one li
 test("production: an action file that fails to import stops the start with one line naming it", async () => {
   const dir = actionsDir({ "Good.mjs": action("Good"), "Broken.mjs": 'import "./no-such-helper.mjs";' });
   const { code, fatal } = await fatalLines(production({ ACTIONS_DIR: dir }));
-  assert.equal(code, 1);
+  assert.equal(code, EXIT_CODE.failed);
   assert.equal(fatal.length, 1, fatal.join("\n"));
   assert.match(fatal[0]!, /^could not start: action file .*Broken\.mjs failed to import: .*no-such-helper\.mjs/);
 });
 
 test("production: a TypeScript actions folder (not compiled) stops the start, saying to build it", async () => {
   const { code, fatal } = await fatalLines(production({ ACTIONS_DIR: "tests/fixtures/source-actions" }));
-  assert.equal(code, 1);
+  assert.equal(code, EXIT_CODE.failed);
   assert.equal(fatal.length, 1, fatal.join("\n"));
   // Node 20 cannot import .ts at all (the line says to build); a Node that strips types imports it,
   // but against the sources' Action class, not the compiled one: nothing there is an action.
@@ -89,14 +90,14 @@ test("production: a TypeScript actions folder (not compiled) stops the start, sa
 test("production: a duplicate action name stops the start with one line naming both files", async () => {
   const dir = actionsDir({ "One.mjs": action("Same"), "Two.mjs": action("Same") });
   const { code, fatal } = await fatalLines(production({ ACTIONS_DIR: dir }));
-  assert.equal(code, 1);
+  assert.equal(code, EXIT_CODE.failed);
   assert.equal(fatal.length, 1, fatal.join("\n"));
   assert.match(fatal[0]!, /^could not start: Duplicate action name "Same" in .*One\.mjs and .*Two\.mjs$/);
 });
 
 test("production: no action at all stops the start with one line", async () => {
   const { code, fatal } = await fatalLines(production({ ACTIONS_DIR: tempDir("vera-prod-empty-") }));
-  assert.equal(code, 1);
+  assert.equal(code, EXIT_CODE.failed);
   assert.equal(fatal.length, 1, fatal.join("\n"));
   assert.match(fatal[0]!, /^could not start: no actions found in .* \(ACTIONS_DIR\)/);
 });
@@ -110,7 +111,7 @@ test("dev mode: the same broken and duplicate files are warnings, and the servic
   assert.ok(warnings.includes("skipped action file: it failed to import"), warnings.join("\n"));
   assert.ok(warnings.some((w) => /Duplicate action name "Good"/.test(w)), warnings.join("\n"));
   service.kill("SIGTERM");
-  assert.equal((await service.exited).code, 0);
+  assert.equal((await service.exited).code, EXIT_CODE.ok);
 });
 
 /** Starts the compiled service with a loader hook that appends every module URL it loads to a file. */
@@ -151,12 +152,12 @@ test("a production process loads no module of src/devboard/ and no TypeScript; a
   assert.deepEqual(loaded.filter((url) => url.includes("/devboard/")), [], "no dev plugboard module");
   assert.deepEqual(loaded.filter((url) => /\.[mc]?tsx?$/.test(url) || /\/node_modules\/(tsx|typescript|esbuild)\//.test(url)), [], "no TypeScript, no loader");
   prod.service.kill("SIGTERM");
-  assert.equal((await prod.service.exited).code, 0);
+  assert.equal((await prod.service.exited).code, EXIT_CODE.ok);
 
   // The control: the same hook sees the board's modules when there is no WEBSOCKET_URL.
   const dev = recordingModules({ PLUGBOARD_PORT: "0", DATA_DIR: tempDir("vera-dev-"), LOG_LEVEL: "info", ...(await serviceDatabaseEnv()) });
   await dev.service.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
   assert.ok(dev.loaded().some((url) => url.endsWith("/dist/src/devboard/server.js")));
   dev.service.kill("SIGTERM");
-  assert.equal((await dev.service.exited).code, 0);
+  assert.equal((await dev.service.exited).code, EXIT_CODE.ok);
 });

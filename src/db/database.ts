@@ -23,7 +23,7 @@ export interface PostgresOptions {
 /** Where the database is: a PostgreSQL URL (with pool options) or a ready kysely dialect. */
 export type DatabaseSource = PostgresOptions | { dialect: Dialect };
 
-export const POOL_DEFAULTS = { poolMax: 10, connectTimeoutMs: 3000, statementTimeoutMs: 5000, idleTimeoutMs: 30_000 };
+const POOL_DEFAULTS = { poolMax: 10, connectTimeoutMs: 3000, statementTimeoutMs: 5000, idleTimeoutMs: 30_000 };
 
 /** Builds the kysely instance; nothing connects until the first query. */
 export function createDatabase<DB = any>(source: DatabaseSource, log: Logger): Kysely<DB> {

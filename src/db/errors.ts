@@ -71,7 +71,7 @@ export function isUnavailable(error: unknown, depth = 0): boolean {
 }
 
 /** Unavailability becomes a DependencyError (the dispatcher answers 503); anything else is returned as is. */
-export function classifyDatabaseError(error: unknown): unknown {
+function classifyDatabaseError(error: unknown): unknown {
   if (error instanceof DependencyError || !isUnavailable(error)) return error;
   return new DependencyError("database unavailable", { cause: error });
 }

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from "node:url";
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { Logger } from "../ops/logger.ts";
 
-export const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
+const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
 
 /** Arbitrary but fixed: the advisory-lock key every replica of this service agrees on. */
 const MIGRATION_LOCK_KEY = 0x7665_7261; // "vera"

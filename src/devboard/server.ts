@@ -1,8 +1,9 @@
 /**
  * The dev plugboard: a Phoenix-protocol server that plays the Vera Plugboard's consumer socket
  * (docs/protocol.md) and its HTTP side. It is the project's test server and the local dev server,
- * so besides the protocol it offers hooks for tests: crash a channel, drop sockets, push any
- * event, stop answering heartbeats, read the frame log, and wait for events without sleeping.
+ * so besides the protocol it offers a frame log and waiting for events without sleeping; its
+ * fault injection (crash a channel, drop sockets, push any event, stop answering heartbeats) is
+ * `board.faults` (src/devboard/faults.ts).
  */
 import { setTimeout as delay } from "node:timers/promises";
 import { randomBytes } from "node:crypto";
@@ -15,6 +16,7 @@ import { createLogger, type Logger } from "../ops/logger.ts";
 import { CLOSE_CODE, EVENT, PLUGBOARD_REQUEST_TIMEOUT_MS, SERVER_IDLE_TIMEOUT_MS, SOCKET_PATH } from "../plugboard/wire.ts";
 import { ConsumerConnection, type Admission, type ConnectionHost, type ConsumerInfo, type UnjoinReason } from "./connection.ts";
 import { renderExplorer } from "./explorer.ts";
+import { DevPlugboardFaults } from "./faults.ts";
 import { FrameLog, type FrameRecord } from "./frame-log.ts";
 import { makeIdentity, type Identity, type ServiceRecord } from "./identity.ts";
 import { checkHandshake, sameJson, type AcceptedHandshake, type ActionsObject } from "./handshake.ts";
@@ -171,6 +173,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
   private readonly frameLog = new FrameLog();
   private readonly conditions = new ConditionWaiters();
   private heartbeatReplies = true;
+  private faultHooks: DevPlugboardFaults | undefined;
   private nextConsumer = 1;
   private stopping: Promise<void> | undefined;
 
@@ -289,38 +292,13 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     return `curl -s ${this.url}/ -H 'content-type: application/json' -H 'authorization: Bearer ${this.accountToken}' -d '${body.replace(/'/g, "'\\''")}'`;
   }
 
-  /** Pushes any event on `service` to the joined consumers (or one); returns how many got it. */
-  push(event: string, payload: unknown, consumerId?: string): number {
-    const targets = this.select(consumerId).filter((c) => c.joined);
-    for (const consumer of targets) consumer.push(event, payload);
-    return targets.length;
-  }
-
-  /** Sends a text frame verbatim to every connected consumer (or one); returns how many got it. */
-  sendRaw(text: string, consumerId?: string): number {
-    const targets = this.select(consumerId);
-    for (const consumer of targets) consumer.sendText(text);
-    return targets.length;
-  }
-
-  /** Kills the `service` channel of the joined consumers (or one): phx_error, topic unjoined. */
-  crashChannel(consumerId?: string): number {
-    const targets = this.select(consumerId).filter((c) => c.joined);
-    for (const consumer of targets) consumer.crash();
-    return targets.length;
-  }
-
-  /** Cuts every consumer socket without a close frame; settles once the board saw them close. */
-  async dropSockets(): Promise<number> {
-    const targets = [...this.connections.values()];
-    for (const consumer of targets) consumer.terminate();
-    await Promise.all(targets.map((c) => c.closed));
-    return targets.length;
-  }
-
-  /** With false, heartbeats go unanswered, as on a dead or stalled server. */
-  setHeartbeatReplies(enabled: boolean): void {
-    this.heartbeatReplies = enabled;
+  /** Fault injection for tests and the soak (src/devboard/faults.ts). */
+  get faults(): DevPlugboardFaults {
+    this.faultHooks ??= new DevPlugboardFaults({
+      select: (consumerId) => this.select(consumerId),
+      answerHeartbeats: (enabled) => (this.heartbeatReplies = enabled),
+    });
+    return this.faultHooks;
   }
 
   /**

@@ -4,6 +4,7 @@
  * the DispatchObserver interface; everything else (connection, outbox, bcrypt pool) is read at
  * scrape time from the sources given to watch().
  */
+import type { LaneStats } from "../providers.ts";
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import type { DispatchObserver } from "../actions/dispatcher.ts";
 import type { ConnectionState } from "../plugboard/client.ts";
@@ -23,8 +24,8 @@ export interface MetricsSources {
   reconnects(): number;
   numConsumers(): number | undefined;
   outbox(): Readonly<OutboxStats>;
-  /** The bcrypt lane, when the app has one. */
-  passwords?(): { threads: number; utilization: number; queued: number };
+  /** The heavy-work lane a provider reported (the account module's bcrypt pool), when there is one. */
+  lane?(): LaneStats;
 }
 
 /** The names this module exports (the README lists them). */
@@ -129,14 +130,6 @@ export class Metrics implements DispatchObserver {
         reconnectsSeen = now;
       },
     });
-    new Gauge({
-      name: METRIC_NAMES.consumers,
-      help: "Consumers joined to this service, as the plugboard last said",
-      registers,
-      collect() {
-        this.set(metrics.sources?.numConsumers() ?? 0);
-      },
-    });
     const outboxSeen: Record<string, number> = {};
     new Counter({
       name: METRIC_NAMES.outbox,
@@ -153,30 +146,23 @@ export class Metrics implements DispatchObserver {
         }
       },
     });
-    new Gauge({
-      name: METRIC_NAMES.bcryptUtilization,
-      help: "Share of the bcrypt worker threads' capacity in use (0 to 1)",
-      registers,
-      collect() {
-        this.set(metrics.sources?.passwords?.().utilization ?? 0);
-      },
-    });
-    new Gauge({
-      name: METRIC_NAMES.bcryptThreads,
-      help: "bcrypt worker threads",
-      registers,
-      collect() {
-        this.set(metrics.sources?.passwords?.().threads ?? 0);
-      },
-    });
-    new Gauge({
-      name: METRIC_NAMES.bcryptQueued,
-      help: "Password hashes and checks waiting for a bcrypt worker",
-      registers,
-      collect() {
-        this.set(metrics.sources?.passwords?.().queued ?? 0);
-      },
-    });
+    // Plain readings at scrape time; 0 while there is no source (before the watch, or an app without a lane).
+    const readings: Array<[name: string, help: string, read: (sources: MetricsSources) => number | undefined]> = [
+      [METRIC_NAMES.consumers, "Consumers joined to this service, as the plugboard last said", (s) => s.numConsumers()],
+      [METRIC_NAMES.bcryptUtilization, "Share of the bcrypt worker threads' capacity in use (0 to 1)", (s) => s.lane?.().utilization],
+      [METRIC_NAMES.bcryptThreads, "bcrypt worker threads", (s) => s.lane?.().threads],
+      [METRIC_NAMES.bcryptQueued, "Password hashes and checks waiting for a bcrypt worker", (s) => s.lane?.().queued],
+    ];
+    for (const [name, help, read] of readings) {
+      new Gauge({
+        name,
+        help,
+        registers,
+        collect() {
+          this.set((metrics.sources && read(metrics.sources)) ?? 0);
+        },
+      });
+    }
   }
 }
 

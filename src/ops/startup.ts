@@ -2,10 +2,10 @@
  * What every command (service, dev plugboard, migrate) does first: read the configuration,
  * or stop before doing anything, one log line per problem and exit code 2.
  */
+import { EXIT_CODE } from "./exit-codes.ts";
 import { ConfigError, LOG_FORMATS, loadConfig, type Config, type LogFormat } from "../config.ts";
 import { createLogger, flushLogs } from "./logger.ts";
 
-export const CONFIG_EXIT_CODE = 2;
 
 /** `check`: rules of one command on top of loadConfig's (the service's: serviceProblems). */
 export function loadConfigOrExit(check: (config: Readonly<Config>) => string[] = () => []): Readonly<Config> {
@@ -23,5 +23,5 @@ export function loadConfigOrExit(check: (config: Readonly<Config>) => string[] =
   const log = createLogger({ format });
   for (const problem of problems) log.fatal({ problem }, `configuration: ${problem}`);
   flushLogs();
-  process.exit(CONFIG_EXIT_CODE);
+  process.exit(EXIT_CODE.config);
 }
