@@ -2,7 +2,7 @@
  * No oracle cheaper than Login. The attack: Register answered "already exists" in 0.9 ms
  * against a 201 after bcrypt (500 probes in 0.45 s), and Edit said which kind of identifier was
  * taken before checking current_password (500 probes in 2 s). Edit's side is tested in
- * tests/lifecycle.test.ts ("taken identifiers"); Register's here.
+ * tests/lifecycle-edit.test.ts ("taken identifiers"); Register's here.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
