@@ -22,7 +22,7 @@ export interface ThrottleOptions {
   maxRows?: number;
 }
 
-export const DEFAULT_THROTTLE_MAX_ROWS = 100_000;
+const DEFAULT_THROTTLE_MAX_ROWS = 100_000;
 
 export type Reservation = { throttled: true } | { throttled: false; attemptId: string };
 

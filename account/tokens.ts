@@ -65,8 +65,8 @@ export interface Lifetime {
 
 export type LifetimeProblem = "not_before_after_expiry" | "expiry_in_past" | "expiry_beyond_maximum";
 
-export const DEFAULT_CLOCK_TOLERANCE_SECONDS = 60;
-export const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
+const DEFAULT_CLOCK_TOLERANCE_SECONDS = 60;
+const DEFAULT_MAX_TOKEN_BYTES = 8 * 1024;
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -63,8 +63,8 @@ export interface DispatcherOptions {
   observer?: DispatchObserver;
 }
 
-export const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;
-export const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
+const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;
+const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 
 interface Job {
   action: RegisteredAction;

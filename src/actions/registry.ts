@@ -112,7 +112,7 @@ export class ActionDeclarationError extends ActionLoadError {
 }
 
 /** The fields an action is validated and published with: its middleware's first, then its own. */
-export function fieldsSchema(cls: ActionClass): FieldsSchema {
+function fieldsSchema(cls: ActionClass): FieldsSchema {
   const owners = new Map<string, string>();
   let shape: z.ZodRawShape = {};
   for (const mw of cls.use) {

@@ -28,7 +28,7 @@ function clip(text: string, max: number): string {
 }
 
 /** One field error, its name and message clipped (a field name is whatever the caller sent). */
-export function fieldError(field: string, message: string): FieldError {
+function fieldError(field: string, message: string): FieldError {
   return { field: clip(field, MAX_FIELD_CHARS), message: clip(message, MAX_ERROR_MESSAGE_CHARS) };
 }
 

@@ -96,7 +96,7 @@ export function serverUser(): ServerUser | undefined {
 }
 
 /** Runs one of the binaries, as `user` when given; rejects with its output on failure. */
-export function runBinary(bin: string, program: string, args: string[], user: ServerUser | undefined, cwd?: string): Promise<string> {
+function runBinary(bin: string, program: string, args: string[], user: ServerUser | undefined, cwd?: string): Promise<string> {
   return new Promise((resolve, reject) => {
     execFile(
       path.join(bin, program),

@@ -7,7 +7,7 @@ export interface FrameRecord {
   at: Date;
 }
 
-export const DEFAULT_FRAME_LOG_SIZE = 10_000;
+const DEFAULT_FRAME_LOG_SIZE = 10_000;
 
 export class FrameLog {
   private readonly records: FrameRecord[] = [];

@@ -22,7 +22,7 @@ import { isVeraRequest, judgeVeraRequest, type ModeAnswers, type VeraCall, type 
 import type { AllowedHosts } from "./allowed-hosts.ts";
 
 /** Bodies above this size are refused with 413: action fields are small. */
-export const MAX_BODY_BYTES = 1024 * 1024;
+const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpApi {
   call(action: string, fields: unknown): Promise<HttpAnswer>;

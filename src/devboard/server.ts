@@ -106,10 +106,10 @@ export interface BoardEvents {
 
 export type BoardEventName = keyof BoardEvents;
 
-export const DEFAULT_HOST = "127.0.0.1";
-export const DEFAULT_WAIT_MS = 5_000;
+const DEFAULT_HOST = "127.0.0.1";
+const DEFAULT_WAIT_MS = 5_000;
 /** What callers still waiting get when the board stops. */
-export const BOARD_STOPPED_MESSAGE = "The dev plugboard stopped";
+const BOARD_STOPPED_MESSAGE = "The dev plugboard stopped";
 /** How long stop() lets consumers answer the close handshake before cutting them off. */
 const CLOSE_GRACE_MS = 1_000;
 /** Short HTTP timeouts: a local board has no slow clients, and stalled uploads must not pile up. */

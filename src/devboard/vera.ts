@@ -11,7 +11,7 @@ import { errorAnswer, fullAnswer, type HttpAnswer } from "./router.ts";
 
 /** `full`: status = the payload's status_code, body = the payload. `vera`: the real plugboard's answer. */
 export type HttpMode = "full" | "vera";
-export const HTTP_MODES = ["full", "vera"] as const satisfies readonly HttpMode[];
+const HTTP_MODES = ["full", "vera"] as const satisfies readonly HttpMode[];
 
 /** The messages of the answers the dev board gives in the real plugboard's place (the wording of the board, kept here only). */
 export const VERA_HTTP_MESSAGE = {

@@ -28,7 +28,7 @@ export interface HealthServerOptions {
   pingTimeoutMs?: number;
 }
 
-export const REASONS = {
+const REASONS = {
   notJoined: "not joined to the plugboard",
   database: "database unreachable",
   draining: "draining",

@@ -11,7 +11,7 @@ import type { ConnectionState } from "../plugboard/client.ts";
 import type { OutboxStats } from "../plugboard/outbox.ts";
 
 /** The label value for action names that are not ours: callers choose names, we bound the labels. */
-export const UNKNOWN_ACTION = "unknown";
+const UNKNOWN_ACTION = "unknown";
 
 const CONNECTION_STATES: readonly ConnectionState[] = ["connecting", "connected", "joined", "closed"];
 const OUTBOX_EVENTS = ["held", "resent", "expired", "duplicates", "oversized"] as const satisfies ReadonlyArray<keyof OutboxStats>;

@@ -6,7 +6,7 @@
  */
 import type { Logger } from "../ops/logger.ts";
 
-export const OUTAGE_SUMMARY_EVERY_MS = 30_000;
+const OUTAGE_SUMMARY_EVERY_MS = 30_000;
 
 export class OutageLog {
   private downSince: number | undefined;
