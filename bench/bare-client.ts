@@ -1,7 +1,8 @@
 /**
  * The baseline: a bare `ws` client that joins like a consumer and answers every request frame
- * with a fixed 401 payload, with no framework at all. The benchmark compares the consumer to it.
- * Configured through the environment: WEBSOCKET_URL, TOKEN, ACTIONS (JSON text).
+ * with a fixed payload (ANSWER, by default the 401 a Logout with a bad token gets), with no
+ * framework at all. The benchmark compares the consumer to it. Configured through the
+ * environment: WEBSOCKET_URL, TOKEN, ACTIONS and ANSWER (JSON texts).
  */
 import WebSocket from "ws";
 
@@ -10,7 +11,7 @@ url.searchParams.set("token", process.env.TOKEN!);
 url.searchParams.set("actions", process.env.ACTIONS ?? "{}");
 url.searchParams.set("vsn", "2.0.0");
 
-const answer = { status: "error", status_code: 401, message: "Invalid token: jwt malformed", fields: null };
+const answer: unknown = JSON.parse(process.env.ANSWER ?? '{"status":"error","status_code":401,"message":"Invalid token: jwt malformed","fields":null}');
 const socket = new WebSocket(url);
 let ref = 0;
 const JOIN_REF = "1";

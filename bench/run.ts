@@ -10,16 +10,17 @@
  *
  *   BENCH_SCALE=0.2 npm run bench   # a quicker, rougher run
  */
-import { fork, spawnSync, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
+import type { ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
 import bcrypt from "bcryptjs";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { createTestDatabase, startTestDatabase } from "../tests/support/database.ts";
+import { buildForTests, compiledFixtures } from "../tests/support/build.ts";
 import { closedLoop, median, percentile, type LoadResult } from "./load.ts";
 import { loginFlood } from "./flood.ts";
+import { measured, probe, spawnConsumer, spawnHelper, stopChild, waitJoined, type Measured, type Probe, type Runtime } from "./consumer.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? "1");
 const n = (count: number) => Math.max(10, Math.round(count * SCALE));
@@ -30,72 +31,24 @@ const CORES = availableParallelism();
 const LANE = CORES * 3;
 const quiet = createLogger({ level: "silent" });
 
-const cheap = () => ({ action: "Logout", fields: { jwt: "not-a-jwt" } });
-
-interface Probe {
-  loopMaxMs: number;
-  loopP99Ms: number;
-  rssBytes: number;
-  rssAfterGcBytes: number;
-}
-
-/** `npm start`'s command, "node <flags> dist/src/main.js": the consumer runs as it does in production. */
-const START = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/);
-const START_FLAGS = START.slice(1, -1);
-const COMPILED_ENTRY = START.at(-1)!;
-
-/** Production: the compiled entry, plain node. tsx: the sources through the TypeScript loader, as before the build. */
-type Runtime = "node" | "tsx";
-
-/** A helper script of the benchmark, from its TypeScript source. */
-function spawnNode(script: string, env: Record<string, string>): ChildProcess {
-  return fork(script, [], {
-    execArgv: ["--import", "tsx"],
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
-}
-
-/** The consumer, either way, with the same flags, preloads and environment. */
-function spawnConsumer(runtime: Runtime, env: Record<string, string>): ChildProcess {
-  const probeFlags = ["--expose-gc", "--import", "./bench/loop-probe.mjs"];
-  return fork(runtime === "node" ? COMPILED_ENTRY : "src/main.ts", [], {
-    execArgv: [...START_FLAGS, ...(runtime === "tsx" ? ["--import", "tsx"] : []), ...probeFlags],
-    env: { PATH: process.env.PATH, ...env },
-    stdio: ["ignore", "ignore", "inherit", "ipc"],
-  });
-}
-
-function probe(child: ChildProcess): Promise<Probe> {
-  return new Promise((resolve) => {
-    child.once("message", (m) => resolve(m as Probe));
-    child.send("probe");
-  });
-}
-
-async function waitJoined(board: DevPlugboard): Promise<void> {
-  await board.waitFor(() => board.consumers().some((c) => c.joined), 60_000);
-}
-
-async function stopChild(child: ChildProcess): Promise<void> {
-  if (child.exitCode !== null) return;
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  child.kill("SIGTERM");
-  await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
-}
-
-/** CPU time (user + system, all threads) a process has used so far, in ms, from /proc. */
-function cpuMs(child: ChildProcess): number {
-  const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
-}
-
-/** Runs a load and measures the CPU the answering process spent per request. */
-async function measured(child: ChildProcess, load: () => Promise<LoadResult>): Promise<LoadResult & { cpuUsPerRequest: number }> {
-  const before = cpuMs(child);
-  const result = await load();
-  return { ...result, cpuUsPerRequest: ((cpuMs(child) - before) * 1000) / result.count };
-}
+/**
+ * The cheap requests the dispatch figures are measured with: Logout with a malformed token (401,
+ * an account action), and examples/Greet.ts (200, a trivial action of an app's own). The bare
+ * client answers each with the same payload the consumer does.
+ */
+const CHEAP = {
+  logout: {
+    label: "Logout, bad token → 401",
+    request: () => ({ action: "Logout", fields: { jwt: "not-a-jwt" } }),
+    answer: { status: "error", status_code: 401, message: "Invalid token: jwt malformed", fields: null },
+  },
+  greet: {
+    label: "Greet, a trivial action → 200",
+    request: () => ({ action: "Greet", fields: { name: "bench" } }),
+    answer: { status: "success", status_code: 200, message: "Greeted", fields: { greeting: "Hello, bench!" } },
+  },
+} as const;
+const cheap = CHEAP.logout.request;
 
 function best<T extends LoadResult>(results: T[]): T {
   return results.reduce((a, b) => (b.perSecond > a.perSecond ? b : a));
@@ -104,10 +57,91 @@ function best<T extends LoadResult>(results: T[]): T {
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
 const mb = (bytes: number) => bytes / 1024 / 1024;
 
+type Row = string[];
+
+/**
+ * The dispatch figures for one kind of cheap request: the consumer given (already joined to
+ * `board`) beside a bare `ws` client on a plugboard of its own answering the same payload, in
+ * alternating rounds so noise hits both alike. Each figure is the best of the rounds on each side.
+ */
+async function dispatchFigures(kind: keyof typeof CHEAP, board: DevPlugboard, consumer: ChildProcess, rows: Row[]): Promise<void> {
+  const { label, request, answer } = CHEAP[kind];
+  const bareBoard = await DevPlugboard.start({ log: quiet });
+  const bare = spawnHelper("bench/bare-client.ts", {
+    WEBSOCKET_URL: bareBoard.socketUrl,
+    TOKEN: bareBoard.token,
+    ACTIONS: JSON.stringify(board.publishedActions()),
+    ANSWER: JSON.stringify(answer),
+  });
+  try {
+    await waitJoined(bareBoard);
+    // Warm both up (JIT, pools) first.
+    await closedLoop(board, { count: n(5000), inFlight: 64, request });
+    await closedLoop(bareBoard, { count: n(5000), inFlight: 64, request });
+    const throughput = { ours: [] as Measured[], bare: [] as Measured[] };
+    const latency = { ours: [] as LoadResult[], bare: [] as LoadResult[] };
+    for (let round = 0; round < 3; round++) {
+      throughput.bare.push(await measured(bare, () => closedLoop(bareBoard, { count: n(20_000), inFlight: 64, request })));
+      throughput.ours.push(await measured(consumer, () => closedLoop(board, { count: n(20_000), inFlight: 64, request })));
+      latency.bare.push(await closedLoop(bareBoard, { count: n(3000), inFlight: 1, request }));
+      latency.ours.push(await closedLoop(board, { count: n(3000), inFlight: 1, request }));
+    }
+    const t = { ours: best(throughput.ours), bare: best(throughput.bare) };
+    const statusText = [...t.ours.statuses].map(([s, c]) => `${c}×${s}`).join(" ");
+    const ratio = t.ours.perSecond / t.bare.perSecond;
+    rows.push([`dispatch throughput (${label}, 64 in flight)`, `${fmt(t.ours.perSecond, 0)} req/s`, `bare ws ${fmt(t.bare.perSecond, 0)} req/s`, `${fmt(ratio)}×`, "≥ 0.7×", held(ratio >= 0.7), statusText]);
+    const cpu = (results: Measured[]) => Math.min(...results.map((r) => r.cpuUsPerRequest));
+    const cpuRatio = cpu(throughput.ours) / cpu(throughput.bare);
+    rows.push([`CPU per request (${label}, answering process)`, `${fmt(cpu(throughput.ours), 1)} µs`, `bare ws ${fmt(cpu(throughput.bare), 1)} µs`, `${fmt(cpuRatio)}×`, "≤ 1.5×", held(cpuRatio <= 1.5), ""]);
+    const lat = (results: LoadResult[], p: number) => Math.min(...results.map((r) => percentile(r.latenciesMs, p)));
+    for (const [p, limit] of [[50, 1.3], [99, 2]] as const) {
+      const ours = lat(latency.ours, p);
+      const bareP = lat(latency.bare, p);
+      rows.push([`dispatch latency p${p} (${label}, 1 in flight)`, `${fmt(ours, 3)} ms`, `bare ws ${fmt(bareP, 3)} ms`, `${fmt(ours / bareP)}×`, `≤ ${limit}×`, held(ours / bareP <= limit), ""]);
+    }
+  } finally {
+    await stopChild(bare);
+    await bareBoard.stop();
+  }
+}
+
+const held = (yes: boolean) => (yes ? "yes" : "**no**");
+
+/** The trivial action's figures: a consumer of examples/Greet.ts alone (compiled like any app's action), no database. */
+async function greetFigures(rows: Row[]): Promise<void> {
+  const board = await DevPlugboard.start({ log: quiet });
+  const consumer = spawnConsumer("node", { WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ACTIONS_DIR: compiledFixtures("greet-only"), LOG_LEVEL: "warn", NODE_ENV: "production" });
+  try {
+    await waitJoined(board);
+    await dispatchFigures("greet", board, consumer, rows);
+  } finally {
+    await stopChild(consumer);
+    await board.stop();
+  }
+}
+
+function printTable(rows: Row[]): void {
+  const header = ["figure", "vera-service", "baseline", "ratio", "target", "held?", "answers"];
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
+  const line = (cells: string[]) => `| ${header.map((_, i) => (cells[i] ?? "").padEnd(widths[i]!)).join(" | ")} |`;
+  const out = [
+    `vera-service benchmark — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${CORES} cores, scale ${SCALE}`,
+    "",
+    line(header),
+    line(widths.map((w) => "-".repeat(w))),
+    ...rows.map(line),
+  ];
+  process.stdout.write(`${out.join("\n")}\n`);
+}
+
 async function main(): Promise<void> {
-  // The consumer runs the build output: make it current (npm start's own pre-step).
-  const built = spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale"], { stdio: "inherit" });
-  if (built.status !== 0) throw new Error("the build failed");
+  const only = process.argv[2];
+  if (only !== undefined && only !== "dispatch") throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\` the dispatch figures only`);
+  // The consumer runs the build output: make it current (npm start's own pre-step), with the
+  // examples compiled beside it (examples/Greet.ts, the trivial action).
+  buildForTests();
+  const rows: Row[] = [];
+  const row = (...cells: string[]) => rows.push(cells.length === 6 ? [...cells.slice(0, 5), "", cells[5]!] : cells);
   const database = await startTestDatabase();
   if (!database.env.TEST_DATABASE_URL) throw new Error(`no PostgreSQL for the benchmark: ${database.description}`);
   process.env.TEST_DATABASE_URL = database.env.TEST_DATABASE_URL;
@@ -122,44 +156,13 @@ async function main(): Promise<void> {
     LOG_LEVEL: "warn",
     NODE_ENV: "production",
   });
-  const bareBoard = await DevPlugboard.start({ log: quiet });
   const board = await DevPlugboard.start({ log: quiet });
   const consumer = spawnConsumer("node", consumerEnv(board));
-  await waitJoined(board);
-  const bare = spawnNode("bench/bare-client.ts", {
-    WEBSOCKET_URL: bareBoard.socketUrl,
-    TOKEN: bareBoard.token,
-    ACTIONS: JSON.stringify(board.publishedActions()),
-  });
-  await waitJoined(bareBoard);
-
-  const rows: string[][] = [];
-  const row = (...cells: string[]) => rows.push(cells);
   try {
-    // Warm both up (JIT, pools), then alternate rounds so noise hits both alike.
-    await closedLoop(board, { count: n(2000), inFlight: 64, request: cheap });
-    await closedLoop(bareBoard, { count: n(2000), inFlight: 64, request: cheap });
-    type Measured = LoadResult & { cpuUsPerRequest: number };
-    const throughput = { ours: [] as Measured[], bare: [] as Measured[] };
-    const latency = { ours: [] as LoadResult[], bare: [] as LoadResult[] };
-    for (let round = 0; round < 2; round++) {
-      throughput.bare.push(await measured(bare, () => closedLoop(bareBoard, { count: n(20_000), inFlight: 64, request: cheap })));
-      throughput.ours.push(await measured(consumer, () => closedLoop(board, { count: n(20_000), inFlight: 64, request: cheap })));
-      latency.bare.push(await closedLoop(bareBoard, { count: n(3000), inFlight: 1, request: cheap }));
-      latency.ours.push(await closedLoop(board, { count: n(3000), inFlight: 1, request: cheap }));
-    }
-    const t = { ours: best(throughput.ours), bare: best(throughput.bare) };
-    const statusText = [...t.ours.statuses].map(([s, c]) => `${c}×${s}`).join(" ");
-    row("dispatch throughput (64 in flight)", `${fmt(t.ours.perSecond, 0)} req/s`, `bare ws ${fmt(t.bare.perSecond, 0)} req/s`, `${fmt(t.ours.perSecond / t.bare.perSecond)}×`, "≥ 0.7×", statusText);
-    const cpu = (results: Measured[]) => Math.min(...results.map((r) => r.cpuUsPerRequest));
-    row("CPU per cheap request (answering process)", `${fmt(cpu(throughput.ours), 0)} µs`, `bare ws ${fmt(cpu(throughput.bare), 0)} µs`, `${fmt(cpu(throughput.ours) / cpu(throughput.bare))}×`, "(context)", "");
-    const lat = (results: LoadResult[], p: number) => Math.min(...results.map((r) => percentile(r.latenciesMs, p)));
-    for (const p of [50, 99]) {
-      const ours = lat(latency.ours, p);
-      const bareP = lat(latency.bare, p);
-      row(`dispatch latency p${p} (1 in flight)`, `${fmt(ours, 3)} ms`, `bare ws ${fmt(bareP, 3)} ms`, `${fmt(ours / bareP)}×`, "≤ 2×", "");
-    }
-    await stopChild(bare);
+    await waitJoined(board);
+    await dispatchFigures("logout", board, consumer, rows);
+    await greetFigures(rows);
+    if (only === "dispatch") return;
 
     // bcrypt: the limit is cores ÷ the time of one compare, measured here, now.
     const digest = await bcrypt.hash("benchmark-password", BCRYPT_COST);
@@ -308,24 +311,12 @@ async function main(): Promise<void> {
       "",
     );
   } finally {
-    await stopChild(bare);
     await stopChild(consumer);
-    await Promise.all([board.stop(), bareBoard.stop()]);
+    await board.stop();
     await fresh.drop().catch(() => undefined);
     await database.stop();
+    printTable(rows);
   }
-
-  const header = ["figure", "vera-service", "baseline", "ratio", "target", "answers"];
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(" | ")} |`;
-  const out = [
-    `vera-service benchmark — ${new Date().toISOString().slice(0, 10)}, Node ${process.version}, ${CORES} cores, scale ${SCALE}`,
-    "",
-    line(header),
-    line(widths.map((w) => "-".repeat(w))),
-    ...rows.map(line),
-  ];
-  process.stdout.write(`${out.join("\n")}\n`);
 }
 
 await main();

@@ -63,6 +63,23 @@ test("answers sent shortly before the connection was last heard from are resent 
   assert.equal(outbox.stats.resent, 2);
 });
 
+test("an answer resent after one rejoin is resent once after the next, and remembered as sent last", () => {
+  const { outbox, sent, now, advance, setJoined } = setup();
+  for (const ref of ["a", "b"]) outbox.begin(ref);
+  outbox.deliver("a", answer, now());
+  outbox.deliver("b", answer, now());
+  setJoined(false);
+  setJoined(true);
+  outbox.flushAfterRejoin(now()); // both resent: their first records go stale
+  advance(100);
+  setJoined(false);
+  setJoined(true);
+  outbox.flushAfterRejoin(now());
+  assert.deepEqual(sent, ["a", "b", "a", "b", "a", "b"]);
+  assert.equal(outbox.stats.resent, 4);
+  assert.equal(outbox.begin("a"), false, "still remembered");
+});
+
 test("a request is never run twice: duplicates of running or answered refs are not started", () => {
   const { outbox, sent, now } = setup();
   assert.equal(outbox.begin("r"), true);
@@ -81,6 +98,17 @@ test("memory stays bounded by size too: past RECENT_LIMIT answers, the oldest ar
   }
   assert.equal(outbox.begin("s0"), true, "the oldest was forgotten");
   assert.equal(outbox.begin(`s${RECENT_LIMIT}`), false, "the newest is remembered");
+});
+
+test("past the cap, for many times the cap, exactly the last RECENT_LIMIT answers are remembered", () => {
+  const { outbox, now } = setup();
+  const total = 3 * RECENT_LIMIT + 17;
+  for (let i = 0; i < total; i++) {
+    outbox.begin(`s${i}`);
+    outbox.deliver(`s${i}`, answer, now());
+  }
+  assert.equal(outbox.begin(`s${total - RECENT_LIMIT - 1}`), true, "just past the cap: forgotten");
+  assert.equal(outbox.begin(`s${total - RECENT_LIMIT}`), false, "the oldest within the cap: remembered");
 });
 
 test("a request whose answer is held (unjoined) is not run again either", () => {

@@ -19,6 +19,7 @@ export const RESEND_WINDOW_MS = 2_000;
 export const RECENT_LIMIT = 10_000;
 
 interface Entry {
+  ref: string;
   /** The answer as it goes on the wire: kept encoded, so an entry costs its bytes once. */
   text: string;
   receivedAt: number;
@@ -46,8 +47,17 @@ export interface OutboxTransport {
 export class Outbox {
   private readonly running = new Set<string>();
   private readonly held = new Map<string, Entry>();
-  /** Sent answers in send order (Map keeps insertion order), for resending and dedup. */
+  /** Sent answers by ref, for resending and duplicate detection. */
   private readonly recent = new Map<string, Entry>();
+  /**
+   * The same answers in send order, oldest at `head`; an answer sent again appears again at the
+   * end, and its earlier record (no longer the one in `recent`) is skipped. A plain array with a
+   * moving head, not the Map's own order: deleting a Map's oldest entries leaves holes that every
+   * later walk from its start steps over until V8 rehashes it, which cost a third of a cheap
+   * request's CPU (bench/RESULTS.md, "The dispatch fast path").
+   */
+  private order: Entry[] = [];
+  private head = 0;
   readonly stats: OutboxStats = { held: 0, resent: 0, expired: 0, duplicates: 0, oversized: 0 };
   /** The smallest answer size the plugboard is known to have refused (1009); Infinity until then. */
   private refusedBytes = Number.POSITIVE_INFINITY;
@@ -81,7 +91,7 @@ export class Outbox {
   /** Sends an answer now, or holds it until the channel is joined again. */
   deliver(ref: string, payload: AnswerPayload, receivedAt: number): void {
     this.running.delete(ref);
-    const entry: Entry = { text: answerText(payload, this.format), receivedAt, sentAt: 0 };
+    const entry: Entry = { ref, text: answerText(payload, this.format), receivedAt, sentAt: 0 };
     if (this.transport.canSend()) this.sendEntry(ref, entry);
     else this.held.set(ref, entry);
     if (this.running.size === 0 && this.idleWaiters.length > 0) {
@@ -116,11 +126,11 @@ export class Outbox {
     const now = this.now();
     if (lastHeardAt !== undefined) {
       const since = lastHeardAt - RESEND_WINDOW_MS;
-      const again = [...this.recent].filter(([, e]) => e.sentAt >= since && now - e.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS);
-      for (const [ref, entry] of again) {
+      const again = this.order.slice(this.head).filter((e) => this.recent.get(e.ref) === e && e.sentAt >= since && now - e.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS);
+      for (const entry of again) {
         if (!this.transport.canSend()) return;
         this.stats.resent++;
-        this.sendEntry(ref, entry);
+        this.sendEntry(entry.ref, entry);
       }
     }
     for (const [ref, entry] of this.held) {
@@ -161,19 +171,32 @@ export class Outbox {
         entry.text = answerText(toAnswer(answerTooLarge()), this.format);
       }
     }
-    entry.sentAt = this.now();
-    this.transport.send(ref, entry.text);
-    this.recent.delete(ref); // re-insert at the end: the map stays in send order
-    this.recent.set(ref, entry);
-    this.prune(entry.sentAt);
+    // A resend gets a record of its own: the earlier one goes stale in `order`.
+    const sent: Entry = entry.sentAt === 0 ? entry : { ref, text: entry.text, receivedAt: entry.receivedAt, sentAt: 0 };
+    sent.sentAt = this.now();
+    this.transport.send(ref, sent.text);
+    this.recent.set(ref, sent);
+    this.order.push(sent);
+    this.prune(sent.sentAt);
   }
 
-  /** Forgets answers too old to matter: the map is in send order, so stop at the first young one. */
+  /**
+   * Forgets answers too old to matter, and the oldest beyond RECENT_LIMIT records: `order` is in
+   * send order, so stop at the first young, current one.
+   */
   private prune(now: number): void {
-    for (const [ref, entry] of this.recent) {
-      const tooMany = this.recent.size > RECENT_LIMIT;
-      if (!tooMany && now - entry.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS) break;
-      this.recent.delete(ref);
+    const { order, recent } = this;
+    while (this.head < order.length) {
+      const oldest = order[this.head]!;
+      const current = recent.get(oldest.ref) === oldest;
+      if (current && order.length - this.head <= RECENT_LIMIT && now - oldest.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS) break;
+      if (current) recent.delete(oldest.ref);
+      order[this.head++] = undefined as never;
+    }
+    // Drop the consumed front now and then: amortized O(1), and the array never holds more than twice its records.
+    if (this.head > 1024 && this.head * 2 > order.length) {
+      this.order = order.slice(this.head);
+      this.head = 0;
     }
   }
 }

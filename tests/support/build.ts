@@ -2,8 +2,9 @@
  * The compiled service the process-level tests run, as production runs it. tests/run.ts calls
  * buildForTests() once before any test file starts: `npm run build`'s script when dist/ is stale
  * (scripts/build.mjs --if-stale), then the fixture actions of tests/fixtures/ compiled beside it
- * into dist-tests/, their imports of the framework pointed at dist/ — so an action a compiled
- * service loads extends the very Action class that service checks against.
+ * into dist-tests/ with the examples/ they re-export, their imports of the framework pointed at
+ * dist/ — so an action a compiled service loads extends the very Action class that service checks
+ * against.
  */
 import { spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
@@ -42,10 +43,10 @@ export function buildForTests(): void {
   compileFixtures();
 }
 
-/** Each fixture file transpiled on its own (they are few and small); relative imports rewritten. */
+/** Each fixture and example file transpiled on its own (they are few and small); relative imports rewritten. */
 function compileFixtures(): void {
   rmSync(FIXTURES_OUT, { recursive: true, force: true });
-  for (const file of fg.sync("tests/fixtures/**/*.ts", { cwd: ROOT })) {
+  for (const file of fg.sync(["tests/fixtures/**/*.ts", "examples/**/*.ts"], { cwd: ROOT, ignore: ["**/*.test.ts"] })) {
     const source = path.join(ROOT, file);
     const out = path.join(FIXTURES_OUT, file.replace(/\.ts$/, ".js"));
     const { outputText } = ts.transpileModule(readFileSync(source, "utf8"), {
@@ -54,8 +55,9 @@ function compileFixtures(): void {
     });
     const rewritten = outputText.replace(/((?:from|import)\s*\(?\s*)(["'])(\.{1,2}\/[^"']+)\2/g, (_match, lead: string, quote: string, specifier: string) => {
       const target = path.relative(ROOT, path.resolve(path.dirname(source), specifier));
-      // A sibling fixture stays a sibling; the framework is the compiled one.
-      const compiled = path.join(target.startsWith(`tests${path.sep}`) ? FIXTURES_OUT : DIST, target);
+      // A fixture or an example stays beside the others; the framework is the compiled one.
+      const besides = target.startsWith(`tests${path.sep}`) || target.startsWith(`examples${path.sep}`);
+      const compiled = path.join(besides ? FIXTURES_OUT : DIST, target);
       let relative = path.relative(path.dirname(out), compiled).split(path.sep).join("/");
       if (!relative.startsWith(".")) relative = `./${relative}`;
       return `${lead}${quote}${relative}${quote}`;

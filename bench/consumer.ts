@@ -1,0 +1,97 @@
+/**
+ * The benchmark's processes: the consumer as `npm start` runs it (plain node on dist/, or the
+ * sources under tsx), helper scripts, and what is read from them (CPU time, probes over IPC).
+ * Shared by bench/run.ts (`npm run bench`) and bench/profile.ts (`npm run bench:profile`).
+ */
+import { fork, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { DevPlugboard } from "../src/devboard/server.ts";
+import type { LoadResult } from "./load.ts";
+
+/** `npm start`'s command, "node <flags> dist/src/main.js": the consumer runs as it does in production. */
+const START = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/);
+const START_FLAGS = START.slice(1, -1);
+const COMPILED_ENTRY = START.at(-1)!;
+
+/** Production: the compiled entry, plain node. tsx: the sources through the TypeScript loader, as before the build. */
+export type Runtime = "node" | "tsx";
+
+export interface Probe {
+  loopMaxMs: number;
+  loopP99Ms: number;
+  rssBytes: number;
+  rssAfterGcBytes: number;
+}
+
+/** Makes dist/ current (npm start's own pre-step), so the consumer runs what the sources say. */
+export function buildIfStale(): void {
+  const built = spawnSync(process.execPath, ["scripts/build.mjs", "--if-stale"], { stdio: "inherit" });
+  if (built.status !== 0) throw new Error("the build failed");
+}
+
+/** A helper script of the benchmark, from its TypeScript source. */
+export function spawnHelper(script: string, env: Record<string, string>): ChildProcess {
+  return fork(script, [], {
+    execArgv: ["--import", "tsx"],
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+}
+
+/**
+ * The consumer, either way, with the same flags, preloads and environment. The preloads
+ * (bench/loop-probe.mjs, and bench/profile-probe.mjs when asked) answer over the IPC channel.
+ */
+export function spawnConsumer(runtime: Runtime, env: Record<string, string>, options: { profile?: boolean } = {}): ChildProcess {
+  const probeFlags = ["--expose-gc", "--import", "./bench/loop-probe.mjs", ...(options.profile ? ["--import", "./bench/profile-probe.mjs"] : [])];
+  return fork(runtime === "node" ? COMPILED_ENTRY : "src/main.ts", [], {
+    execArgv: [...START_FLAGS, ...(runtime === "tsx" ? ["--import", "tsx"] : []), ...probeFlags],
+    env: { PATH: process.env.PATH, ...env },
+    stdio: ["ignore", "ignore", "inherit", "ipc"],
+  });
+}
+
+/** Sends a message to a preload and resolves with the first reply that passes `accept`. */
+export function ask<T>(child: ChildProcess, message: unknown, accept: (reply: unknown) => boolean = () => true): Promise<T> {
+  return new Promise((resolve) => {
+    const listener = (reply: unknown) => {
+      if (!accept(reply)) return;
+      child.off("message", listener);
+      resolve(reply as T);
+    };
+    child.on("message", listener);
+    child.send(message as never);
+  });
+}
+
+/** Event-loop delay since the last probe, and memory (bench/loop-probe.mjs). */
+export function probe(child: ChildProcess): Promise<Probe> {
+  return ask<Probe>(child, "probe", (reply) => typeof reply === "object" && reply !== null && "rssBytes" in reply);
+}
+
+export async function waitJoined(board: DevPlugboard): Promise<void> {
+  await board.waitFor(() => board.consumers().some((c) => c.joined), 60_000);
+}
+
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  child.kill("SIGTERM");
+  await Promise.race([exited, sleep(10_000).then(() => child.kill("SIGKILL"))]);
+}
+
+/** CPU time (user + system, all threads) a process has used so far, in ms, from /proc. */
+export function cpuMs(child: ChildProcess): number {
+  const fields = readFileSync(`/proc/${child.pid}/stat`, "utf8").split(") ")[1]!.split(" ");
+  return ((Number(fields[11]) + Number(fields[12])) * 1000) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+export type Measured = LoadResult & { cpuUsPerRequest: number };
+
+/** Runs a load and measures the CPU the answering process spent per request. */
+export async function measured(child: ChildProcess, load: () => Promise<LoadResult>): Promise<Measured> {
+  const before = cpuMs(child);
+  const result = await load();
+  return { ...result, cpuUsPerRequest: ((cpuMs(child) - before) * 1000) / result.count };
+}
