@@ -107,7 +107,7 @@ export class App {
       actionsJson: registry.json,
       log,
       handlers,
-      dispatch: (request) => dispatcher.dispatch(request),
+      dispatch: (request, done) => dispatcher.answer(request, done),
       onFatal: (reason, exitCode) => void app?.fatal(reason, exitCode),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       messageFormat: config.messageFormat,

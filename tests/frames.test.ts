@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { decode, encode } from "../src/plugboard/frames.ts";
+import { decode, encode, encodedFrames } from "../src/plugboard/frames.ts";
 import { reconnectBackoff, rejoinBackoff } from "../src/plugboard/backoff.ts";
 
 test("V2 frames are arrays [join_ref, ref, topic, event, payload]", () => {
@@ -35,4 +35,18 @@ test("reconnect backoff grows from ~10 ms to 5 s with jitter; after a 403 it gro
   assert.ok(reconnectBackoff(5, true, max) > reconnectBackoff(5, false, max));
   for (let tries = 1; tries < 30; tries++) assert.ok(reconnectBackoff(tries + 1, false, max) >= reconnectBackoff(tries, false, max));
   assert.equal(rejoinBackoff(100, max), 5000);
+});
+
+test("encodedFrames: the same text encode() makes for a payload encoded already, whatever the ref holds", () => {
+  const payload = { status: "success", status_code: 200, message: "ok \u2028 \"quoted\"", fields: { a: [1, null] } };
+  for (const joinRef of ["3", null]) {
+    const frame = encodedFrames(joinRef, "service", "response");
+    for (const ref of ["r1", "with \"quotes\" and \\ and \n", "\u{1F600}", ""]) {
+      const text = frame(ref, JSON.stringify(payload));
+      assert.equal(text, encode({ join_ref: joinRef, ref, topic: "service", event: "response", payload }, "v2"));
+      const decoded = decode(text, "v2");
+      assert.ok(decoded.ok);
+      assert.deepEqual(decoded.message, { join_ref: joinRef, ref, topic: "service", event: "response", payload });
+    }
+  }
 });

@@ -234,7 +234,11 @@ test("malformed frames and payloads are logged and survived", async () => {
   board.faults.sendRaw("not json at all");
   board.faults.sendRaw('{"an":"object"}');
   board.faults.sendRaw('[null,null,"service","request","a string payload"]');
-  await until(() => consumer.lines().filter((l) => /ignored a malformed/.test(String(l.msg))).length >= 5, 3_000, "warnings");
+  for (const response_ref of [42, "", "r".repeat(201)]) board.faults.push("request", { action: "Echo", fields: { text: "x" }, response_ref });
+  await until(() => consumer.lines().filter((l) => /ignored a malformed/.test(String(l.msg))).length >= 8, 3_000, "warnings");
+  const refProblems = consumer.lines().filter((l) => l.msg === "ignored a malformed event payload" && l.event === "request");
+  assert.equal(refProblems.length, 4);
+  assert.ok(refProblems.every((l) => String((l.problems as string[])[0]).startsWith("response_ref: ")), JSON.stringify(refProblems));
   await until(() => consumer.lines().some((l) => l.msg === "ignored an unknown plugboard event"));
   assert.equal(consumer.client.isJoined, true);
   assert.equal((await board.request("Echo", { text: "still here" })).status, 200);

@@ -78,6 +78,9 @@ export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly queue: Job[] = [];
   private running = 0;
+  /** next() is starting queued jobs; a call from inside it sets lookAgain instead. */
+  private starting = false;
+  private lookAgain = false;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
   /** The contexts of the running actions, aborted together on a hard stop. */
@@ -109,19 +112,33 @@ export class Dispatcher {
    * here once (src/actions/responses.ts answerText) and held to maxAnswerBytes, so no request
    * can make this replica send a frame the plugboard refuses.
    */
-  async dispatch(request: Request): Promise<AnswerPayload> {
+  dispatch(request: Request): Promise<AnswerPayload> {
+    return new Promise((resolve) => this.answer(request, resolve));
+  }
+
+  /**
+   * dispatch() as a callback: `done` is called exactly once with the wire payload — at once when
+   * the answer is known at once (404, 400, a synchronous action), else when the action's promise
+   * settles. The plugboard client's path: no promise is made for the request itself.
+   */
+  answer(request: Request, done: (payload: AnswerPayload) => void): void {
     const started = performance.now();
-    let response: ActionResponse;
+    let replied = false;
+    const reply = (response: ActionResponse) => {
+      if (replied) return;
+      replied = true;
+      const payload = this.encodable(request, toAnswer(response));
+      this.options.observer?.answered?.(request.action, payload.status_code, performance.now() - started);
+      done(payload);
+    };
     try {
-      response = await this.respond(request);
+      this.respond(request, reply);
     } catch (error) {
       // respond() is meant not to throw; if it ever does, the caller still gets an answer.
+      if (replied) throw error;
       this.options.log.error({ err: error, response_ref: request.response_ref }, "dispatch failed");
-      response = internalError();
+      reply(internalError());
     }
-    const payload = this.encodable(request, toAnswer(response));
-    this.options.observer?.answered?.(request.action, payload.status_code, performance.now() - started);
-    return payload;
   }
 
   /** The payload itself, or a small 500 when it cannot be encoded or is too large to send. */
@@ -142,25 +159,23 @@ export class Dispatcher {
     return toAnswer(answerTooLarge());
   }
 
-  private respond(request: Request): ActionResponse | Promise<ActionResponse> {
+  private respond(request: Request, reply: (response: ActionResponse) => void): void {
     const maxRequestBytes = this.options.maxRequestBytes ?? DEFAULT_MAX_REQUEST_BYTES;
-    if (request.bytes !== undefined && request.bytes > maxRequestBytes) return payloadTooLarge(maxRequestBytes);
+    if (request.bytes !== undefined && request.bytes > maxRequestBytes) return reply(payloadTooLarge(maxRequestBytes));
     const action = typeof request.action === "string" ? this.options.registry.get(request.action) : undefined;
-    if (!action) return notFound(MESSAGES.unknownAction(printable(request.action)));
+    if (!action) return reply(notFound(MESSAGES.unknownAction(printable(request.action))));
 
     const validated = validateFields(action.validator, request.fields);
-    if (!validated.ok) return invalidFieldsAnswer(validated.errors, validated.omitted);
+    if (!validated.ok) return reply(invalidFieldsAnswer(validated.errors, validated.omitted));
 
     if (this.running >= this.options.maxConcurrency && this.queue.length >= this.options.queueLimit) {
       this.options.log.warn({ action: action.name, response_ref: request.response_ref }, "queue full: request refused");
-      return unavailable(MESSAGES.overloaded);
+      return reply(unavailable(MESSAGES.overloaded));
     }
-    return new Promise<ActionResponse>((resolve) => {
-      const job: Job = { action, fields: validated.data, ref: request.response_ref, receivedAt: Date.now(), resolve };
-      if (this.running < this.options.maxConcurrency && hasRoom(action)) this.start(job);
-      else this.queue.push(job);
-      this.options.observer?.queueChanged?.(this.running, this.queue.length);
-    });
+    const job: Job = { action, fields: validated.data, ref: request.response_ref, receivedAt: Date.now(), resolve: reply };
+    if (this.running < this.options.maxConcurrency && hasRoom(action)) this.start(job);
+    else this.queue.push(job);
+    this.options.observer?.queueChanged?.(this.running, this.queue.length);
   }
 
   /** Runs a job in a slot; the slot is freed at the answer or at the deadline, whichever is first. */
@@ -194,29 +209,49 @@ export class Dispatcher {
       finish(timedOut());
     }, remaining);
 
-    this.run(job.action, job.fields, ctx).then(finish);
+    this.run(job.action, job.fields, ctx, finish);
   }
 
-  private async run(action: RegisteredAction, fields: unknown, ctx: RequestContext): Promise<ActionResponse> {
+  /**
+   * Runs the action and calls `finish` with its checked response: at once when `run` returned
+   * one, or when its promise settles. Whatever `run` throws or rejects with is classified.
+   */
+  private run(action: RegisteredAction, fields: unknown, ctx: RequestContext, finish: (response: ActionResponse) => void): void {
+    let result: unknown;
     try {
-      if (ctx.aborted) return timedOut();
-      const response = action.middleware.length === 0 ? await action.instance.run(fields as never, ctx as never) : await this.behindMiddleware(action, fields, ctx);
-      if (!isActionResponse(response)) {
-        ctx.log.error({ returned: typeof response }, "action returned something that is not an ActionResponse");
+      result = action.middleware.length === 0 ? action.instance.run(fields as never, ctx as never) : this.behindMiddleware(action, fields, ctx);
+    } catch (error) {
+      return finish(this.classify(error, ctx));
+    }
+    if (isThenable(result)) {
+      try {
+        result.then(
+          (response) => finish(this.checked(action, response, ctx)),
+          (error: unknown) => finish(this.classify(error, ctx)),
+        );
+      } catch (error) {
+        finish(this.classify(error, ctx)); // a thenable whose then() throws
+      }
+    } else {
+      finish(this.checked(action, result, ctx));
+    }
+  }
+
+  /** The action's response, or a 500 when it is no ActionResponse or (outside production) does not match the output schema. */
+  private checked(action: RegisteredAction, response: unknown, ctx: RequestContext): ActionResponse {
+    if (!isActionResponse(response)) {
+      ctx.log.error({ returned: typeof response }, "action returned something that is not an ActionResponse");
+      return internalError();
+    }
+    if (this.options.checkOutputs && action.cls.output && isSuccess(response.status_code)) {
+      const checked = action.cls.output.safeParse(response.fields);
+      if (!checked.success) {
+        const problems = checked.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "fields"}: ${i.message}`);
+        ctx.log.error({ problems }, "the answer does not match the action's output schema (checked outside production)");
         return internalError();
       }
-      if (this.options.checkOutputs && action.cls.output && isSuccess(response.status_code)) {
-        const checked = action.cls.output.safeParse(response.fields);
-        if (!checked.success) {
-          const problems = checked.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "fields"}: ${i.message}`);
-          ctx.log.error({ problems }, "the answer does not match the action's output schema (checked outside production)");
-          return internalError();
-        }
-      }
-      return response;
-    } catch (error) {
-      return this.classify(error, ctx);
     }
+    return response;
   }
 
   /**
@@ -259,16 +294,30 @@ export class Dispatcher {
   }
 
   private next(): void {
-    // The first queued job whose action has room: one bounded by its own concurrency waits
-    // without holding up the others.
-    for (let i = 0; i < this.queue.length && this.running < this.options.maxConcurrency; ) {
-      const job = this.queue[i]!;
-      if (!hasRoom(job.action)) {
-        i++;
-        continue;
-      }
-      this.queue.splice(i, 1);
-      this.start(job);
+    // A synchronous action finishes inside start(), and its finish calls next() again: that inner
+    // call only asks this one to look again, so the stack does not grow with the queue.
+    if (this.starting) {
+      this.lookAgain = true;
+      return;
+    }
+    this.starting = true;
+    try {
+      do {
+        this.lookAgain = false;
+        // The first queued job whose action has room: one bounded by its own concurrency waits
+        // without holding up the others.
+        for (let i = 0; i < this.queue.length && this.running < this.options.maxConcurrency; ) {
+          const job = this.queue[i]!;
+          if (!hasRoom(job.action)) {
+            i++;
+            continue;
+          }
+          this.queue.splice(i, 1);
+          this.start(job);
+        }
+      } while (this.lookAgain);
+    } finally {
+      this.starting = false;
     }
     this.options.observer?.queueChanged?.(this.running, this.queue.length);
     if (this.running === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
@@ -315,6 +364,10 @@ function printable(value: unknown): string {
     text = "(unprintable)";
   }
   return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return typeof value === "object" && value !== null && typeof (value as { then?: unknown }).then === "function";
 }
 
 function isActionResponse(value: unknown): value is ActionResponse {

@@ -70,12 +70,7 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
   if (!isJsonObject(fields)) {
     return { ok: false, errors: [fieldError("fields", "must be a JSON object")], omitted: 0 };
   }
-  // null means absent: drop those keys so optional fields take their defaults. A fresh
-  // null-prototype object keeps a "__proto__" key an ordinary (and rejected) field.
-  const present: Record<string, unknown> = Object.create(null);
-  for (const key of Object.keys(fields)) {
-    if (fields[key] !== null) present[key] = fields[key];
-  }
+  const present = withoutNulls(fields);
   // Hundreds of unknown names are refused before zod is asked: listing them costs it far more
   // than counting them costs us, and only the first few are listed anyway.
   const unknown = unknownKeys(schema, present);
@@ -84,8 +79,7 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
   }
   const result = schema.safeParse(present, { errorMap });
   if (result.success) {
-    const nul = findNul(result.data, []);
-    if (nul) return { ok: false, errors: [fieldError(nul, "must not contain NUL characters")], omitted: 0 };
+    if (hasNul(result.data)) return { ok: false, errors: [fieldError(findNul(result.data, []) ?? "fields", "must not contain NUL characters")], omitted: 0 };
     return { ok: true, data: result.data };
   }
   const errors: FieldError[] = [];
@@ -116,6 +110,39 @@ function unknownKeys(schema: FieldsSchema, fields: Record<string, unknown>): { c
     if (count++ < MAX_LISTED_ERRORS) first.push(key);
   }
   return { count, first };
+}
+
+/**
+ * null means absent: the fields without their null keys, so optional fields take their defaults.
+ * Most requests have none, and get their fields back as they are (JSON.parse made "__proto__" an
+ * own key there, an ordinary and rejected field); otherwise a fresh null-prototype copy keeps it so.
+ */
+function withoutNulls(fields: Record<string, unknown>): Record<string, unknown> {
+  let hasNull = false;
+  for (const key in fields) {
+    if (fields[key] === null) {
+      hasNull = true;
+      break;
+    }
+  }
+  if (!hasNull) return fields;
+  const present: Record<string, unknown> = Object.create(null);
+  for (const key of Object.keys(fields)) {
+    if (fields[key] !== null) present[key] = fields[key];
+  }
+  return present;
+}
+
+/** Whether any string in the value holds U+0000; allocates nothing, as most requests hold none. */
+function hasNul(value: unknown): boolean {
+  if (typeof value === "string") return value.includes("\u0000");
+  if (typeof value !== "object" || value === null) return false;
+  if (Array.isArray(value)) {
+    for (const item of value) if (hasNul(item)) return true;
+    return false;
+  }
+  for (const key in value) if (Object.hasOwn(value, key) && hasNul((value as Record<string, unknown>)[key])) return true;
+  return false;
 }
 
 /**

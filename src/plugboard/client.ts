@@ -8,11 +8,10 @@
 import { Socket, type Channel } from "phoenix";
 import { setTimeout as delay } from "node:timers/promises";
 import WebSocket from "ws";
-import type { ZodTypeAny } from "zod";
 import type { Logger } from "../ops/logger.ts";
 import type { AnswerPayload, MessageFormat } from "../actions/responses.ts";
 import type { Request } from "../actions/dispatcher.ts";
-import { EncodedJson, decode, encode, type Message } from "./frames.ts";
+import { decode, encode, encodedFrames, type Message } from "./frames.ts";
 import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
 import { Outbox } from "./outbox.ts";
 import { PlugboardState } from "./state.ts";
@@ -29,7 +28,8 @@ export interface PlugboardClientOptions {
   actionsJson: string;
   log: Logger;
   handlers: readonly EventHandler[];
-  dispatch(request: Request): Promise<AnswerPayload>;
+  /** Answers a request: `done` is called once with the answer, perhaps before dispatch returns (src/actions/dispatcher.ts answer). */
+  dispatch(request: Request, done: (answer: AnswerPayload) => void): void;
   /** Called when the consumer must stop for good (e.g. service_deleted). */
   onFatal(reason: string, exitCode: number): void;
   heartbeatIntervalMs?: number;
@@ -303,15 +303,18 @@ export class PlugboardClient {
     return this.joined && !this.stopped && this.socket.isConnected();
   }
 
+  /** The answers' frames for the current join (frames.ts encodedFrames), made again when the join changes. */
+  private answerFrames: { joinRef: string | null; frame: (ref: string, text: string) => string } | undefined;
+
+  /**
+   * Answers go as socket-level frames with the request's ref (channel.push would pick its own),
+   * written to the transport directly: canSend() has checked the socket is open, and phoenix.js's
+   * push would only encode the frame on the way.
+   */
   private sendAnswer(ref: string, text: string): void {
-    // channel.push picks its own ref, so answers go as socket-level frames with ours.
-    this.socket.push({
-      topic: TOPIC.service,
-      event: EVENT.response,
-      payload: new EncodedJson(text),
-      ref,
-      join_ref: joinRefOf(this.channel),
-    });
+    const joinRef = joinRefOf(this.channel);
+    if (this.answerFrames?.joinRef !== joinRef) this.answerFrames = { joinRef, frame: encodedFrames(joinRef, TOPIC.service, EVENT.response) };
+    (this.socket as unknown as { conn: WebSocket }).conn.send(this.answerFrames.frame(ref, text));
   }
 
   /** A ws subclass that remembers why an upgrade was refused (the plugboard sends a bare 403). */
@@ -440,7 +443,7 @@ export class PlugboardClient {
 
   private runHandler(handler: EventHandler | undefined, payload: unknown): void {
     if (!handler) return;
-    const parsed = (handler.schema as ZodTypeAny).safeParse(payload);
+    const parsed = handler.schema.safeParse(payload);
     if (!parsed.success) {
       this.log.warn(
         { event: handler.event, problems: parsed.error.issues.map((i) => `${i.path.join(".") || "payload"}: ${i.message}`) },

@@ -19,21 +19,8 @@ export type Serializer = "v1" | "v2";
 
 export type Decoded = { ok: true; message: Message } | { ok: false; error: string };
 
-/** A payload already encoded as JSON text: spliced into the frame as it is. */
-export class EncodedJson {
-  constructor(readonly text: string) {}
-}
-
 export function encode(message: Message, serializer: Serializer = "v2"): string {
   const { payload } = message;
-  if (payload instanceof EncodedJson) {
-    // The same text JSON.stringify would make around the payload, without encoding it again.
-    if (serializer === "v2") {
-      return `[${JSON.stringify(message.join_ref)},${JSON.stringify(message.ref)},${JSON.stringify(message.topic)},${JSON.stringify(message.event)},${payload.text}]`;
-    }
-    const joinRef = message.join_ref !== null ? `,"join_ref":${JSON.stringify(message.join_ref)}` : "";
-    return `{"topic":${JSON.stringify(message.topic)},"event":${JSON.stringify(message.event)},"payload":${payload.text},"ref":${JSON.stringify(message.ref)}${joinRef}}`;
-  }
   if (serializer === "v2") {
     return JSON.stringify([message.join_ref, message.ref, message.topic, message.event, payload]);
   }
@@ -44,6 +31,17 @@ export function encode(message: Message, serializer: Serializer = "v2"): string 
     ref: message.ref,
     ...(message.join_ref !== null ? { join_ref: message.join_ref } : {}),
   });
+}
+
+/**
+ * The V2 frame text for messages of one kind (one join_ref, topic and event) whose payloads are
+ * encoded already, the constant part JSON-encoded once: the answers' path, where encoding the
+ * same three strings again for every answer was a measurable share of a cheap request.
+ */
+export function encodedFrames(joinRef: Ref, topic: string, event: string): (ref: Ref, payloadText: string) => string {
+  const head = `[${JSON.stringify(joinRef)},`;
+  const tail = `,${JSON.stringify(topic)},${JSON.stringify(event)},`;
+  return (ref, payloadText) => `${head}${JSON.stringify(ref)}${tail}${payloadText}]`;
 }
 
 function isRef(value: unknown): value is Ref {

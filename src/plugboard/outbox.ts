@@ -18,8 +18,10 @@ export const RESEND_WINDOW_MS = 2_000;
 /** At most this many sent answers are remembered for resending and duplicate detection. */
 export const RECENT_LIMIT = 10_000;
 
+/** One request's answer, from its arrival until it is forgotten. */
 interface Entry {
   ref: string;
+  state: "running" | "held" | "sent";
   /** The answer as it goes on the wire: kept encoded, so an entry costs its bytes once. */
   text: string;
   receivedAt: number;
@@ -45,22 +47,27 @@ export interface OutboxTransport {
 }
 
 export class Outbox {
-  private readonly running = new Set<string>();
-  private readonly held = new Map<string, Entry>();
-  /** Sent answers by ref, for resending and duplicate detection. */
-  private readonly recent = new Map<string, Entry>();
   /**
-   * The same answers in send order, oldest at `head`; an answer sent again appears again at the
-   * end, and its earlier record (no longer the one in `recent`) is skipped. A plain array with a
-   * moving head, not the Map's own order: deleting a Map's oldest entries leaves holes that every
+   * Every ref this replica knows: running, answered and held, or answered and sent (then kept for
+   * resending and duplicate detection). One map, so a request costs one lookup on arrival.
+   */
+  private readonly entries = new Map<string, Entry>();
+  private running = 0;
+  /** Answers held while not joined, in the order they were finished. */
+  private held: Entry[] = [];
+  /**
+   * The sent answers in send order, oldest at `head`; an answer sent again appears again at the
+   * end, and its earlier record (no longer the one in `entries`) is skipped. A plain array with
+   * a moving head, not a Map's own order: deleting a Map's oldest entries leaves holes that every
    * later walk from its start steps over until V8 rehashes it, which cost a third of a cheap
    * request's CPU (bench/RESULTS.md, "The dispatch fast path").
    */
-  private order: Entry[] = [];
+  private sent: Entry[] = [];
   private head = 0;
   readonly stats: OutboxStats = { held: 0, resent: 0, expired: 0, duplicates: 0, oversized: 0 };
   /** The smallest answer size the plugboard is known to have refused (1009); Infinity until then. */
   private refusedBytes = Number.POSITIVE_INFINITY;
+  private idleWaiters: Array<() => void> = [];
 
   constructor(
     private readonly transport: OutboxTransport,
@@ -70,51 +77,58 @@ export class Outbox {
   ) {}
 
   /**
-   * Called when a request arrives: true when it should run. A duplicate of a running request
-   * is ignored; a duplicate of an answered one gets the same answer again.
+   * Called when a request arrives: true when it should run. A duplicate of a running or held
+   * request is ignored; a duplicate of an answered one gets the same answer again.
    */
   begin(ref: string): boolean {
-    if (this.running.has(ref) || this.held.has(ref)) {
+    const known = this.entries.get(ref);
+    if (known !== undefined) {
       this.stats.duplicates++;
+      if (known.state === "sent" && this.transport.canSend()) this.transport.send(ref, known.text);
       return false;
     }
-    const answered = this.recent.get(ref);
-    if (answered) {
-      this.stats.duplicates++;
-      if (this.transport.canSend()) this.transport.send(ref, answered.text);
-      return false;
-    }
-    this.running.add(ref);
+    this.entries.set(ref, { ref, state: "running", text: "", receivedAt: 0, sentAt: 0 });
+    this.running++;
     return true;
   }
 
   /** Sends an answer now, or holds it until the channel is joined again. */
   deliver(ref: string, payload: AnswerPayload, receivedAt: number): void {
-    this.running.delete(ref);
-    const entry: Entry = { ref, text: answerText(payload, this.format), receivedAt, sentAt: 0 };
-    if (this.transport.canSend()) this.sendEntry(ref, entry);
-    else this.held.set(ref, entry);
-    if (this.running.size === 0 && this.idleWaiters.length > 0) {
+    let entry = this.entries.get(ref);
+    if (entry?.state !== "running") {
+      // Not begun here (a caller that skipped begin): remembered all the same.
+      entry = { ref, state: "running", text: "", receivedAt: 0, sentAt: 0 };
+      this.entries.set(ref, entry);
+    } else {
+      this.running--;
+    }
+    entry.text = answerText(payload, this.format);
+    entry.receivedAt = receivedAt;
+    if (this.transport.canSend()) {
+      this.sendEntry(entry);
+    } else {
+      entry.state = "held";
+      this.held.push(entry);
+    }
+    if (this.running === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const wake of waiters) wake();
     }
   }
 
-  private idleWaiters: Array<() => void> = [];
-
   /** Resolves once every request that arrived has its answer delivered (sent or held). */
   whenNothingRunning(): Promise<void> {
-    if (this.running.size === 0) return Promise.resolve();
+    if (this.running === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   get heldCount(): number {
-    return this.held.size;
+    return this.held.length;
   }
 
   get runningCount(): number {
-    return this.running.size;
+    return this.running;
   }
 
   /**
@@ -126,23 +140,27 @@ export class Outbox {
     const now = this.now();
     if (lastHeardAt !== undefined) {
       const since = lastHeardAt - RESEND_WINDOW_MS;
-      const again = this.order.slice(this.head).filter((e) => this.recent.get(e.ref) === e && e.sentAt >= since && now - e.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS);
+      const again = this.sent.slice(this.head).filter((e) => this.isCurrent(e) && e.sentAt >= since && now - e.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS);
       for (const entry of again) {
         if (!this.transport.canSend()) return;
         this.stats.resent++;
-        this.sendEntry(entry.ref, entry);
+        this.sendEntry(entry);
       }
     }
-    for (const [ref, entry] of this.held) {
-      if (!this.transport.canSend()) return;
-      this.held.delete(ref);
+    const held = this.held;
+    let next = 0;
+    for (; next < held.length && this.transport.canSend(); next++) {
+      const entry = held[next]!;
       if (now - entry.receivedAt >= PLUGBOARD_REQUEST_TIMEOUT_MS) {
         this.stats.expired++;
+        this.entries.delete(entry.ref);
         continue;
       }
       this.stats.held++;
-      this.sendEntry(ref, entry);
+      this.sendEntry(entry);
     }
+    // What the connection did not take (it was lost again meanwhile) stays held.
+    this.held = held.slice(next);
   }
 
   /**
@@ -153,8 +171,9 @@ export class Outbox {
   frameRefused(lastHeardAt: number | undefined): number | undefined {
     const since = (lastHeardAt ?? this.now()) - RESEND_WINDOW_MS;
     let largest = 0;
-    for (const entry of this.recent.values()) {
-      if (entry.sentAt >= since) largest = Math.max(largest, Buffer.byteLength(entry.text));
+    for (let i = this.head; i < this.sent.length; i++) {
+      const entry = this.sent[i]!;
+      if (entry.sentAt >= since && this.isCurrent(entry)) largest = Math.max(largest, Buffer.byteLength(entry.text));
     }
     if (largest === 0) return undefined;
     // A second refusal below the first threshold means the limit is lower still: halve, so a run
@@ -163,39 +182,45 @@ export class Outbox {
     return largest;
   }
 
-  private sendEntry(ref: string, entry: Entry): void {
+  private sendEntry(entry: Entry): void {
     if (this.refusedBytes !== Number.POSITIVE_INFINITY) {
       if (exceedsBytes(entry.text, this.refusedBytes - 1)) {
         this.stats.oversized++;
-        this.transport.replaced?.(ref, Buffer.byteLength(entry.text), this.refusedBytes);
+        this.transport.replaced?.(entry.ref, Buffer.byteLength(entry.text), this.refusedBytes);
         entry.text = answerText(toAnswer(answerTooLarge()), this.format);
       }
     }
-    // A resend gets a record of its own: the earlier one goes stale in `order`.
-    const sent: Entry = entry.sentAt === 0 ? entry : { ref, text: entry.text, receivedAt: entry.receivedAt, sentAt: 0 };
-    sent.sentAt = this.now();
-    this.transport.send(ref, sent.text);
-    this.recent.set(ref, sent);
-    this.order.push(sent);
-    this.prune(sent.sentAt);
+    // A resend gets a record of its own: the earlier one goes stale in `sent`.
+    const record: Entry = entry.state === "sent" ? { ...entry } : entry;
+    record.state = "sent";
+    record.sentAt = this.now();
+    this.transport.send(record.ref, record.text);
+    if (record !== entry) this.entries.set(record.ref, record);
+    this.sent.push(record);
+    this.prune(record.sentAt);
+  }
+
+  /** Whether a record in `sent` is the ref's current one (not superseded by a resend, not forgotten). */
+  private isCurrent(entry: Entry): boolean {
+    return this.entries.get(entry.ref) === entry;
   }
 
   /**
-   * Forgets answers too old to matter, and the oldest beyond RECENT_LIMIT records: `order` is in
+   * Forgets answers too old to matter, and the oldest beyond RECENT_LIMIT records: `sent` is in
    * send order, so stop at the first young, current one.
    */
   private prune(now: number): void {
-    const { order, recent } = this;
-    while (this.head < order.length) {
-      const oldest = order[this.head]!;
-      const current = recent.get(oldest.ref) === oldest;
-      if (current && order.length - this.head <= RECENT_LIMIT && now - oldest.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS) break;
-      if (current) recent.delete(oldest.ref);
-      order[this.head++] = undefined as never;
+    const { sent } = this;
+    while (this.head < sent.length) {
+      const oldest = sent[this.head]!;
+      const current = this.isCurrent(oldest);
+      if (current && sent.length - this.head <= RECENT_LIMIT && now - oldest.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS) break;
+      if (current) this.entries.delete(oldest.ref);
+      sent[this.head++] = undefined as never;
     }
     // Drop the consumed front now and then: amortized O(1), and the array never holds more than twice its records.
-    if (this.head > 1024 && this.head * 2 > order.length) {
-      this.order = order.slice(this.head);
+    if (this.head > 1024 && this.head * 2 > sent.length) {
+      this.sent = sent.slice(this.head);
       this.head = 0;
     }
   }

@@ -46,7 +46,7 @@ export async function startConsumer(options: {
     actionsJson: registry.json,
     log: captured.log,
     handlers,
-    dispatch: (request) => dispatcher.dispatch(request),
+    dispatch: (request, done) => dispatcher.answer(request, done),
     onFatal: (reason, exitCode) => fatal.push({ reason, exitCode }),
     heartbeatIntervalMs: options.heartbeatIntervalMs ?? 30_000,
     reconnectAfterMs: () => 20,
