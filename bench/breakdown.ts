@@ -19,17 +19,20 @@ interface Frame {
   url: string;
 }
 
+/** The functions of src/plugboard/frames.ts that decode (the others encode). */
+const DECODING = new Set(["decode", "check", "isRef"]);
+
 /** The components, in the order a request meets them; `test` sees one frame. */
 const COMPONENTS: Array<{ name: string; test(f: Frame): boolean }> = [
   { name: "frame read (ws receiver, UTF-8 check)", test: (f) => /\/ws\/lib\/(receiver|buffer-util|validation|permessage-deflate)\.js$/.test(f.url) },
-  { name: "frame decode (JSON.parse, frame checks)", test: (f) => ours(f, "plugboard/frames") && f.functionName !== "encode" || ours(f, "plugboard/client") && f.functionName === "decodeFrame" },
+  { name: "frame decode (JSON.parse, frame checks)", test: (f) => ours(f, "plugboard/frames") && DECODING.has(f.functionName) || ours(f, "plugboard/client") && f.functionName === "decodeFrame" },
   { name: "phoenix client: channel dispatch", test: (f) => f.url.includes("/node_modules/phoenix/") || ours(f, "plugboard/client") && f.functionName === "onMessage" },
   { name: "request envelope validation (zod)", test: (f) => ours(f, "plugboard/client") && f.functionName === "runHandler" },
   { name: "request handler (events/request)", test: (f) => ours(f, "events/request") },
   { name: "field validation (zod, NUL check)", test: (f) => ours(f, "actions/validation") || ours(f, "actions/strict") },
   { name: "deadline timer and signal", test: (f) => f.url === "node:internal/timers" || f.url === "node:timers" || ours(f, "actions/request-context") },
   { name: "dispatcher (queue, slots, middleware)", test: (f) => ours(f, "actions/dispatcher") || ours(f, "actions/middleware") },
-  { name: "outbox bookkeeping", test: (f) => ours(f, "plugboard/outbox") },
+  { name: "outbox bookkeeping", test: (f) => ours(f, "plugboard/outbox") || ours(f, "plugboard/sent-answers") },
   { name: "metrics", test: (f) => f.url.includes("/node_modules/prom-client/") || ours(f, "ops/metrics") },
   { name: "logging", test: (f) => f.url.includes("/node_modules/pino") || f.url.includes("/node_modules/sonic-boom/") || ours(f, "ops/logger") },
   {

@@ -8,6 +8,7 @@
  *
  *   npm run bench:profile                 # both loads, 50,000 requests each
  *   npm run bench:profile -- greet 20000  # one load: logout (Logout, bad token → 401) or greet (examples/Greet.ts)
+ *   npm run bench:profile -- logout 5000 1  # … with 1 in flight (the latency figure's load) instead of 64
  */
 import { mkdirSync } from "node:fs";
 import path from "node:path";
@@ -29,16 +30,16 @@ type LoadName = keyof typeof LOADS;
 const OUT_DIR = path.resolve(".data/profiles");
 const quiet = createLogger({ level: "silent" });
 
-async function profileOne(load: LoadName, count: number, env: Record<string, string>): Promise<void> {
+async function profileOne(load: LoadName, count: number, inFlight: number, env: Record<string, string>): Promise<void> {
   const board = await DevPlugboard.start({ log: quiet });
   const consumer = spawnConsumer("node", { WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, LOG_LEVEL: "warn", NODE_ENV: "production", ...env }, { profile: true });
   try {
     await waitJoined(board);
     const request = () => LOADS[load];
-    await closedLoop(board, { count: Math.min(count, 10_000), inFlight: 64, request });
+    await closedLoop(board, { count: Math.min(count, 10_000), inFlight, request });
     await ask(consumer, { profile: "start", intervalUs: 100 }, (r) => (r as { profiling?: boolean }).profiling === true);
     const cpuBefore = cpuMs(consumer);
-    const result = await closedLoop(board, { count, inFlight: 64, request });
+    const result = await closedLoop(board, { count, inFlight, request });
     const cpuUs = (cpuMs(consumer) - cpuBefore) * 1000;
     const file = path.join(OUT_DIR, `${load}-${new Date().toISOString().replace(/[:.]/g, "-")}.cpuprofile`);
     await ask(consumer, { profile: "stop", file }, (r) => (r as { profiled?: string }).profiled === file);
@@ -49,7 +50,7 @@ async function profileOne(load: LoadName, count: number, env: Record<string, str
     const share = (ms: number) => `${((ms / totalMs) * 100).toFixed(1)}%`.padStart(6);
     const lines = [
       ``,
-      `${load}: ${result.count} requests (${statuses}) at ${Math.round(result.perSecond)} req/s; process CPU ${(cpuUs / result.count).toFixed(1)} µs/request (all threads, profiler running)`,
+      `${load}: ${result.count} requests (${statuses}), ${inFlight} in flight, at ${Math.round(result.perSecond)} req/s; process CPU ${(cpuUs / result.count).toFixed(1)} µs/request (all threads, profiler running)`,
       `main thread sampled: ${totalMs.toFixed(0)} ms over ${(result.seconds * 1000).toFixed(0)} ms — ${file}`,
       ``,
       `  µs/req   share  component`,
@@ -66,10 +67,11 @@ async function profileOne(load: LoadName, count: number, env: Record<string, str
 }
 
 async function main(): Promise<void> {
-  const [which, countText] = process.argv.slice(2);
+  const [which, countText, inFlightText] = process.argv.slice(2);
   const loads = which ? [which as LoadName] : (Object.keys(LOADS) as LoadName[]);
   for (const load of loads) if (!(load in LOADS)) throw new Error(`unknown load "${load}": one of ${Object.keys(LOADS).join(", ")}`);
   const count = Number(countText ?? "50000");
+  const inFlight = Number(inFlightText ?? "64");
   mkdirSync(OUT_DIR, { recursive: true });
   // The account actions need their database; Greet runs alone, compiled like any outside action.
   buildForTests();
@@ -77,11 +79,11 @@ async function main(): Promise<void> {
   try {
     for (const load of loads) {
       if (load === "greet") {
-        await profileOne(load, count, { ACTIONS_DIR: compiledFixtures("greet-only") });
+        await profileOne(load, count, inFlight, { ACTIONS_DIR: compiledFixtures("greet-only") });
       } else {
         const fresh = await createTestDatabase({ adminUrl: database.env.TEST_DATABASE_URL! });
         try {
-          await profileOne(load, count, { DATABASE_URL: fresh.url, JWT_SECRET: "bench-secret-bench-secret-bench-secret-0123" });
+          await profileOne(load, count, inFlight, { DATABASE_URL: fresh.url, JWT_SECRET: "bench-secret-bench-secret-bench-secret-0123" });
         } finally {
           await fresh.drop().catch(() => undefined);
         }

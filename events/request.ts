@@ -28,6 +28,6 @@ export default defineEvent({
     const receivedAt = Date.now();
     const ref = payload.response_ref;
     if (!outbox.begin(ref)) return;
-    dispatch({ action: payload.action, fields: payload.fields, response_ref: ref, bytes: frameBytes }, (answer) => outbox.deliver(ref, answer, receivedAt));
+    dispatch({ action: payload.action, fields: payload.fields, response_ref: ref, bytes: frameBytes }, (answer, text) => outbox.deliver(ref, answer, receivedAt, text));
   },
 });

@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Outbox, RECENT_LIMIT, RESEND_WINDOW_MS } from "../src/plugboard/outbox.ts";
+import { Outbox, RECENT_BYTES, RECENT_LIMIT, RESEND_WINDOW_MS } from "../src/plugboard/outbox.ts";
 import type { AnswerPayload } from "../src/actions/responses.ts";
 
 function setup() {
@@ -153,4 +153,18 @@ test("a frame the plugboard refused (1009): answers that large go out as a 500; 
   assert.equal(deliver("half", Math.floor(refused! / 2) + 100).status_code, 500);
   assert.equal(deliver("small", 1_000).status_code, 200);
   assert.equal(outbox.stats.oversized, 2);
+});
+
+test("answers past RECENT_BYTES of text: a duplicate of one whose text is gone is still never run again, and gets nothing", () => {
+  const { outbox, sent, now } = setup();
+  const big: AnswerPayload = { status: "success", status_code: 200, message: "x".repeat(RECENT_BYTES / 4), fields: null };
+  for (let i = 0; i < 6; i++) {
+    outbox.begin(`big${i}`);
+    outbox.deliver(`big${i}`, big, now());
+  }
+  assert.equal(sent.length, 6);
+  assert.equal(outbox.begin("big0"), false, "its text is gone, but it was answered: not run again");
+  assert.equal(outbox.begin("big5"), false);
+  assert.deepEqual(sent.slice(6), ["big5"], "only the kept one is answered again");
+  assert.equal(outbox.stats.duplicates, 2);
 });

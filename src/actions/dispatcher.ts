@@ -7,6 +7,7 @@ import type { Logger } from "../ops/logger.ts";
 import type { ProviderHost } from "../providers.ts";
 import type { Middleware } from "./middleware.ts";
 import { RequestContext } from "./request-context.ts";
+import { Deadlines, type Deadline } from "./deadlines.ts";
 import type { Registry, RegisteredAction } from "./registry.ts";
 import {
   ActionError,
@@ -83,6 +84,7 @@ export class Dispatcher {
   private lookAgain = false;
   private draining = false;
   private idleWaiters: Array<() => void> = [];
+  private readonly deadlines = new Deadlines();
   /** The contexts of the running actions, aborted together on a hard stop. */
   private readonly contexts = new Set<RequestContext>();
 
@@ -113,23 +115,24 @@ export class Dispatcher {
    * can make this replica send a frame the plugboard refuses.
    */
   dispatch(request: Request): Promise<AnswerPayload> {
-    return new Promise((resolve) => this.answer(request, resolve));
+    return new Promise((resolve) => this.answer(request, (payload) => resolve(payload)));
   }
 
   /**
-   * dispatch() as a callback: `done` is called exactly once with the wire payload — at once when
-   * the answer is known at once (404, 400, a synchronous action), else when the action's promise
-   * settles. The plugboard client's path: no promise is made for the request itself.
+   * dispatch() as a callback: `done` is called exactly once with the wire payload and its text in
+   * MESSAGE_FORMAT (encoded once, here) — at once when the answer is known at once (404, 400, a
+   * synchronous action), else when the action's promise settles. The plugboard client's path: no
+   * promise is made for the request itself.
    */
-  answer(request: Request, done: (payload: AnswerPayload) => void): void {
+  answer(request: Request, done: (payload: AnswerPayload, text: string) => void): void {
     const started = performance.now();
     let replied = false;
     const reply = (response: ActionResponse) => {
       if (replied) return;
       replied = true;
-      const payload = this.encodable(request, toAnswer(response));
+      const { payload, text } = this.encodable(request, toAnswer(response));
       this.options.observer?.answered?.(request.action, payload.status_code, performance.now() - started);
-      done(payload);
+      done(payload, text);
     };
     try {
       this.respond(request, reply);
@@ -141,22 +144,25 @@ export class Dispatcher {
     }
   }
 
-  /** The payload itself, or a small 500 when it cannot be encoded or is too large to send. */
-  private encodable(request: Request, payload: AnswerPayload): AnswerPayload {
+  /** The payload itself and its wire text, or a small 500's when it cannot be encoded or is too large to send. */
+  private encodable(request: Request, payload: AnswerPayload): { payload: AnswerPayload; text: string } {
     const limit = this.options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
+    const format = this.options.messageFormat ?? "text";
     let text: string;
     try {
-      text = answerText(payload, this.options.messageFormat ?? "text");
+      text = answerText(payload, format);
     } catch (error) {
       this.options.log.error({ err: error, action: printable(request.action), response_ref: request.response_ref }, "the answer cannot be encoded as JSON");
-      return toAnswer(internalError());
+      const replaced = toAnswer(internalError());
+      return { payload: replaced, text: answerText(replaced, format) };
     }
-    if (!exceedsBytes(text, limit)) return payload;
+    if (!exceedsBytes(text, limit)) return { payload, text };
     this.options.log.error(
       { action: printable(request.action), response_ref: request.response_ref, status_code: payload.status_code, bytes: Buffer.byteLength(text), limit },
       "answer larger than MAX_ANSWER_BYTES: replaced by a 500",
     );
-    return toAnswer(answerTooLarge());
+    const replaced = toAnswer(answerTooLarge());
+    return { payload: replaced, text: answerText(replaced, format) };
   }
 
   private respond(request: Request, reply: (response: ActionResponse) => void): void {
@@ -182,58 +188,50 @@ export class Dispatcher {
   private start(job: Job): void {
     // The deadline counts from arrival, so time spent queued counts too: the plugboard's
     // caller waits 30 s at most, whatever the reason. A job already past it never runs.
-    const remaining = job.receivedAt + (job.action.timeoutMs ?? this.options.actionTimeoutMs) - Date.now();
-    if (remaining <= 0) {
+    const timeoutMs = job.action.timeoutMs ?? this.options.actionTimeoutMs;
+    const waited = Date.now() - job.receivedAt;
+    if (waited >= timeoutMs) {
       job.resolve(timedOut());
       return;
     }
     this.running++;
     job.action.running++;
     let settled = false;
+    let deadline: Deadline | undefined;
     const finish = (response: ActionResponse) => {
       if (settled) return;
       settled = true;
-      clearTimeout(timer);
+      deadline?.cancel();
       this.contexts.delete(ctx);
       this.running--;
       job.action.running--;
       job.resolve(response);
       this.next();
     };
-
     const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers);
     this.contexts.add(ctx);
-    const timer = setTimeout(() => {
-      ctx.abort(new Error("action deadline passed"));
-      this.options.log.warn({ action: job.action.name, response_ref: job.ref }, "action timed out");
-      finish(timedOut());
-    }, remaining);
 
-    this.run(job.action, job.fields, ctx, finish);
-  }
-
-  /**
-   * Runs the action and calls `finish` with its checked response: at once when `run` returned
-   * one, or when its promise settles. Whatever `run` throws or rejects with is classified.
-   */
-  private run(action: RegisteredAction, fields: unknown, ctx: RequestContext, finish: (response: ActionResponse) => void): void {
     let result: unknown;
     try {
-      result = action.middleware.length === 0 ? action.instance.run(fields as never, ctx as never) : this.behindMiddleware(action, fields, ctx);
+      result = job.action.middleware.length === 0 ? job.action.instance.run(job.fields as never, ctx as never) : this.behindMiddleware(job.action, job.fields, ctx);
     } catch (error) {
       return finish(this.classify(error, ctx));
     }
-    if (isThenable(result)) {
-      try {
-        result.then(
-          (response) => finish(this.checked(action, response, ctx)),
-          (error: unknown) => finish(this.classify(error, ctx)),
-        );
-      } catch (error) {
-        finish(this.classify(error, ctx)); // a thenable whose then() throws
-      }
-    } else {
-      finish(this.checked(action, result, ctx));
+    // A synchronous action has answered already: no deadline to keep.
+    if (!isThenable(result)) return finish(this.checked(job.action, result, ctx));
+
+    deadline = this.deadlines.add(job.receivedAt + timeoutMs, () => {
+      ctx.abort(new Error("action deadline passed"));
+      this.options.log.warn({ action: job.action.name, response_ref: job.ref }, "action timed out");
+      finish(timedOut());
+    });
+    try {
+      result.then(
+        (response) => finish(this.checked(job.action, response, ctx)),
+        (error: unknown) => finish(this.classify(error, ctx)),
+      );
+    } catch (error) {
+      finish(this.classify(error, ctx)); // a thenable whose then() throws
     }
   }
 

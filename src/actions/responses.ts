@@ -106,24 +106,9 @@ export function wirePayload(payload: AnswerPayload, format: MessageFormat): unkn
   };
 }
 
-/**
- * Where an answer's wire text is kept, one key per format: on the payload itself, not enumerable
- * (deepEqual and JSON.stringify do not see it). A WeakMap did the same at twice the cost, its
- * ephemeron entries a share of every request's garbage collection (bench/RESULTS.md).
- */
-const WIRE_TEXT: Record<MessageFormat, symbol> = { text: Symbol("wire text"), answer: Symbol("wire text, answer format") };
-
-/**
- * The JSON text of an answer, made once: the dispatcher measures it (MAX_ANSWER_BYTES) and the
- * wire sends it, resends included, without encoding it again. Throws what JSON.stringify throws.
- */
+/** The JSON text of an answer as it goes on the wire in `format`. Throws what JSON.stringify throws. */
 export function answerText(payload: AnswerPayload, format: MessageFormat = "text"): string {
-  const key = WIRE_TEXT[format];
-  const cached = (payload as unknown as Record<symbol, string | undefined>)[key];
-  if (cached !== undefined) return cached;
-  const text = JSON.stringify(wirePayload(payload, format));
-  if (Object.isExtensible(payload)) Object.defineProperty(payload, key, { value: text });
-  return text;
+  return JSON.stringify(wirePayload(payload, format));
 }
 
 /** UTF-8 size of a text, counted only when its length leaves any doubt against `limit`. */

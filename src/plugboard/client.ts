@@ -28,8 +28,8 @@ export interface PlugboardClientOptions {
   actionsJson: string;
   log: Logger;
   handlers: readonly EventHandler[];
-  /** Answers a request: `done` is called once with the answer, perhaps before dispatch returns (src/actions/dispatcher.ts answer). */
-  dispatch(request: Request, done: (answer: AnswerPayload) => void): void;
+  /** Answers a request: `done` is called once with the answer and its wire text, perhaps before dispatch returns (src/actions/dispatcher.ts answer). */
+  dispatch(request: Request, done: (answer: AnswerPayload, text: string) => void): void;
   /** Called when the consumer must stop for good (e.g. service_deleted). */
   onFatal(reason: string, exitCode: number): void;
   heartbeatIntervalMs?: number;

@@ -14,8 +14,8 @@ export interface EventContext {
   log: Logger;
   state: PlugboardState;
   outbox: Outbox;
-  /** Answers a request: `done` is called once with the answer, perhaps before dispatch returns (src/actions/dispatcher.ts answer). */
-  dispatch(request: Request, done: (answer: AnswerPayload) => void): void;
+  /** Answers a request: `done` is called once with the answer and its wire text, perhaps before dispatch returns (src/actions/dispatcher.ts answer). */
+  dispatch(request: Request, done: (answer: AnswerPayload, text: string) => void): void;
   /** Stops serving for good (e.g. our service was deleted); the process exits with exitCode. */
   stop(reason: string, exitCode: number): void;
 }

@@ -8,25 +8,18 @@
  *  - a request whose ref is running or was just answered is never run a second time;
  *  - an answer whose frame made the plugboard close the socket (1009, message too big) is
  *    never sent again: from then on answers of that size or more go out as a small 500.
- * Every map here is bounded by time and by size, whatever the traffic.
+ * Everything kept here is bounded by time and by size, whatever the traffic.
  */
 import { PLUGBOARD_REQUEST_TIMEOUT_MS } from "./wire.ts";
+import { SentAnswers } from "./sent-answers.ts";
 import { answerText, answerTooLarge, exceedsBytes, toAnswer, type AnswerPayload, type MessageFormat } from "../actions/responses.ts";
 
 /** Answers sent this long before the last frame received on a lost connection are resent. */
 export const RESEND_WINDOW_MS = 2_000;
-/** At most this many sent answers are remembered for resending and duplicate detection. */
+/** At most this many sent answers are remembered for resending and duplicate detection… */
 export const RECENT_LIMIT = 10_000;
-
-/** One request's answer, from its arrival until it is forgotten. */
-interface Entry {
-  ref: string;
-  state: "running" | "held" | "sent";
-  /** The answer as it goes on the wire: kept encoded, so an entry costs its bytes once. */
-  text: string;
-  receivedAt: number;
-  sentAt: number;
-}
+/** …and at most this many bytes of their text (src/plugboard/sent-answers.ts). */
+export const RECENT_BYTES = 4 * 1024 * 1024;
 
 export interface OutboxStats {
   held: number;
@@ -46,24 +39,25 @@ export interface OutboxTransport {
   replaced?(ref: string, bytes: number, limit: number): void;
 }
 
+/** An answer finished while not joined, waiting for the rejoin. */
+interface Held {
+  ref: string;
+  /** The answer as it goes on the wire: kept encoded, so it is encoded once. */
+  text: string;
+  receivedAt: number;
+}
+
+/** The mark of a running request in `pending`. */
+const RUNNING = 0;
+
 export class Outbox {
-  /**
-   * Every ref this replica knows: running, answered and held, or answered and sent (then kept for
-   * resending and duplicate detection). One map, so a request costs one lookup on arrival.
-   */
-  private readonly entries = new Map<string, Entry>();
+  /** The refs of requests running (RUNNING) and of answers held (the answer): the few not answered yet. */
+  private readonly pending = new Map<string, Held | typeof RUNNING>();
   private running = 0;
   /** Answers held while not joined, in the order they were finished. */
-  private held: Entry[] = [];
-  /**
-   * The sent answers in send order, oldest at `head`; an answer sent again appears again at the
-   * end, and its earlier record (no longer the one in `entries`) is skipped. A plain array with
-   * a moving head, not a Map's own order: deleting a Map's oldest entries leaves holes that every
-   * later walk from its start steps over until V8 rehashes it, which cost a third of a cheap
-   * request's CPU (bench/RESULTS.md, "The dispatch fast path").
-   */
-  private sent: Entry[] = [];
-  private head = 0;
+  private held: Held[] = [];
+  /** The answers sent lately. */
+  private readonly sent = new SentAnswers(RECENT_LIMIT, RECENT_BYTES, PLUGBOARD_REQUEST_TIMEOUT_MS);
   readonly stats: OutboxStats = { held: 0, resent: 0, expired: 0, duplicates: 0, oversized: 0 };
   /** The smallest answer size the plugboard is known to have refused (1009); Infinity until then. */
   private refusedBytes = Number.POSITIVE_INFINITY;
@@ -78,37 +72,39 @@ export class Outbox {
 
   /**
    * Called when a request arrives: true when it should run. A duplicate of a running or held
-   * request is ignored; a duplicate of an answered one gets the same answer again.
+   * request is ignored; a duplicate of an answered one gets the same answer again (while its
+   * text is still kept).
    */
   begin(ref: string): boolean {
-    const known = this.entries.get(ref);
-    if (known !== undefined) {
+    if (this.pending.has(ref)) {
       this.stats.duplicates++;
-      if (known.state === "sent" && this.transport.canSend()) this.transport.send(ref, known.text);
       return false;
     }
-    this.entries.set(ref, { ref, state: "running", text: "", receivedAt: 0, sentAt: 0 });
+    if (this.sent.has(ref)) {
+      this.stats.duplicates++;
+      const text = this.sent.text(ref);
+      if (text !== undefined && this.transport.canSend()) this.transport.send(ref, text);
+      return false;
+    }
+    this.pending.set(ref, RUNNING);
     this.running++;
     return true;
   }
 
-  /** Sends an answer now, or holds it until the channel is joined again. */
-  deliver(ref: string, payload: AnswerPayload, receivedAt: number): void {
-    let entry = this.entries.get(ref);
-    if (entry?.state !== "running") {
-      // Not begun here (a caller that skipped begin): remembered all the same.
-      entry = { ref, state: "running", text: "", receivedAt: 0, sentAt: 0 };
-      this.entries.set(ref, entry);
-    } else {
-      this.running--;
-    }
-    entry.text = answerText(payload, this.format);
-    entry.receivedAt = receivedAt;
+  /**
+   * Sends an answer now, or holds it until the channel is joined again. `text` is the payload
+   * encoded in this outbox's format already (the dispatcher's), when the caller has it.
+   */
+  deliver(ref: string, payload: AnswerPayload, receivedAt: number, text?: string): void {
+    if (this.pending.get(ref) === RUNNING) this.running--;
+    const answer = text ?? answerText(payload, this.format);
     if (this.transport.canSend()) {
-      this.sendEntry(entry);
+      this.pending.delete(ref);
+      this.send(ref, answer, receivedAt);
     } else {
-      entry.state = "held";
-      this.held.push(entry);
+      const held: Held = { ref, text: answer, receivedAt };
+      this.pending.set(ref, held);
+      this.held.push(held);
     }
     if (this.running === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
@@ -139,25 +135,23 @@ export class Outbox {
   flushAfterRejoin(lastHeardAt: number | undefined): void {
     const now = this.now();
     if (lastHeardAt !== undefined) {
-      const since = lastHeardAt - RESEND_WINDOW_MS;
-      const again = this.sent.slice(this.head).filter((e) => this.isCurrent(e) && e.sentAt >= since && now - e.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS);
-      for (const entry of again) {
+      for (const answer of this.sent.since(lastHeardAt - RESEND_WINDOW_MS, now - PLUGBOARD_REQUEST_TIMEOUT_MS)) {
         if (!this.transport.canSend()) return;
         this.stats.resent++;
-        this.sendEntry(entry);
+        this.send(answer.ref, answer.text, answer.receivedAt);
       }
     }
     const held = this.held;
     let next = 0;
     for (; next < held.length && this.transport.canSend(); next++) {
       const entry = held[next]!;
+      this.pending.delete(entry.ref);
       if (now - entry.receivedAt >= PLUGBOARD_REQUEST_TIMEOUT_MS) {
         this.stats.expired++;
-        this.entries.delete(entry.ref);
         continue;
       }
       this.stats.held++;
-      this.sendEntry(entry);
+      this.send(entry.ref, entry.text, entry.receivedAt);
     }
     // What the connection did not take (it was lost again meanwhile) stays held.
     this.held = held.slice(next);
@@ -169,12 +163,7 @@ export class Outbox {
    * are never sent as they are again; returns that size, or undefined when none was sent.
    */
   frameRefused(lastHeardAt: number | undefined): number | undefined {
-    const since = (lastHeardAt ?? this.now()) - RESEND_WINDOW_MS;
-    let largest = 0;
-    for (let i = this.head; i < this.sent.length; i++) {
-      const entry = this.sent[i]!;
-      if (entry.sentAt >= since && this.isCurrent(entry)) largest = Math.max(largest, Buffer.byteLength(entry.text));
-    }
+    const largest = this.sent.largestSince((lastHeardAt ?? this.now()) - RESEND_WINDOW_MS);
     if (largest === 0) return undefined;
     // A second refusal below the first threshold means the limit is lower still: halve, so a run
     // of answers each just under the last threshold cannot close the socket again and again.
@@ -182,46 +171,14 @@ export class Outbox {
     return largest;
   }
 
-  private sendEntry(entry: Entry): void {
-    if (this.refusedBytes !== Number.POSITIVE_INFINITY) {
-      if (exceedsBytes(entry.text, this.refusedBytes - 1)) {
-        this.stats.oversized++;
-        this.transport.replaced?.(entry.ref, Buffer.byteLength(entry.text), this.refusedBytes);
-        entry.text = answerText(toAnswer(answerTooLarge()), this.format);
-      }
+  private send(ref: string, text: string, receivedAt: number): void {
+    if (this.refusedBytes !== Number.POSITIVE_INFINITY && exceedsBytes(text, this.refusedBytes - 1)) {
+      this.stats.oversized++;
+      this.transport.replaced?.(ref, Buffer.byteLength(text), this.refusedBytes);
+      text = answerText(toAnswer(answerTooLarge()), this.format);
     }
-    // A resend gets a record of its own: the earlier one goes stale in `sent`.
-    const record: Entry = entry.state === "sent" ? { ...entry } : entry;
-    record.state = "sent";
-    record.sentAt = this.now();
-    this.transport.send(record.ref, record.text);
-    if (record !== entry) this.entries.set(record.ref, record);
-    this.sent.push(record);
-    this.prune(record.sentAt);
-  }
-
-  /** Whether a record in `sent` is the ref's current one (not superseded by a resend, not forgotten). */
-  private isCurrent(entry: Entry): boolean {
-    return this.entries.get(entry.ref) === entry;
-  }
-
-  /**
-   * Forgets answers too old to matter, and the oldest beyond RECENT_LIMIT records: `sent` is in
-   * send order, so stop at the first young, current one.
-   */
-  private prune(now: number): void {
-    const { sent } = this;
-    while (this.head < sent.length) {
-      const oldest = sent[this.head]!;
-      const current = this.isCurrent(oldest);
-      if (current && sent.length - this.head <= RECENT_LIMIT && now - oldest.receivedAt < PLUGBOARD_REQUEST_TIMEOUT_MS) break;
-      if (current) this.entries.delete(oldest.ref);
-      sent[this.head++] = undefined as never;
-    }
-    // Drop the consumed front now and then: amortized O(1), and the array never holds more than twice its records.
-    if (this.head > 1024 && this.head * 2 > sent.length) {
-      this.sent = sent.slice(this.head);
-      this.head = 0;
-    }
+    const sentAt = this.now();
+    this.transport.send(ref, text);
+    this.sent.record(ref, text, receivedAt, sentAt);
   }
 }

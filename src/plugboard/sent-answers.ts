@@ -1,0 +1,145 @@
+/**
+ * The answers sent lately, kept for resending after a lost connection and for answering a
+ * duplicate request again (src/plugboard/outbox.ts): at most `limit` of them and at most
+ * `ringBytes` of their text, in send order, none older than the plugboard's 30 s.
+ *
+ * Their texts are copied into one byte ring outside the JavaScript heap and their times into typed
+ * arrays. Kept as strings and objects, tens of thousands of answers a second each outlived a few
+ * young-generation collections and were promoted, and the garbage collector then cost about as
+ * much as the rest of a cheap request (bench/RESULTS.md, "The dispatch fast path"). The byte
+ * bound also caps the memory large answers could take: 10,000 answers of 1 MiB were 10 GB before.
+ */
+
+/** A kept answer, for a resend. */
+export interface SentAnswer {
+  ref: string;
+  text: string;
+  receivedAt: number;
+}
+
+export class SentAnswers {
+  /** ref → its current slot. A slot whose ref maps elsewhere holds a stale record (the answer was sent again since). */
+  private readonly index = new Map<string, number>();
+  private readonly refs: Array<string | undefined>;
+  /** Where each text starts in the ring, counted in bytes ever written; -1 when it was not kept (larger than the ring). */
+  private readonly starts: Float64Array;
+  private readonly lengths: Int32Array;
+  private readonly sentAt: Float64Array;
+  private readonly receivedAt: Float64Array;
+  /** The oldest record's slot, and how many records there are (stale ones included). */
+  private oldest = 0;
+  private count = 0;
+  private readonly ring: Buffer;
+  /** Bytes written to the ring in total; the write position is this modulo its size. */
+  private written = 0;
+
+  constructor(
+    private readonly limit: number,
+    ringBytes: number,
+    /** How long an answer is worth keeping: the plugboard gives up on a request after this long. */
+    private readonly keepMs: number,
+  ) {
+    this.refs = new Array<string | undefined>(limit).fill(undefined);
+    this.starts = new Float64Array(limit);
+    this.lengths = new Int32Array(limit);
+    this.sentAt = new Float64Array(limit);
+    this.receivedAt = new Float64Array(limit);
+    this.ring = Buffer.allocUnsafe(ringBytes);
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  has(ref: string): boolean {
+    return this.index.has(ref);
+  }
+
+  /** The text sent for `ref`, when it is still kept. */
+  text(ref: string): string | undefined {
+    const slot = this.index.get(ref);
+    return slot === undefined ? undefined : this.textAt(slot);
+  }
+
+  /** Records an answer just sent; forgets the oldest beyond the limits. */
+  record(ref: string, text: string, receivedAt: number, sentAt: number): void {
+    this.forget(sentAt);
+    if (this.count === this.limit) this.dropOldest();
+    const slot = (this.oldest + this.count) % this.limit;
+    this.count++;
+    this.refs[slot] = ref;
+    this.sentAt[slot] = sentAt;
+    this.receivedAt[slot] = receivedAt;
+    this.store(slot, text);
+    this.index.set(ref, slot);
+  }
+
+  /** The current answers sent at or after `sentSince` for requests received after `receivedAfter`, oldest first. */
+  since(sentSince: number, receivedAfter: number): SentAnswer[] {
+    const found: SentAnswer[] = [];
+    this.eachCurrent((slot, ref) => {
+      if (this.sentAt[slot]! < sentSince || this.receivedAt[slot]! <= receivedAfter) return;
+      const text = this.textAt(slot);
+      if (text !== undefined) found.push({ ref, text, receivedAt: this.receivedAt[slot]! });
+    });
+    return found;
+  }
+
+  /** The largest answer (UTF-8 bytes) of those sent at or after `sentSince`; 0 when none. */
+  largestSince(sentSince: number): number {
+    let largest = 0;
+    this.eachCurrent((slot) => {
+      if (this.sentAt[slot]! >= sentSince) largest = Math.max(largest, this.lengths[slot]!);
+    });
+    return largest;
+  }
+
+  private eachCurrent(visit: (slot: number, ref: string) => void): void {
+    for (let i = 0; i < this.count; i++) {
+      const slot = (this.oldest + i) % this.limit;
+      const ref = this.refs[slot]!;
+      if (this.index.get(ref) === slot) visit(slot, ref);
+    }
+  }
+
+  /** Drops records from the oldest side while they are too old; send order is near enough arrival order to stop at the first young one. */
+  private forget(now: number): void {
+    while (this.count > 0 && now - this.receivedAt[this.oldest]! >= this.keepMs) this.dropOldest();
+  }
+
+  private dropOldest(): void {
+    const slot = this.oldest;
+    const ref = this.refs[slot]!;
+    if (this.index.get(ref) === slot) this.index.delete(ref);
+    this.refs[slot] = undefined;
+    this.oldest = (slot + 1) % this.limit;
+    this.count--;
+  }
+
+  /** Copies the text into the ring, from its start again when it does not fit before the end. */
+  private store(slot: number, text: string): void {
+    const size = this.ring.length;
+    const bytes = Buffer.byteLength(text, "utf8");
+    this.lengths[slot] = bytes;
+    if (bytes > size) {
+      this.starts[slot] = -1;
+      return;
+    }
+    let at = this.written % size;
+    if (at + bytes > size) {
+      this.written += size - at; // the tail is skipped
+      at = 0;
+    }
+    this.ring.write(text, at, "utf8");
+    this.starts[slot] = this.written;
+    this.written += bytes;
+  }
+
+  /** The slot's text, unless it was not kept or later texts have overwritten it in the ring. */
+  private textAt(slot: number): string | undefined {
+    const start = this.starts[slot]!;
+    if (start < 0 || start < this.written - this.ring.length) return undefined;
+    const at = start % this.ring.length;
+    return this.ring.toString("utf8", at, at + this.lengths[slot]!);
+  }
+}
