@@ -40,14 +40,22 @@ export function spawnHelper(script: string, env: Record<string, string>): ChildP
 }
 
 /**
- * The consumer, either way, with the same flags, preloads and environment. The preloads
- * (bench/loop-probe.mjs, and bench/profile-probe.mjs when asked) answer over the IPC channel.
+ * What the Docker image sets (Dockerfile): production mode, and health and metrics served, here on
+ * a free port, so the metrics' cost per request is in every figure. LOG_LEVEL warn keeps the
+ * benchmark's own output readable (the image logs info lines: start-up, not per request).
+ */
+const PRODUCTION_ENV = { NODE_ENV: "production", HEALTH_PORT: "0", LOG_LEVEL: "warn" };
+
+/**
+ * The consumer, either way, with the same flags, preloads and environment (PRODUCTION_ENV under
+ * `env`). The preloads (bench/loop-probe.mjs, and bench/profile-probe.mjs when asked) answer over
+ * the IPC channel.
  */
 export function spawnConsumer(runtime: Runtime, env: Record<string, string>, options: { profile?: boolean } = {}): ChildProcess {
   const probeFlags = ["--expose-gc", "--import", "./bench/loop-probe.mjs", ...(options.profile ? ["--import", "./bench/profile-probe.mjs"] : [])];
   return fork(runtime === "node" ? COMPILED_ENTRY : "src/main.ts", [], {
     execArgv: [...START_FLAGS, ...(runtime === "tsx" ? ["--import", "tsx"] : []), ...probeFlags],
-    env: { PATH: process.env.PATH, ...env },
+    env: { PATH: process.env.PATH, ...PRODUCTION_ENV, ...env },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });
 }

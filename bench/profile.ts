@@ -32,7 +32,7 @@ const quiet = createLogger({ level: "silent" });
 
 async function profileOne(load: LoadName, count: number, inFlight: number, env: Record<string, string>): Promise<void> {
   const board = await DevPlugboard.start({ log: quiet });
-  const consumer = spawnConsumer("node", { WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, LOG_LEVEL: "warn", NODE_ENV: "production", ...env }, { profile: true });
+  const consumer = spawnConsumer("node", { WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ...env }, { profile: true });
   try {
     await waitJoined(board);
     const request = () => LOADS[load];

@@ -50,7 +50,7 @@ const CHEAP = {
 } as const;
 const cheap = CHEAP.logout.request;
 /** Rounds of the dispatch figures, per kind of cheap request. */
-const ROUNDS = 5;
+const ROUNDS = 7;
 
 const fmt = (x: number, digits = 2) => x.toFixed(digits);
 const mb = (bytes: number) => bytes / 1024 / 1024;
@@ -81,8 +81,8 @@ async function dispatchFigures(kind: keyof typeof CHEAP, board: DevPlugboard, co
     type Round = { ours: Measured; bare: Measured; oursLatency: LoadResult; bareLatency: LoadResult };
     const rounds: Round[] = [];
     for (let round = 0; round < ROUNDS; round++) {
-      const bareRun = await measured(bare, () => closedLoop(bareBoard, { count: n(20_000), inFlight: 64, request }));
-      const oursRun = await measured(consumer, () => closedLoop(board, { count: n(20_000), inFlight: 64, request }));
+      const bareRun = await measured(bare, () => closedLoop(bareBoard, { count: n(30_000), inFlight: 64, request }));
+      const oursRun = await measured(consumer, () => closedLoop(board, { count: n(30_000), inFlight: 64, request }));
       const bareLatency = await closedLoop(bareBoard, { count: n(3000), inFlight: 1, request });
       const oursLatency = await closedLoop(board, { count: n(3000), inFlight: 1, request });
       rounds.push({ ours: oursRun, bare: bareRun, oursLatency, bareLatency });
@@ -114,7 +114,7 @@ const held = (yes: boolean) => (yes ? "yes" : "**no**");
 /** The trivial action's figures: a consumer of examples/Greet.ts alone (compiled like any app's action), no database. */
 async function greetFigures(rows: Row[]): Promise<void> {
   const board = await DevPlugboard.start({ log: quiet });
-  const consumer = spawnConsumer("node", { WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ACTIONS_DIR: compiledFixtures("greet-only"), LOG_LEVEL: "warn", NODE_ENV: "production" });
+  const consumer = spawnConsumer("node", { WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ACTIONS_DIR: compiledFixtures("greet-only") });
   try {
     await waitJoined(board);
     await dispatchFigures("greet", board, consumer, rows);
@@ -157,8 +157,6 @@ async function main(): Promise<void> {
     JWT_SECRET,
     DATABASE_URL: fresh.url,
     BCRYPT_COST: String(BCRYPT_COST),
-    LOG_LEVEL: "warn",
-    NODE_ENV: "production",
   });
   const board = await DevPlugboard.start({ log: quiet });
   const consumer = spawnConsumer("node", consumerEnv(board));

@@ -3,9 +3,14 @@
  * several apps can live in one process. The dispatcher reports answers and queue changes through
  * the DispatchObserver interface; everything else (connection, outbox, bcrypt pool) is read at
  * scrape time from the sources given to watch().
+ *
+ * Answers are counted here, in plain numbers per action, and handed to prom-client at scrape
+ * time: its per-call label hashing and checks for a counter, a histogram and two gauges were
+ * 1.75 µs of every request, more than a tenth of a cheap one (bench/RESULTS.md, "The dispatch
+ * fast path").
  */
 import type { LaneStats } from "../providers.ts";
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
 import type { DispatchObserver } from "../actions/dispatcher.ts";
 import type { ConnectionState } from "../plugboard/client.ts";
 import type { OutboxStats } from "../plugboard/outbox.ts";
@@ -43,36 +48,29 @@ export const METRIC_NAMES = {
   bcryptQueued: "vera_bcrypt_queue_length",
 } as const;
 
+/** One action label's answers: how many per status code, and their durations in DURATION_BUCKETS. */
+class AnswerCounts {
+  readonly byStatus = new Map<number, number>();
+  /** How many durations fell in each bucket (not cumulative); those above the last bound only in `count`. */
+  readonly buckets = new Float64Array(DURATION_BUCKETS.length);
+  sum = 0;
+  count = 0;
+}
+
 export class Metrics implements DispatchObserver {
   readonly registry = new Registry();
   private actions: ReadonlySet<string>;
   private sources: MetricsSources | undefined;
-  private readonly requests: Counter<"action" | "status_code">;
-  private readonly duration: Histogram<"action">;
-  private readonly inFlight: Gauge;
-  private readonly queued: Gauge;
+  private readonly answers = new Map<string, AnswerCounts>();
+  private inFlightNow = 0;
+  private queuedNow = 0;
 
   constructor(actionNames: readonly string[]) {
     this.actions = new Set(actionNames);
     const registers = [this.registry];
     // process_* and nodejs_* metrics, among them nodejs_eventloop_lag_* (monitorEventLoopDelay).
     collectDefaultMetrics({ register: this.registry });
-
-    this.requests = new Counter({
-      name: METRIC_NAMES.requests,
-      help: "Requests answered, by action and status code",
-      labelNames: ["action", "status_code"],
-      registers,
-    });
-    this.duration = new Histogram({
-      name: METRIC_NAMES.duration,
-      help: "Time from a request's arrival to its answer, by action",
-      labelNames: ["action"],
-      buckets: DURATION_BUCKETS,
-      registers,
-    });
-    this.inFlight = new Gauge({ name: METRIC_NAMES.inFlight, help: "Requests running now", registers });
-    this.queued = new Gauge({ name: METRIC_NAMES.queued, help: "Requests waiting for a free slot (MAX_CONCURRENCY)", registers });
+    this.registerAnswerMetrics(registers);
     this.registerSourceMetrics(registers);
   }
 
@@ -88,13 +86,26 @@ export class Metrics implements DispatchObserver {
 
   answered(action: unknown, statusCode: number, durationMs: number): void {
     const label = this.actionLabel(action);
-    this.requests.inc({ action: label, status_code: String(statusCode) });
-    this.duration.observe({ action: label }, durationMs / 1000);
+    let counts = this.answers.get(label);
+    if (counts === undefined) {
+      counts = new AnswerCounts();
+      this.answers.set(label, counts);
+    }
+    counts.byStatus.set(statusCode, (counts.byStatus.get(statusCode) ?? 0) + 1);
+    const seconds = durationMs / 1000;
+    counts.sum += seconds;
+    counts.count++;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      if (seconds <= DURATION_BUCKETS[i]!) {
+        counts.buckets[i]!++;
+        break;
+      }
+    }
   }
 
   queueChanged(inFlight: number, queued: number): void {
-    this.inFlight.set(inFlight);
-    this.queued.set(queued);
+    this.inFlightNow = inFlight;
+    this.queuedNow = queued;
   }
 
   /** The exposition text and its content type, for GET /metrics. */
@@ -104,6 +115,65 @@ export class Metrics implements DispatchObserver {
 
   private actionLabel(action: unknown): string {
     return typeof action === "string" && this.actions.has(action) ? action : UNKNOWN_ACTION;
+  }
+
+  /** The answers' counter, histogram and gauges, filled from the plain counts at scrape time. */
+  private registerAnswerMetrics(registers: Registry[]): void {
+    const metrics = this;
+    new Counter({
+      name: METRIC_NAMES.requests,
+      help: "Requests answered, by action and status code",
+      labelNames: ["action", "status_code"],
+      registers,
+      collect() {
+        // The counts only grow: set each series to its total.
+        this.reset();
+        for (const [action, counts] of metrics.answers) {
+          for (const [status, count] of counts.byStatus) this.inc({ action, status_code: String(status) }, count);
+        }
+      },
+    });
+    // prom-client's Histogram takes one observation per call, with no way to hand it counts made
+    // elsewhere; so this one is a metric of our own, in the shape prom-client's registry reads
+    // (name, help, type, get()), exposed exactly as its Histogram would be.
+    const histogram = {
+      name: METRIC_NAMES.duration,
+      help: "Time from a request's arrival to its answer, by action",
+      type: "histogram",
+      aggregator: "sum",
+      reset: () => metrics.answers.clear(),
+      get: async () => {
+        const values: Array<{ metricName: string; labels: Record<string, string | number>; value: number }> = [];
+        for (const [action, counts] of metrics.answers) {
+          let cumulative = 0;
+          DURATION_BUCKETS.forEach((le, i) => {
+            cumulative += counts.buckets[i]!;
+            values.push({ metricName: `${METRIC_NAMES.duration}_bucket`, labels: { le, action }, value: cumulative });
+          });
+          values.push({ metricName: `${METRIC_NAMES.duration}_bucket`, labels: { le: "+Inf", action }, value: counts.count });
+          values.push({ metricName: `${METRIC_NAMES.duration}_sum`, labels: { action }, value: counts.sum });
+          values.push({ metricName: `${METRIC_NAMES.duration}_count`, labels: { action }, value: counts.count });
+        }
+        return { name: histogram.name, help: histogram.help, type: histogram.type, aggregator: histogram.aggregator, values };
+      },
+    };
+    for (const registry of registers) registry.registerMetric(histogram as unknown as Metric);
+    new Gauge({
+      name: METRIC_NAMES.inFlight,
+      help: "Requests running now",
+      registers,
+      collect() {
+        this.set(metrics.inFlightNow);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.queued,
+      help: "Requests waiting for a free slot (MAX_CONCURRENCY)",
+      registers,
+      collect() {
+        this.set(metrics.queuedNow);
+      },
+    });
   }
 
   private registerSourceMetrics(registers: Registry[]): void {

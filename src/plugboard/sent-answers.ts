@@ -119,20 +119,23 @@ export class SentAnswers {
   /** Copies the text into the ring, from its start again when it does not fit before the end. */
   private store(slot: number, text: string): void {
     const size = this.ring.length;
-    const bytes = Buffer.byteLength(text, "utf8");
-    this.lengths[slot] = bytes;
+    let at = this.written % size;
+    // A text of n characters takes at most 3n bytes: when that fits, write it without measuring it first.
+    const room = text.length * 3 <= size - at;
+    const bytes = room ? 0 : Buffer.byteLength(text, "utf8");
     if (bytes > size) {
+      this.lengths[slot] = bytes;
       this.starts[slot] = -1;
       return;
     }
-    let at = this.written % size;
-    if (at + bytes > size) {
+    if (!room && at + bytes > size) {
       this.written += size - at; // the tail is skipped
       at = 0;
     }
-    this.ring.write(text, at, "utf8");
+    const written = this.ring.write(text, at, "utf8");
+    this.lengths[slot] = written;
     this.starts[slot] = this.written;
-    this.written += bytes;
+    this.written += written;
   }
 
   /** The slot's text, unless it was not kept or later texts have overwritten it in the ring. */
