@@ -83,8 +83,8 @@ async function dispatchFigures(kind: keyof typeof CHEAP, board: DevPlugboard, co
     for (let round = 0; round < ROUNDS; round++) {
       const bareRun = await measured(bare, () => closedLoop(bareBoard, { count: n(30_000), inFlight: 64, request }));
       const oursRun = await measured(consumer, () => closedLoop(board, { count: n(30_000), inFlight: 64, request }));
-      const bareLatency = await closedLoop(bareBoard, { count: n(3000), inFlight: 1, request });
-      const oursLatency = await closedLoop(board, { count: n(3000), inFlight: 1, request });
+      const bareLatency = await closedLoop(bareBoard, { count: n(5000), inFlight: 1, request });
+      const oursLatency = await closedLoop(board, { count: n(5000), inFlight: 1, request });
       rounds.push({ ours: oursRun, bare: bareRun, oursLatency, bareLatency });
     }
     const figure = (name: string, value: (r: Round, side: "ours" | "bare") => number, unit: (x: number) => string, target: string, holds: (ratio: number) => boolean, answers = "") => {

@@ -17,7 +17,7 @@ test("at most `limit` answers: the oldest go first", () => {
   const sent = new SentAnswers(3, 1024, 30_000);
   for (let i = 0; i < 5; i++) sent.record(`r${i}`, `t${i}`, T0, T0);
   assert.deepEqual(["r0", "r1", "r2", "r3", "r4"].map((r) => sent.has(r)), [false, false, true, true, true]);
-  assert.equal(sent.size, 3);
+  assert.deepEqual(["r2", "r3", "r4"].map((r) => sent.text(r)), ["t2", "t3", "t4"]);
 });
 
 test("at most `ringBytes` of text: an overwritten text is gone, its ref still known; a text larger than the ring is never kept", () => {
@@ -64,4 +64,13 @@ test("since() leaves out answers to requests the plugboard has given up on", () 
   sent.record("early", "e", T0, T0 + 29_000);
   sent.record("late", "l", T0 + 10_000, T0 + 29_500);
   assert.deepEqual(sent.since(T0 + 28_000, T0 + 30_500 - 30_000).map((s) => s.ref), ["late"]);
+});
+
+test("forgotten answers stay forgotten through the index's sweeps, over many times the limit", () => {
+  const sent = new SentAnswers(5, 1024, 30_000);
+  for (let i = 0; i < 1000; i++) sent.record(`r${i}`, `t${i}`, T0, T0);
+  for (let i = 0; i < 995; i++) assert.equal(sent.has(`r${i}`), false, `r${i}`);
+  for (let i = 995; i < 1000; i++) assert.equal(sent.text(`r${i}`), `t${i}`);
+  // A ref whose slot was reused by a later answer is not mistaken for it.
+  assert.equal(sent.text("r990"), undefined);
 });

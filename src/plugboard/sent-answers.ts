@@ -18,7 +18,12 @@ export interface SentAnswer {
 }
 
 export class SentAnswers {
-  /** ref → its current slot. A slot whose ref maps elsewhere holds a stale record (the answer was sent again since). */
+  /**
+   * ref → its current slot. A slot whose ref maps elsewhere holds a stale record (the answer was
+   * sent again since); an entry whose slot now holds another ref (or none) is a forgotten answer.
+   * Forgotten ones are not deleted one by one — a delete is a probe into a large map, a cache miss
+   * per request — but swept together once they are as many as the kept ones.
+   */
   private readonly index = new Map<string, number>();
   private readonly refs: Array<string | undefined>;
   /** Where each text starts in the ring, counted in bytes ever written; -1 when it was not kept (larger than the ring). */
@@ -47,18 +52,19 @@ export class SentAnswers {
     this.ring = Buffer.allocUnsafe(ringBytes);
   }
 
-  get size(): number {
-    return this.index.size;
-  }
-
   has(ref: string): boolean {
-    return this.index.has(ref);
+    return this.slotOf(ref) !== undefined;
   }
 
   /** The text sent for `ref`, when it is still kept. */
   text(ref: string): string | undefined {
-    const slot = this.index.get(ref);
+    const slot = this.slotOf(ref);
     return slot === undefined ? undefined : this.textAt(slot);
+  }
+
+  private slotOf(ref: string): number | undefined {
+    const slot = this.index.get(ref);
+    return slot !== undefined && this.refs[slot] === ref ? slot : undefined;
   }
 
   /** Records an answer just sent; forgets the oldest beyond the limits. */
@@ -72,6 +78,12 @@ export class SentAnswers {
     this.receivedAt[slot] = receivedAt;
     this.store(slot, text);
     this.index.set(ref, slot);
+    if (this.index.size > 2 * this.limit) this.sweep();
+  }
+
+  /** Deletes the index entries of forgotten answers (in one pass over the map: sequential, cheap). */
+  private sweep(): void {
+    for (const [ref, slot] of this.index) if (this.refs[slot] !== ref) this.index.delete(ref);
   }
 
   /** The current answers sent at or after `sentSince` for requests received after `receivedAfter`, oldest first. */
@@ -109,9 +121,7 @@ export class SentAnswers {
 
   private dropOldest(): void {
     const slot = this.oldest;
-    const ref = this.refs[slot]!;
-    if (this.index.get(ref) === slot) this.index.delete(ref);
-    this.refs[slot] = undefined;
+    this.refs[slot] = undefined; // its index entry, if current, is forgotten with it (swept later)
     this.oldest = (slot + 1) % this.limit;
     this.count--;
   }
