@@ -54,10 +54,41 @@ export interface LoginAttemptsTable {
   attempted_at: DefaultedTimestamp;
 }
 
+/** A role: the permissions it grants (`resource:action`, `resource:*`, `*`). See account/roles.ts. */
+export interface RolesTable {
+  name: string;
+  description: ColumnType<string, string | undefined, string>;
+  permissions: ColumnType<string[], string[] | undefined, string[]>;
+  created_at: DefaultedTimestamp;
+  updated_at: DefaultedTimestamp;
+}
+
+/** Who holds which role, granted by whom (null: an operator command) and when. */
+export interface UserRolesTable {
+  user_id: number;
+  role: string;
+  granted_by: number | null;
+  granted_at: DefaultedTimestamp;
+}
+
+/** The outbox of domain events (account/events.ts): written in the transaction of the change. */
+export interface EventsTable {
+  id: Generated<string>;
+  event_id: string;
+  event_type: string;
+  subject: string;
+  envelope: ColumnType<unknown, string, string>;
+  created_at: DefaultedTimestamp;
+  published_at: NullableTimestamp;
+}
+
 export interface Database {
   users: UsersTable;
   revocations: RevocationsTable;
   login_attempts: LoginAttemptsTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  events: EventsTable;
 }
 
 export type User = Selectable<UsersTable>;

@@ -3,6 +3,7 @@
  * framework's database, the password pool and the token keys, built by the `accounts` provider
  * (account/accounts.ts) from its settings, and closed when it stops.
  */
+import { Roles } from "./roles.ts";
 import type { Kysely } from "kysely";
 import type { Logger } from "vera-service";
 import type { AccountSettings } from "./settings.ts";
@@ -25,6 +26,8 @@ export interface Services {
   tokens: Tokens;
   users: Users;
   revocations: Revocations;
+  /** Roles, their permissions and who holds them. */
+  roles: Roles;
   throttle: LoginThrottle;
   /** The periodic purge of expired revocations, when started; closeServices stops it. */
   purge?: RevocationPurge;
@@ -72,6 +75,7 @@ export async function buildServices(
     tokens,
     users: new Users(db),
     revocations: new Revocations(db),
+    roles: new Roles(db),
     throttle: new LoginThrottle(db, config.login),
     ...(purge ? { purge } : {}),
   };

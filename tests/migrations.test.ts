@@ -65,7 +65,7 @@ describe("migrations", () => {
     try {
       const env = { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "info" };
       const first = await run(process.execPath, [MIGRATE_CLI], { env });
-      assert.match(first.stdout, /applied 4 migration\(s\)/);
+      assert.match(first.stdout, /applied 5 migration\(s\)/);
       const second = await run(process.execPath, [MIGRATE_CLI], { env });
       assert.match(second.stdout, /schema already up to date/);
       const failed = await run(process.execPath, [MIGRATE_CLI], { env: { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" } }).then(
@@ -83,7 +83,7 @@ describe("migrations", () => {
     try {
       const { rows } = await sql<{ table_name: string; column_name: string }>`
         select table_name, column_name from information_schema.columns
-        where table_schema = 'public' and table_name in ('users', 'revocations', 'login_attempts')
+        where table_schema = 'public' and table_name in ('users', 'revocations', 'login_attempts', 'roles', 'user_roles', 'events')
         order by table_name, ordinal_position`.execute(database.db);
       const columns = (table: string) => rows.filter((r) => r.table_name === table).map((r) => r.column_name);
       // Keys of the kysely table interfaces, spelled out: a change to either side shows here.
@@ -93,6 +93,9 @@ describe("migrations", () => {
       ]);
       assert.deepEqual(columns("revocations"), ["jti", "user_id", "expires_at", "created_at"]);
       assert.deepEqual(columns("login_attempts"), ["id", "identifier", "attempted_at"]);
+      assert.deepEqual(columns("roles"), ["name", "description", "permissions", "created_at", "updated_at"]);
+      assert.deepEqual(columns("user_roles"), ["user_id", "role", "granted_by", "granted_at"]);
+      assert.deepEqual(columns("events"), ["id", "event_id", "event_type", "subject", "envelope", "created_at", "published_at"]);
     } finally {
       await database.drop();
     }
