@@ -80,7 +80,7 @@ export class App {
             token: config.token,
             log: log.child({ component: "devboard" }),
           });
-      started = await startProviders(registry, config, log);
+      started = await startProviders(registry.providers, config, log);
     } catch (error) {
       await board?.stop();
       throw error;

@@ -8,6 +8,7 @@ export { Action, type ActionDefinition, type BaseContext, type Context, type Fie
 export { middleware, type Middleware, type MiddlewareCall, type MiddlewareDefinition } from "./actions/middleware.ts";
 export { provider, type LaneStats, type Provider, type ProviderDefinition, type ProviderStart, type SettingsMode } from "./providers.ts";
 export { postgres, type Postgres } from "./db/postgres.ts";
+export { runCommand, type CommandContext } from "./command.ts";
 export { isUniqueViolation } from "./db/errors.ts";
 export { intSetting, optionalSetting } from "./config.ts";
 export { invalidFieldsAnswer, type FieldError } from "./actions/validation.ts";

@@ -2,13 +2,12 @@
  * What the loaded actions need, started: the settings of every provider checked first (one
  * ConfigError listing every problem, before anything connects), then the database when a
  * provider needs `postgres` (src/db/postgres.ts), then the providers in dependency order. The
- * app and the test kit (src/testing.ts) both start theirs here. Nothing starts that no action needs.
+ * app, the test kit (src/testing.ts) and operator commands (src/command.ts) start theirs here. Nothing starts that no action needs.
  */
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
-import type { Registry } from "./actions/registry.ts";
 import { openPostgres, postgres, type Postgres } from "./db/postgres.ts";
-import { dependencyOrder, ProviderHost } from "./providers.ts";
+import { dependencyOrder, ProviderHost, type Provider } from "./providers.ts";
 
 export interface StartedProviders {
   providers: ProviderHost;
@@ -19,12 +18,12 @@ export interface StartedProviders {
 }
 
 export async function startProviders(
-  registry: Registry,
+  /** What the loaded actions need (registry.providers), or what a command needs. */
+  wanted: readonly Provider<unknown>[],
   config: Readonly<Config>,
   log: Logger,
 ): Promise<StartedProviders> {
   const providers = new ProviderHost({ log, production: config.production, test: config.nodeEnv === "test", dataDir: config.dataDir, env: config.env });
-  const wanted = registry.providers;
   providers.check(wanted);
   // The database connects (and migrates) while the providers that do not need it start.
   const database = dependencyOrder(wanted).includes(postgres) ? openPostgres(config, log) : undefined;

@@ -51,7 +51,7 @@ export async function startTestKit(options: TestKitOptions): Promise<TestKit> {
       : new Registry(options.actions.filter(isActionClass).map((cls) => register(cls, "(test kit)")));
   let started;
   try {
-    started = await startProviders(registry, config, log);
+    started = await startProviders(registry.providers, config, log);
   } catch (error) {
     removeDataDir();
     throw error;

@@ -1,0 +1,23 @@
+/**
+ * `npm run roles -- <command>`: what no action may do with roles, on the service's own database
+ * settings (in the container: `node dist/account/roles-cli.js <command>`). The first
+ * administrator is made this way: `npm run roles -- grant alice admin`.
+ *
+ *   define <role> <permission>... [--description <text>]   create a role, or replace its permissions
+ *   grant <username> <role>                                 give an account a role
+ *   revoke <username> <role>                                take it back (the account's tokens minted before stop working)
+ *   list [<username>]                                       the roles, or one account's roles and permissions
+ *
+ * Exit codes: 0 done (also when there was nothing to change), 1 an unknown account or role or a
+ * failure, 2 a usage or configuration problem.
+ */
+import { runCommand } from "vera-service";
+import { accounts } from "./accounts.ts";
+import { USAGE, executeRolesCommand, parseRolesCommand } from "./roles-command.ts";
+
+const parsed = parseRolesCommand(process.argv.slice(2));
+if ("problem" in parsed) {
+  process.stderr.write(`${parsed.problem}\n${USAGE}\n`);
+  process.exit(2);
+}
+await runCommand([accounts], (ctx) => executeRolesCommand(parsed, ctx));

@@ -1,0 +1,90 @@
+/** The roles commands (account/roles-cli.ts): parsing the arguments and carrying them out. */
+import type { CommandContext } from "vera-service";
+import { accounts } from "./accounts.ts";
+import { normalizeUsername } from "./identifiers.ts";
+import { PERMISSION, ROLE_NAME } from "./roles.ts";
+
+export const USAGE = `usage: npm run roles -- define <role> <permission>... [--description <text>]
+                     grant <username> <role>
+                     revoke <username> <role>
+                     list [<username>]
+roles: lower-case letters, digits, - and _ (at most 64); permissions: resource:action, resource:*, or *`;
+
+export type RolesCommand =
+  | { kind: "define"; role: string; permissions: string[]; description: string | undefined }
+  | { kind: "grant" | "revoke"; username: string; role: string }
+  | { kind: "list"; username: string | undefined };
+
+/** The command in the arguments, or what is wrong with them. */
+export function parseRolesCommand(args: readonly string[]): RolesCommand | { problem: string } {
+  const [verb, ...rest] = args;
+  const badRole = (role: string | undefined) => (role === undefined || !ROLE_NAME.test(role) ? `not a role name: ${JSON.stringify(role ?? "")}` : undefined);
+  switch (verb) {
+    case "define": {
+      const at = rest.indexOf("--description");
+      const description = at === -1 ? undefined : rest[at + 1];
+      if (at !== -1 && description === undefined) return { problem: "--description needs a text" };
+      const [role, ...permissions] = at === -1 ? rest : [...rest.slice(0, at), ...rest.slice(at + 2)];
+      const problem = badRole(role) ?? permissions.map((p) => (PERMISSION.test(p) ? undefined : `not a permission: ${JSON.stringify(p)}`)).find(Boolean);
+      if (problem) return { problem };
+      return { kind: "define", role: role!, permissions, description };
+    }
+    case "grant":
+    case "revoke": {
+      const [username, role, extra] = rest;
+      if (!username || extra !== undefined) return { problem: `${verb} takes a username and a role` };
+      const problem = badRole(role);
+      return problem ? { problem } : { kind: verb, username, role: role! };
+    }
+    case "list":
+      if (rest.length > 1) return { problem: "list takes at most a username" };
+      return { kind: "list", username: rest[0] };
+    default:
+      return { problem: verb === undefined ? "no command" : `unknown command: ${JSON.stringify(verb)}` };
+  }
+}
+
+export async function executeRolesCommand(command: RolesCommand, { get, print }: CommandContext): Promise<number> {
+  const { roles, users } = get(accounts);
+  const accountOf = async (username: string) => {
+    const user = await users.findLive({ kind: "username", normalized: normalizeUsername(username), typed: username });
+    if (!user) print(`no account with the username ${JSON.stringify(username)}`);
+    return user;
+  };
+  switch (command.kind) {
+    case "define": {
+      const done = await roles.define(command.role, command.permissions, command.description);
+      print(`${done} role ${command.role}: ${command.permissions.join(" ") || "(no permissions)"}`);
+      return 0;
+    }
+    case "grant":
+    case "revoke": {
+      const user = await accountOf(command.username);
+      if (!user) return 1;
+      if (command.kind === "grant") {
+        const done = await roles.grant(user.id, command.role, null);
+        if (done === "no such role") {
+          print(`no role ${command.role}: define it first (npm run roles -- define ${command.role} <permission>...)`);
+          return 1;
+        }
+        print(done === "granted" ? `granted ${command.role} to ${command.username}` : `${command.username} already holds ${command.role}`);
+        return 0;
+      }
+      const done = await roles.revoke(user.id, command.role, null);
+      print(done === "revoked" ? `revoked ${command.role} from ${command.username}; the account's tokens minted until now no longer work` : `${command.username} does not hold ${command.role}`);
+      return 0;
+    }
+    case "list": {
+      if (command.username === undefined) {
+        for (const role of await roles.list()) print(`${role.name}\t${role.permissions.join(" ") || "-"}\t${role.holders} holder(s)\t${role.description}`);
+        return 0;
+      }
+      const user = await accountOf(command.username);
+      if (!user) return 1;
+      const held = await roles.rolesOf(user.id);
+      print(`${command.username}: roles ${held.join(" ") || "-"}; permissions ${(await roles.permissionsOf(user.id)).join(" ") || "-"}`);
+      return 0;
+    }
+  }
+}
+

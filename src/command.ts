@@ -1,0 +1,49 @@
+/**
+ * An app's operator command — what no action may do, such as making the first administrator
+ * (`npm run roles -- grant alice admin`). It reads the service's configuration (the
+ * environment; with no database configured, the embedded one under DATA_DIR that `npm start`
+ * uses), starts the providers it needs as the service would (migrations included), runs, closes
+ * them, and exits with the code `run` returns. Logs go to stderr, at warn unless LOG_LEVEL says
+ * otherwise: stdout is the command's own output.
+ */
+import { EXIT_CODE } from "./ops/exit-codes.ts";
+import { ConfigError } from "./config.ts";
+import { createLogger, flushLogs, type Logger } from "./ops/logger.ts";
+import { loadConfigOrExit } from "./ops/startup.ts";
+import type { Provider } from "./providers.ts";
+import { startProviders } from "./start-providers.ts";
+
+export interface CommandContext {
+  get<T>(provider: Provider<T>): T;
+  log: Logger;
+  /** Writes a line of the command's output (stdout). */
+  print(line: string): void;
+}
+
+export async function runCommand(needs: readonly Provider<unknown>[], run: (ctx: CommandContext) => Promise<number>): Promise<never> {
+  const config = loadConfigOrExit();
+  const log = createLogger({
+    level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel,
+    format: config.logFormat ?? (process.stderr.isTTY ? "pretty" : "json"),
+    destination: process.stderr,
+  });
+  let code: number = EXIT_CODE.failed;
+  try {
+    const started = await startProviders(needs, config, log);
+    try {
+      code = await run({ get: (provider) => started.providers.get(provider), log, print: (line) => process.stdout.write(`${line}\n`) });
+    } finally {
+      await started.close();
+    }
+  } catch (error) {
+    if (error instanceof ConfigError) {
+      for (const problem of error.problems) log.fatal({ problem }, `configuration: ${problem}`);
+      code = EXIT_CODE.config;
+    } else {
+      log.fatal({ err: error }, "the command failed");
+      code = EXIT_CODE.failed;
+    }
+  }
+  flushLogs();
+  process.exit(code);
+}
