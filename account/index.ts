@@ -4,7 +4,8 @@
  * both sides of that line): its provider, its sign-in middleware, its settings.
  */
 export { accounts, type Accounts } from "./accounts.ts";
-export { signedIn, JWT_FIELD, type SignedIn, type SignedInContext } from "./guard.ts";
+export { signedIn, requirePermission, requireRole, JWT_FIELD, type Permitted, type PermittedContext, type SignedIn, type SignedInContext } from "./guard.ts";
+export { ADMIN_ROLE, ROLE_NAME, grants } from "./roles.ts";
 export { attemptClaim, attemptPassword, THROTTLE_KEY } from "./attempts.ts";
 export { authenticate } from "./authenticate.ts";
 export { confirmPassword } from "./confirm-password.ts";
@@ -15,3 +16,4 @@ export { mintToken } from "./mint.ts";
 export { tokenFields, unixSeconds } from "./token-fields.ts";
 export type { User } from "./schema.ts";
 export { IdentifierTakenError, UserExistsError, type AccountChanges } from "./users.ts";
+export { namedAccount, roleChangeSchema } from "./role-actions.ts";

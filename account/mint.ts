@@ -9,6 +9,7 @@
  *   comparing the old password), the token is dropped. A change after that re-read has a cut-off
  *   second ≥ the token's iat, so the rule refuses the token by itself.
  */
+import type { Roles } from "./roles.ts";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { User } from "./schema.ts";
 import type { Users } from "./users.ts";
@@ -25,7 +26,7 @@ export type Minted = { jwt: string; claims: TokenClaims };
  * changed its cut-off or was deleted since that row was read.
  */
 export async function mintToken(
-  deps: { tokens: Tokens; users: Users },
+  deps: { tokens: Tokens; users: Users; roles: Roles },
   user: Pick<User, "id" | "tokens_valid_after">,
   lifetime: Lifetime,
   signal?: AbortSignal,
@@ -41,7 +42,9 @@ export async function mintToken(
       await sleep(Math.max(5, 1000 - (Date.now() % 1000)), undefined, signal ? { signal } : undefined);
     }
   }
-  const token = tokens.sign(String(user.id), lifetime);
+  // The roles at minting go into the token: other services read them without calling back. A
+  // role granted later shows at the next login; one revoked later ends this token (account/roles.ts).
+  const token = tokens.sign(String(user.id), lifetime, await deps.roles.rolesOf(user.id));
   const now = await users.findById(user.id);
   if (!now || now.deleted_at !== null || now.tokens_valid_after?.getTime() !== user.tokens_valid_after?.getTime()) return undefined;
   return token;

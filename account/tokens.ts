@@ -39,6 +39,8 @@ export interface TokenClaims {
   iat: number;
   exp: number;
   nbf?: number;
+  /** The account's role names when the token was minted (account/roles.ts); absent in tokens from before roles. */
+  roles?: string[];
 }
 
 /** Why a token was refused; shown to the caller as `Invalid token: <reason>`. */
@@ -136,7 +138,7 @@ export class Tokens {
   }
 
   /** Signs a token for a subject (the user id) with a fresh jti. */
-  sign(subject: string, lifetime: Lifetime): { jwt: string; claims: TokenClaims } {
+  sign(subject: string, lifetime: Lifetime, roles?: readonly string[]): { jwt: string; claims: TokenClaims } {
     const claims: TokenClaims = {
       jti: randomUUID(),
       sub: subject,
@@ -146,6 +148,7 @@ export class Tokens {
       // exp is set here, never through jsonwebtoken's expiresIn (which reads "3600" as 3.6 s).
       exp: lifetime.expiresAt,
       ...(lifetime.notBefore !== undefined ? { nbf: lifetime.notBefore } : {}),
+      ...(roles !== undefined ? { roles: [...roles] } : {}),
     };
     const token = jwt.sign(claims, this.keys.signing, {
       algorithm: this.options.algorithm,
@@ -186,7 +189,7 @@ export class Tokens {
     } catch (error) {
       return { valid: false, reason: rejection(error) };
     }
-    const { jti, sub, iss, aud, iat, exp, nbf } = payload;
+    const { jti, sub, iss, aud, iat, exp, nbf, roles } = payload;
     if (
       typeof jti !== "string" ||
       !UUID.test(jti) ||
@@ -196,11 +199,12 @@ export class Tokens {
       aud === undefined ||
       typeof iat !== "number" ||
       typeof exp !== "number" ||
-      (nbf !== undefined && typeof nbf !== "number")
+      (nbf !== undefined && typeof nbf !== "number") ||
+      (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === "string")))
     ) {
       return { valid: false, reason: "missing claims" };
     }
-    return { valid: true, claims: { jti, sub, iss, aud, iat, exp, ...(nbf !== undefined ? { nbf } : {}) } };
+    return { valid: true, claims: { jti, sub, iss, aud, iat, exp, ...(nbf !== undefined ? { nbf } : {}), ...(roles !== undefined ? { roles: roles as string[] } : {}) } };
   }
 }
 

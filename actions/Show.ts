@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Action, ok, type ActionResponse, type Fields } from "vera-service";
-import { ACCOUNT_MESSAGES, type User, signedIn, type SignedInContext } from "../account/index.ts";
+import { ACCOUNT_MESSAGES, accounts, type User, signedIn, type SignedInContext } from "../account/index.ts";
 
 /** What a user may see of their account: never the digest, the normalized forms or the cut-off. */
 export interface AccountView {
@@ -30,7 +30,7 @@ export class Show extends Action.with({
   use: [signedIn],
   schema: z.object({}),
 }) {
-  run(_fields: Fields<typeof Show>, ctx: SignedInContext): ActionResponse {
-    return ok(ACCOUNT_MESSAGES.userShown, accountView(ctx.user));
+  async run(_fields: Fields<typeof Show>, ctx: SignedInContext): Promise<ActionResponse> {
+    return ok(ACCOUNT_MESSAGES.userShown, { ...accountView(ctx.user), roles: await ctx.get(accounts).roles.rolesOf(ctx.user.id) });
   }
 }

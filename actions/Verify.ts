@@ -22,6 +22,8 @@ export class Verify extends Action.with({
     const auth = await authenticate(ctx.get(accounts), fields.jwt);
     if (!auth.ok) return ok(ACCOUNT_MESSAGES.introspected, INACTIVE);
     const { claims, user } = auth;
+    // The roles the token carries (a revoked one has ended the token already), and what they grant now.
+    const roles = claims.roles ?? [];
     return ok(ACCOUNT_MESSAGES.introspected, {
       active: true,
       sub: claims.sub,
@@ -32,6 +34,8 @@ export class Verify extends Action.with({
       iss: claims.iss,
       aud: claims.aud,
       username: user.username,
+      roles,
+      permissions: await ctx.get(accounts).roles.permissionsOfRoles(roles),
     });
   }
 }

@@ -17,7 +17,7 @@ describe("account lifecycle: Verify and Show", () => {
   const { dispatch, summary, login, verify, isActive, claimsOf, userRow, forge } = lifecycleHelpers(() => accounts);
 
   describe("Verify", () => {
-    test("an active token: 200 with exactly active, sub, jti, iat, exp, iss, aud, username", async () => {
+    test("an active token: 200 with exactly active, sub, jti, iat, exp, iss, aud, username, roles, permissions", async () => {
       const token = await register(accounts, { username: "Verity", email: "verity@example.com" });
       const answer = await verify(token);
       assert.deepEqual(summary(answer), [200, "success", "Token introspected"]);
@@ -31,6 +31,8 @@ describe("account lifecycle: Verify and Show", () => {
         iss: "vera-service",
         aud: "vera-clients",
         username: "Verity",
+        roles: [],
+        permissions: [],
       });
     });
 
@@ -76,7 +78,7 @@ describe("account lifecycle: Verify and Show", () => {
   });
 
   describe("Show", () => {
-    test("200 with exactly id, username, name, email, phone_number, created_at, updated_at; never the digest", async () => {
+    test("200 with exactly id, username, name, email, phone_number, created_at, updated_at, roles; never the digest", async () => {
       const token = await register(accounts, { name: "Sho Wing", username: "Shower", email: "Show@Example.com", phone_number: "+1 202-555-0143" });
       const answer = await dispatch("Show", { jwt: token });
       assert.deepEqual(summary(answer), [200, "success", "User found"]);
@@ -89,6 +91,7 @@ describe("account lifecycle: Verify and Show", () => {
         phone_number: "+12025550143",
         created_at: row.created_at.toISOString(),
         updated_at: row.updated_at.toISOString(),
+        roles: [],
       });
       const text = JSON.stringify(answer);
       assert.ok(!text.includes(row.password_digest) && !text.includes("$2"), "no digest in the answer");

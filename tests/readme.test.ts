@@ -65,6 +65,7 @@ const EXERCISED: Record<string, () => void> = {
   // The benchmarks print figures rather than pass or fail; their scripts must at least exist.
   "npm run bench": () => entryOf("bench"),
   "npm run soak": () => entryOf("soak"),
+  "npm run roles": () => assert.ok(read("tests/roles-command.test.ts").includes(path.relative("dist", entryOf("roles"))), "tests/roles-command.test.ts runs it"),
 };
 
 test("the README's test of a custom action is examples/Welcome.test.ts, which npm test runs", () => {

@@ -1,0 +1,19 @@
+import { Action, conflict, notFound, ok, type ActionResponse, type Fields } from "vera-service";
+import { ACCOUNT_MESSAGES, accounts, namedAccount, requirePermission, roleChangeSchema, type PermittedContext } from "../account/index.ts";
+
+export class RevokeRole extends Action.with({
+  description: "Take a role back; the account's older tokens stop working (needs roles:assign)",
+  use: [requirePermission("roles:assign")],
+  schema: roleChangeSchema,
+}) {
+  async run(fields: Fields<typeof RevokeRole>, ctx: PermittedContext): Promise<ActionResponse> {
+    const user = await namedAccount(ctx, fields.username);
+    if (!("id" in user)) return user;
+    const { roles } = ctx.get(accounts);
+    if (!(await roles.exists(fields.role))) return notFound(ACCOUNT_MESSAGES.unknownRole);
+    const done = await roles.revoke(user.id, fields.role, ctx.user.id);
+    if (done === "not held") return conflict(ACCOUNT_MESSAGES.roleNotHeld);
+    ctx.log.info({ event: "role_revoked", user_id: user.id, role: fields.role, by: ctx.user.id }, "role revoked");
+    return ok(ACCOUNT_MESSAGES.roleRevoked, { username: user.username, role: fields.role });
+  }
+}
