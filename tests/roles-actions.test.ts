@@ -11,6 +11,9 @@ import { freePort } from "../src/net.ts";
 import { createDatabase } from "../src/db/database.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { Roles } from "../account/roles.ts";
+import { requireRole } from "../account/guard.ts";
+import type { MiddlewareCall } from "../src/actions/middleware.ts";
+import { ok } from "../src/actions/responses.ts";
 import type { Database } from "../account/schema.ts";
 
 let accounts: Accounts;
@@ -118,6 +121,18 @@ describe("AssignRole and RevokeRole", () => {
     assert.equal(protoAnswer.status, 400);
     assert.match(String(protoAnswer.message), /__proto__: is not a known field/);
     assert.ok((await accounts.services.roles.list()).some((r) => r.name === "admin"), "the roles table is still there");
+  });
+});
+
+describe("requireRole", () => {
+  test("lets a holder of the role through with its permissions, refuses others with 403, bad tokens with 401", async () => {
+    const guard = requireRole("admin");
+    const ctx = { get: () => accounts.services } as unknown as MiddlewareCall["ctx"];
+    const through = (jwt: string) => guard.handle({ action: "Test", fields: { jwt }, ctx }, async (adds) => ok("through", { user: adds.user.username, permissions: adds.permissions }));
+    assert.deepEqual(await through(adminToken), { status_code: 200, message: "through", fields: { user: "root", permissions: ["*"] } });
+    await register(accounts, { username: "not-admin" });
+    assert.deepEqual(await through(await login("not-admin")), { status_code: 403, message: "Forbidden: role admin required", fields: null });
+    assert.equal((await through("not-a-jwt")).status_code, 401);
   });
 });
 
