@@ -210,6 +210,11 @@ test("the image, run without Docker: its runtime stage's files (the build output
   const healthy = spawnSync(process.execPath, probe.slice(1), { cwd: app, env: { ...env, HEALTH_PORT: String(healthPort) } });
   assert.equal(healthy.status, 0, "healthy while joined");
 
+  // The operator's roles command, from the image's files, on the service's settings: the first administrator.
+  const roles = spawnSync(process.execPath, [scripts.roles!.split(/\s+/).at(-1)!, "grant", "ada_image", "admin"], { cwd: app, env, encoding: "utf8" });
+  assert.equal(roles.status, 0, roles.stderr);
+  assert.equal(roles.stdout.trim(), "granted admin to ada_image");
+
   const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
   child.kill("SIGTERM");
   assert.equal(await exited, 0, out.slice(-2000));
