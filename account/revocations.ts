@@ -2,6 +2,7 @@
  * Revoked tokens by jti. Revoking is one statement that is safe under races: of two logouts
  * of the same token, exactly one inserts the row.
  */
+import { recordEvent } from "./events.ts";
 import { sql, type Kysely } from "kysely";
 import type { Database } from "./schema.ts";
 
@@ -10,13 +11,17 @@ export class Revocations {
 
   /** Records the jti; false when it was already revoked. */
   async revoke(token: { jti: string; userId: number | null; expiresAt: Date }): Promise<boolean> {
-    const inserted = await this.db
-      .insertInto("revocations")
-      .values({ jti: token.jti, user_id: token.userId, expires_at: token.expiresAt })
-      .onConflict((oc) => oc.column("jti").doNothing())
-      .returning("jti")
-      .executeTakeFirst();
-    return inserted !== undefined;
+    return this.db.transaction().execute(async (trx) => {
+      const inserted = await trx
+        .insertInto("revocations")
+        .values({ jti: token.jti, user_id: token.userId, expires_at: token.expiresAt })
+        .onConflict((oc) => oc.column("jti").doNothing())
+        .returning("jti")
+        .executeTakeFirst();
+      if (inserted === undefined) return false;
+      await recordEvent(trx, { type: "session.revoked", subject: token.userId === null ? "user:unknown" : `user:${token.userId}`, data: { user_id: token.userId, jti: token.jti } });
+      return true;
+    });
   }
 
   async isRevoked(jti: string): Promise<boolean> {

@@ -2,6 +2,7 @@
  * Accounts in the `users` table. Knows nothing of status codes: it returns rows or throws
  * UserExistsError; the actions decide what the caller hears.
  */
+import { recordEvent } from "./events.ts";
 import { sql, type Kysely } from "kysely";
 import {
   legacyUsernameForm,
@@ -83,20 +84,24 @@ export class Users {
    */
   async create(account: NewAccount): Promise<User> {
     try {
-      return await this.db
-        .insertInto("users")
-        .values({
-          name: account.name,
-          ...(account.username === undefined
-            ? { username: null, username_normalized: null, username_skeleton: null }
-            : usernameColumns(account.username)),
-          email: account.email?.normalize("NFC") ?? null,
-          email_normalized: account.email === undefined ? null : normalizeEmail(account.email),
-          phone_number: account.phoneNumber ?? null,
-          password_digest: account.passwordDigest,
-        })
-        .returningAll()
-        .executeTakeFirstOrThrow();
+      return await this.db.transaction().execute(async (trx) => {
+        const user = await trx
+          .insertInto("users")
+          .values({
+            name: account.name,
+            ...(account.username === undefined
+              ? { username: null, username_normalized: null, username_skeleton: null }
+              : usernameColumns(account.username)),
+            email: account.email?.normalize("NFC") ?? null,
+            email_normalized: account.email === undefined ? null : normalizeEmail(account.email),
+            phone_number: account.phoneNumber ?? null,
+            password_digest: account.passwordDigest,
+          })
+          .returningAll()
+          .executeTakeFirstOrThrow();
+        await recordEvent(trx, { type: "user.registered", subject: `user:${user.id}`, data: profileOf(user) });
+        return user;
+      });
     } catch (error) {
       if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) throw new UserExistsError(takenKind(error));
       throw error;
@@ -155,22 +160,30 @@ export class Users {
    */
   async update(id: number, changes: AccountChanges, expect: { validAfter: Date | null }): Promise<User | undefined> {
     try {
-      return await this.db
-        .updateTable("users")
-        .set({
-          updated_at: sql`now()`,
-          ...(changes.name !== undefined ? { name: changes.name } : {}),
-          ...(changes.username !== undefined ? usernameColumns(changes.username) : {}),
-          ...(changes.email !== undefined ? { email: changes.email.normalize("NFC"), email_normalized: normalizeEmail(changes.email) } : {}),
-          ...(changes.phoneNumber !== undefined ? { phone_number: changes.phoneNumber } : {}),
-          ...(changes.passwordDigest !== undefined ? { password_digest: changes.passwordDigest } : {}),
-          ...(changes.tokensValidAfter !== undefined ? { tokens_valid_after: changes.tokensValidAfter } : {}),
-        })
-        .where("id", "=", id)
-        .where("deleted_at", "is", null)
-        .where(sql<boolean>`tokens_valid_after is not distinct from ${expect.validAfter}`)
-        .returningAll()
-        .executeTakeFirst();
+      return await this.db.transaction().execute(async (trx) => {
+        const user = await trx
+          .updateTable("users")
+          .set({
+            updated_at: sql`now()`,
+            ...(changes.name !== undefined ? { name: changes.name } : {}),
+            ...(changes.username !== undefined ? usernameColumns(changes.username) : {}),
+            ...(changes.email !== undefined ? { email: changes.email.normalize("NFC"), email_normalized: normalizeEmail(changes.email) } : {}),
+            ...(changes.phoneNumber !== undefined ? { phone_number: changes.phoneNumber } : {}),
+            ...(changes.passwordDigest !== undefined ? { password_digest: changes.passwordDigest } : {}),
+            ...(changes.tokensValidAfter !== undefined ? { tokens_valid_after: changes.tokensValidAfter } : {}),
+          })
+          .where("id", "=", id)
+          .where("deleted_at", "is", null)
+          .where(sql<boolean>`tokens_valid_after is not distinct from ${expect.validAfter}`)
+          .returningAll()
+          .executeTakeFirst();
+        if (user) {
+          const changed = (["name", "username", "email", "phoneNumber"] as const).filter((k) => changes[k] !== undefined).map((k) => (k === "phoneNumber" ? "phone_number" : k));
+          if (changed.length > 0) await recordEvent(trx, { type: "user.updated", subject: `user:${id}`, data: { ...profileOf(user), changed } });
+          if (changes.passwordDigest !== undefined) await recordEvent(trx, { type: "password.changed", subject: `user:${id}`, data: { user_id: id } });
+        }
+        return user;
+      });
     } catch (error) {
       if (isUniqueViolation(error, USER_UNIQUE_INDEXES)) throw new IdentifierTakenError(takenKind(error));
       throw error;
@@ -183,13 +196,17 @@ export class Users {
    * it was not live.
    */
   async softDelete(id: number, at: Date): Promise<boolean> {
-    const result = await this.db
-      .updateTable("users")
-      .set({ deleted_at: at, tokens_valid_after: at, updated_at: sql`now()` })
-      .where("id", "=", id)
-      .where("deleted_at", "is", null)
-      .executeTakeFirst();
-    return result.numUpdatedRows > 0n;
+    return this.db.transaction().execute(async (trx) => {
+      const result = await trx
+        .updateTable("users")
+        .set({ deleted_at: at, tokens_valid_after: at, updated_at: sql`now()` })
+        .where("id", "=", id)
+        .where("deleted_at", "is", null)
+        .executeTakeFirst();
+      if (result.numUpdatedRows === 0n) return false;
+      await recordEvent(trx, { type: "user.deleted", subject: `user:${id}`, data: { user_id: id } });
+      return true;
+    });
   }
 
   /**
@@ -205,4 +222,9 @@ export class Users {
       .executeTakeFirst();
     return result.numUpdatedRows > 0n;
   }
+}
+
+/** What an account's events say of it: its public profile, never the digest or the normalized forms. */
+function profileOf(user: User): Record<string, unknown> {
+  return { user_id: user.id, username: user.username, name: user.name, email: user.email, phone_number: user.phone_number };
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Action, type Fields, badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse, type Context } from "vera-service";
-import { attemptPassword, THROTTLE_KEY, normalizeEmail, normalizeUsername, parsePhone, type AccountKey, invalidFields, OUTER_BOUNDS, passwordByteError, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, mintToken, tokenFields, unixSeconds, type User, accounts } from "../account/index.ts";
+import { attemptPassword, THROTTLE_KEY, normalizeEmail, normalizeUsername, parsePhone, type AccountKey, invalidFields, OUTER_BOUNDS, passwordByteError, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, mintToken, tokenFields, unixSeconds, type User, accounts, recordEvent } from "../account/index.ts";
 
 export class Login extends Action.with({
   description: "Sign in with one of username, email or phone_number",
@@ -39,11 +39,14 @@ export class Login extends Action.with({
     });
     if (attempt === "throttled") {
       ctx.log.warn({ event: "login_throttled", identifier_kind: key.kind, user_id: user?.id }, "login throttled");
+      await loginFailed(ctx, user, key, "throttled");
       return tooManyRequests(ACCOUNT_MESSAGES.throttled);
     }
     if (!user || attempt === "failed") {
       const reason = user ? "bad_password" : "user_not_found";
       ctx.log.info({ event: "login_failed", reason, identifier_kind: key.kind, user_id: user?.id }, "login failed");
+      // Both paths write the same event row: their timing stays alike.
+      await loginFailed(ctx, user, key, reason);
       return user ? unauthorized(ACCOUNT_MESSAGES.invalidPassword) : notFound(ACCOUNT_MESSAGES.userNotFound);
     }
     await rehashIfOutdated(ctx, user, fields.password);
@@ -55,6 +58,7 @@ export class Login extends Action.with({
       return unauthorized(ACCOUNT_MESSAGES.invalidPassword);
     }
     ctx.log.info({ event: "login_success", user_id: user.id, jti: token.claims.jti }, "login succeeded");
+    await recordEvent(ctx.get(accounts).db, { type: "login.success", subject: `user:${user.id}`, data: { user_id: user.id, jti: token.claims.jti, identifier_kind: key.kind } });
     return ok(ACCOUNT_MESSAGES.loggedIn, tokenFields(token));
   }
 }
@@ -85,4 +89,16 @@ async function rehashIfOutdated(ctx: Context, user: User, password: string): Pro
     // The login itself succeeded; the next one tries again.
     ctx.log.warn({ user_id: user.id, reason: error instanceof Error ? error.message : String(error) }, "password rehash failed");
   }
+}
+
+/**
+ * login.failed: the account when there is one, and how it was named — never what was typed (a
+ * password typed into the username field would end up on the event bus).
+ */
+async function loginFailed(ctx: Context, user: User | undefined, key: AccountKey, reason: string): Promise<void> {
+  await recordEvent(ctx.get(accounts).db, {
+    type: "login.failed",
+    subject: user ? `user:${user.id}` : "user:unknown",
+    data: { user_id: user?.id ?? null, identifier_kind: key.kind, reason },
+  });
 }
