@@ -75,6 +75,10 @@ const envSchema = z.object({
   ACTIONS_DIR: optionalSetting,
   ACTIONS_WATCH: z.enum(["0", "1", "false", "true"]).default("0").transform((v) => v === "1" || v === "true"),
   DATA_DIR: z.string().min(1).default(".data"),
+  REDIS_URL: optionalSetting.pipe(z.string().url("must be a redis:// URL").optional()),
+  EVENTS_STREAM: z.string().min(1).max(200).default("vera:events"),
+  EVENTS_MAXLEN: intSetting(1000, 100_000_000).default("1000000"),
+  EVENTS_RETENTION_HOURS: intSetting(1, 24 * 365).default("168"),
   NODE_ENV: optionalSetting,
 });
 
@@ -105,6 +109,8 @@ export interface Config {
    * httpMode: what its POST / answers, the consumer's whole payload (full) or the Vera Plugboard's answer (vera).
    */
   plugboard: { port: number; host: string; allowedHosts: string[]; httpMode: (typeof PLUGBOARD_HTTP_MODES)[number] };
+  /** The events relay (src/events/relay.ts): on when redisUrl is set and the app has a database. */
+  events: { redisUrl: string | undefined; stream: string; maxLen: number; retentionMs: number };
   actionsDir: string;
   /** The dev loop (`npm run dev`): a change in actionsDir reloads the actions and publishes them again. */
   watchActions: boolean;
@@ -180,6 +186,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     actionsDir: env.ACTIONS_DIR ?? DEFAULT_ACTIONS_DIR,
     watchActions: env.ACTIONS_WATCH,
     dataDir: env.DATA_DIR,
+    events: { redisUrl: env.REDIS_URL, stream: env.EVENTS_STREAM, maxLen: env.EVENTS_MAXLEN, retentionMs: env.EVENTS_RETENTION_HOURS * 3_600_000 },
     env: { ...source },
   });
 }

@@ -8,11 +8,15 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { openPostgres, postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, ProviderHost, type Provider } from "./providers.ts";
+import { Redis } from "ioredis";
+import { EventRelay } from "./events/relay.ts";
 
 export interface StartedProviders {
   providers: ProviderHost;
   /** The database, when an action needs it. */
   postgres: Postgres | undefined;
+  /** The events relay to Redis (src/events/relay.ts), when REDIS_URL is set and there is a database. */
+  relay: EventRelay | undefined;
   /** Stops the providers, then the database (and the embedded server it uses). */
   close(): Promise<void>;
 }
@@ -29,16 +33,29 @@ export async function startProviders(
   const database = dependencyOrder(wanted).includes(postgres) ? openPostgres(config, log) : undefined;
   database?.catch(() => undefined); // awaited below
   if (database) providers.supply(postgres, database.then((d) => d.value));
+  let relay: { relay: EventRelay; redis: Redis } | undefined;
   const close = async () => {
+    await relay?.relay.stop();
+    relay?.redis.disconnect();
     await providers.stop();
     await (await database?.catch(() => undefined))?.close();
   };
   try {
     await providers.start(wanted.filter((p) => p !== postgres));
-    await database;
+    const opened = await database;
+    if (opened && config.events.redisUrl) relay = startRelay(opened.value.url, config, log);
   } catch (error) {
     await close();
     throw error;
   }
-  return { providers, postgres: (await database)?.value, close };
+  return { providers, postgres: (await database)?.value, relay: relay?.relay, close };
+}
+
+/** The relay and its Redis connection (which retries by itself; the relay's batches wait meanwhile). */
+function startRelay(databaseUrl: string, config: Readonly<Config>, log: Logger): { relay: EventRelay; redis: Redis } {
+  const { redisUrl, stream, maxLen, retentionMs } = config.events;
+  const redis = new Redis(redisUrl!, { maxRetriesPerRequest: 1, retryStrategy: (tries) => Math.min(5000, 50 * tries) });
+  redis.on("error", () => undefined); // each failed batch is logged by the relay, with a backoff
+  const relay = new EventRelay({ databaseUrl, redis, stream, maxLen, retentionMs, log: log.child({ component: "events" }) }).start();
+  return { relay, redis };
 }

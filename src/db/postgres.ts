@@ -15,6 +15,8 @@ import { migrateToLatest } from "./migrator.ts";
 export interface Postgres {
   /** The kysely instance; type it with your tables: `ctx.get(postgres).db as Kysely<MyTables>`. */
   db: Kysely<any>;
+  /** Where it is (DATABASE_URL, POSTGRES_*, or the embedded server): for a connection of one's own, such as the events relay's. Never log it. */
+  url: string;
 }
 
 export const postgres = provider<Postgres>({
@@ -36,7 +38,7 @@ export async function openPostgres(config: Readonly<Config>, log: Logger): Promi
   }
   const db = createDatabase({ url }, log);
   return {
-    value: { db },
+    value: { db, url },
     async close() {
       await db.destroy().catch(() => undefined);
       await embedded?.release();

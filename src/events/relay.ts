@@ -1,0 +1,181 @@
+/**
+ * The events relay: from the `events` outbox in PostgreSQL (written in the transaction of each
+ * change, account/events.ts) to one Redis stream, at least once, in commit order.
+ *
+ * - One relay at a time: every replica runs one, and the one holding a PostgreSQL advisory lock
+ *   relays while the others wait for it. The lock lives with the leader's connection, so a
+ *   leader that dies hands over at once. One relay keeps the order per subject (all of it, in
+ *   fact) without coordination.
+ * - A batch: read the oldest unpublished rows, XADD each to the stream (one pipeline), then mark
+ *   them published and commit. A relay that dies between the XADD and the commit leaves them
+ *   unpublished, and the next relay sends them again: consumers de-duplicate by event_id.
+ * - Redis down: the batch fails, the rows stay, the relay retries with a growing backoff.
+ * - Woken by LISTEN/NOTIFY (migrations/0006_events_notify.ts) and by a poll as a fallback.
+ * - Published rows are deleted after `retentionMs`; the stream is capped near `maxLen` entries.
+ */
+import pg from "pg";
+import type { Redis } from "ioredis";
+import type { Logger } from "../ops/logger.ts";
+
+import { EVENTS_CHANNEL } from "./channel.ts";
+
+/** The advisory lock key of the relay (any constant shared by every replica). */
+const RELAY_LOCK = 0x76657261; // "vera"
+
+export interface RelayOptions {
+  databaseUrl: string;
+  redis: Redis;
+  stream: string;
+  maxLen: number;
+  retentionMs: number;
+  log: Logger;
+  batchSize?: number;
+  /** How often to look without a notification, and to try for the lock. */
+  pollMs?: number;
+}
+
+export interface RelayStats {
+  leader: boolean;
+  published: number;
+  failures: number;
+  /** When the last batch went out (ms since epoch), or undefined. */
+  lastPublishedAt: number | undefined;
+  /** When the relay last found nothing to do or published (ms since epoch): a stuck relay stops updating it. */
+  lastProgressAt: number;
+}
+
+export class EventRelay {
+  readonly stats: RelayStats = { leader: false, published: 0, failures: 0, lastPublishedAt: undefined, lastProgressAt: Date.now() };
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private running: Promise<void> | undefined;
+  private lastPurge = 0;
+
+  constructor(private readonly options: RelayOptions) {}
+
+  start(): this {
+    this.running = this.loop();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if (!this.client) await this.connect();
+        if (!this.stats.leader) {
+          this.stats.leader = await this.tryLead();
+          if (!this.stats.leader) {
+            this.stats.lastProgressAt = Date.now(); // waiting is progress for a follower
+            await this.sleep(this.options.pollMs ?? 1000);
+            continue;
+          }
+          this.options.log.info({ stream: this.options.stream }, "events relay: leading");
+        }
+        const sent = await this.relayBatch();
+        failures = 0;
+        this.stats.lastProgressAt = Date.now();
+        await this.purge();
+        if (sent < (this.options.batchSize ?? 500)) await this.sleep(this.options.pollMs ?? 1000);
+      } catch (error) {
+        if (this.stopped) break;
+        failures++;
+        this.stats.failures++;
+        const waitMs = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+        if (failures === 1 || failures % 20 === 0) this.options.log.warn({ err: error, failures, retry_in_ms: waitMs }, "events relay: a batch failed; the events wait in the outbox");
+        if (this.client && !(await this.alive())) await this.disconnect();
+        await this.sleep(waitMs);
+      }
+    }
+    await this.disconnect();
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl });
+    client.on("error", () => undefined); // a lost connection shows in the next query
+    client.on("notification", () => this.wake?.());
+    await client.connect();
+    await client.query(`listen ${EVENTS_CHANNEL}`);
+    this.client = client;
+  }
+
+  private async disconnect(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (this.stats.leader) this.options.log.info("events relay: no longer leading");
+    this.stats.leader = false;
+    await client?.end().catch(() => undefined);
+  }
+
+  private async alive(): Promise<boolean> {
+    try {
+      await this.client!.query("select 1");
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  private async tryLead(): Promise<boolean> {
+    const { rows } = await this.client!.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [RELAY_LOCK]);
+    return rows[0]!.locked;
+  }
+
+  /** One batch: returns how many events went out. */
+  private async relayBatch(): Promise<number> {
+    const client = this.client!;
+    const { stream, maxLen, redis } = this.options;
+    await client.query("begin");
+    try {
+      const { rows } = await client.query<{ id: string; event_id: string; event_type: string; envelope: unknown }>(
+        "select id, event_id, event_type, envelope from events where published_at is null order by id limit $1 for update",
+        [this.options.batchSize ?? 500],
+      );
+      if (rows.length > 0) {
+        const pipeline = redis.pipeline();
+        for (const row of rows) pipeline.xadd(stream, "MAXLEN", "~", maxLen, "*", "event", JSON.stringify(row.envelope), "type", row.event_type, "id", row.event_id);
+        const results = (await pipeline.exec()) ?? [];
+        const failed = results.find(([error]) => error);
+        if (failed || results.length !== rows.length) throw failed?.[0] ?? new Error("redis answered fewer XADDs than it was sent");
+        await client.query("update events set published_at = now() where id = any($1::bigint[])", [rows.map((r) => r.id)]);
+      }
+      await client.query("commit");
+      if (rows.length > 0) {
+        this.stats.published += rows.length;
+        this.stats.lastPublishedAt = Date.now();
+      }
+      return rows.length;
+    } catch (error) {
+      await client.query("rollback").catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Deletes published rows past the retention, now and then. */
+  private async purge(): Promise<void> {
+    if (Date.now() - this.lastPurge < 60_000) return;
+    this.lastPurge = Date.now();
+    await this.client!.query("delete from events where published_at < now() - make_interval(secs => $1)", [this.options.retentionMs / 1000]);
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = () => {
+        this.wake = undefined;
+        done();
+      };
+    });
+  }
+}
