@@ -5,6 +5,7 @@
  * must work with: docs/protocol.md, findings B and C).
  */
 import { EXIT_CODE } from "./ops/exit-codes.ts";
+import { sql, type Kysely } from "kysely";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
@@ -85,7 +86,7 @@ export class App {
       await board?.stop();
       throw error;
     }
-    const { providers, postgres } = started;
+    const { providers, postgres, relay } = started;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
@@ -119,6 +120,7 @@ export class App {
       numConsumers: () => client.state.numConsumers,
       outbox: () => client.outbox.stats,
       ...(providers.lanes[0] ? { lane: providers.lanes[0] } : {}),
+      ...(relay && postgres ? { events: () => ({ ...relay.stats, backlog: () => outboxBacklog(postgres.db) }) } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {
@@ -132,6 +134,7 @@ export class App {
             isDraining: () => dispatcher.isDraining,
             ...(postgres ? { pingDatabase: () => pingDatabase(postgres.db) } : {}),
             metrics: () => metrics.exposition(),
+            ...(relay ? { eventsRelay: () => relay.state } : {}),
           },
         });
       } catch (error) {
@@ -253,4 +256,11 @@ export class App {
     })();
     return this.closing;
   }
+}
+
+/** The events not yet relayed, and the age of the oldest: for the metrics, at scrape time. */
+async function outboxBacklog(db: Kysely<any>): Promise<{ count: number; oldestSeconds: number }> {
+  const { rows } = await sql<{ count: string; oldest: number | null }>`
+    select count(*) as count, extract(epoch from now() - min(created_at))::float8 as oldest from events where published_at is null`.execute(db);
+  return { count: Number(rows[0]?.count ?? 0), oldestSeconds: Math.max(0, rows[0]?.oldest ?? 0) };
 }

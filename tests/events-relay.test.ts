@@ -43,11 +43,11 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
   });
 
   /** A relay on its own stream (each test its own), polling fast. */
-  function relay(stream: string): EventRelay {
+  function relay(stream: string, stuckMs?: number): EventRelay {
     const redisClient = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     redisClient.on("error", () => undefined); // refused while the test has stopped the server: the relay sees it in its batch
     clients.push(redisClient);
-    const r = new EventRelay({ databaseUrl: database.url, redis: redisClient, stream, maxLen: 100_000, retentionMs: 3_600_000, log: silent, pollMs: 50 }).start();
+    const r = new EventRelay({ databaseUrl: database.url, redis: redisClient, stream, maxLen: 100_000, retentionMs: 3_600_000, log: silent, pollMs: 50, ...(stuckMs ? { stuckMs } : {}) }).start();
     relays.push(r);
     return r;
   }
@@ -88,15 +88,18 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
 
   test("Redis stopped during a burst: the events wait in the outbox and all arrive after the restart", async () => {
     const stream = `test:${++streamNo}`;
-    const r = relay(stream);
+    const r = relay(stream, 300);
     await emit("user:burst", -1);
     await until(async () => (await unpublished()) === 0);
     await redis.stop();
     for (let i = 0; i < 100; i++) await emit("user:burst", i);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(await unpublished(), 100, "nothing was marked published while Redis was down");
+    await until(async () => r.state === "stuck"); // what /healthz reports
+    assert.ok(r.stats.failures > 0);
     await redis.start();
     await until(async () => (await unpublished()) === 0, 20_000);
+    assert.equal(r.state, "leading");
     const ns = (await streamed(stream)).map((e) => (e.data as { n: number }).n);
     // At least once: every event, in order once de-duplicated by event_id.
     const seen = [...new Set(ns)];
@@ -135,6 +138,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       BCRYPT_COST: "4",
       REDIS_URL: redis.url,
       EVENTS_STREAM: stream,
+      HEALTH_PORT: "0",
       ...(await serviceDatabaseEnv()),
     });
     try {
@@ -145,6 +149,17 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       const [registered] = await streamed(stream);
       assert.equal((registered!.data as { username: string }).username, "streamed");
       assert.ok(!JSON.stringify(registered).includes("password123"));
+
+      // What an operator sees: the relay in /healthz, its figures in /metrics.
+      const port = Number((await service.waitForLine((l) => typeof l.health_port === "number")).health_port);
+      const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; events_relay: string };
+      assert.deepEqual(health, { status: "ok", events_relay: "leading" });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+      assert.equal(sample("vera_events_relay_leader"), 1);
+      assert.ok(sample("vera_events_published_total") >= 1);
+      assert.equal(sample("vera_events_outbox_backlog"), 0);
+      assert.equal(sample("vera_events_relay_lag_seconds"), 0);
     } finally {
       service.kill("SIGTERM");
       await service.exited;

@@ -32,6 +32,8 @@ export interface RelayOptions {
   batchSize?: number;
   /** How often to look without a notification, and to try for the lock. */
   pollMs?: number;
+  /** Without progress this long the relay counts as stuck (default RELAY_STUCK_MS). */
+  stuckMs?: number;
 }
 
 export interface RelayStats {
@@ -44,6 +46,11 @@ export interface RelayStats {
   lastProgressAt: number;
 }
 
+/** Without progress this long, a relay counts as stuck (/healthz says so). */
+export const RELAY_STUCK_MS = 60_000;
+
+export type RelayState = "leading" | "standby" | "stuck";
+
 export class EventRelay {
   readonly stats: RelayStats = { leader: false, published: 0, failures: 0, lastPublishedAt: undefined, lastProgressAt: Date.now() };
   private client: pg.Client | undefined;
@@ -53,6 +60,12 @@ export class EventRelay {
   private lastPurge = 0;
 
   constructor(private readonly options: RelayOptions) {}
+
+  /** leading, standby (another replica leads), or stuck (no progress for RELAY_STUCK_MS: Redis or the database failing). */
+  get state(): RelayState {
+    if (Date.now() - this.stats.lastProgressAt > (this.options.stuckMs ?? RELAY_STUCK_MS)) return "stuck";
+    return this.stats.leader ? "leading" : "standby";
+  }
 
   start(): this {
     this.running = this.loop();

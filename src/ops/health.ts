@@ -16,6 +16,8 @@ export interface HealthChecks {
   /** Absent when the app uses no database: then there is none to wait for. */
   pingDatabase?(): Promise<void>;
   metrics(): Promise<{ contentType: string; body: string }>;
+  /** The events relay's state (src/events/relay.ts), when there is one: reported, not judged (a restart would not bring Redis back). */
+  eventsRelay?(): string;
 }
 
 export interface HealthServerOptions {
@@ -34,7 +36,7 @@ const REASONS = {
   draining: "draining",
 } as const;
 
-type Verdict = { status: "ok" } | { status: "unavailable"; reason: string };
+type Verdict = ({ status: "ok" } | { status: "unavailable"; reason: string }) & { events_relay?: string };
 
 export class HealthServer {
   private readonly server: Server;
@@ -101,6 +103,12 @@ export class HealthServer {
   }
 
   private async health(readiness: boolean): Promise<Verdict> {
+    const verdict = await this.verdict(readiness);
+    const relay = this.options.checks.eventsRelay?.();
+    return relay === undefined ? verdict : { ...verdict, events_relay: relay };
+  }
+
+  private async verdict(readiness: boolean): Promise<Verdict> {
     const { checks } = this.options;
     if (readiness && checks.isDraining()) return { status: "unavailable", reason: REASONS.draining };
     if (!checks.isJoined()) return { status: "unavailable", reason: REASONS.notJoined };

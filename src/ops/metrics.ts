@@ -31,6 +31,16 @@ export interface MetricsSources {
   outbox(): Readonly<OutboxStats>;
   /** The heavy-work lane a provider reported (the account module's bcrypt pool), when there is one. */
   lane?(): LaneStats;
+  /** The events relay and the outbox behind it, when REDIS_URL is set. */
+  events?(): EventsStats;
+}
+
+export interface EventsStats {
+  leader: boolean;
+  published: number;
+  failures: number;
+  /** Unpublished events, and the age of the oldest (seconds; 0 when none): read at scrape time. */
+  backlog(): Promise<{ count: number; oldestSeconds: number }>;
 }
 
 /** The names this module exports (the README lists them). */
@@ -46,6 +56,11 @@ export const METRIC_NAMES = {
   bcryptUtilization: "vera_bcrypt_pool_utilization",
   bcryptThreads: "vera_bcrypt_pool_threads",
   bcryptQueued: "vera_bcrypt_queue_length",
+  eventsLeader: "vera_events_relay_leader",
+  eventsPublished: "vera_events_published_total",
+  eventsFailures: "vera_events_relay_failures_total",
+  eventsBacklog: "vera_events_outbox_backlog",
+  eventsLag: "vera_events_relay_lag_seconds",
 } as const;
 
 /** One action label's answers: how many per status code, and their durations in DURATION_BUCKETS. */
@@ -176,6 +191,60 @@ export class Metrics implements DispatchObserver {
     });
   }
 
+  /** The events relay's figures (src/events/relay.ts); zero without REDIS_URL. */
+  private registerEventMetrics(registers: Registry[]): void {
+    const events = () => this.sources?.events?.();
+    new Gauge({
+      name: METRIC_NAMES.eventsLeader,
+      help: "1 while this replica's events relay leads (one replica relays at a time)",
+      registers,
+      collect() {
+        this.set(events()?.leader ? 1 : 0);
+      },
+    });
+    const published = countedSince(() => events()?.published ?? 0);
+    new Counter({
+      name: METRIC_NAMES.eventsPublished,
+      help: "Events this replica's relay added to the Redis stream",
+      registers,
+      collect() {
+        published(this);
+      },
+    });
+    const failures = countedSince(() => events()?.failures ?? 0);
+    new Counter({
+      name: METRIC_NAMES.eventsFailures,
+      help: "Relay batches that failed (Redis or the database); their events waited and went out later",
+      registers,
+      collect() {
+        failures(this);
+      },
+    });
+    // One query per scrape serves both gauges.
+    const none = { count: 0, oldestSeconds: 0 };
+    let backlog: Promise<{ count: number; oldestSeconds: number }> | undefined;
+    const readBacklog = () =>
+      (backlog ??= (events()?.backlog() ?? Promise.resolve(none))
+        .catch(() => none)
+        .finally(() => setImmediate(() => (backlog = undefined))));
+    new Gauge({
+      name: METRIC_NAMES.eventsBacklog,
+      help: "Events in the outbox not yet on the stream",
+      registers,
+      async collect() {
+        this.set((await readBacklog()).count);
+      },
+    });
+    new Gauge({
+      name: METRIC_NAMES.eventsLag,
+      help: "Age in seconds of the oldest event not yet on the stream (0 when none)",
+      registers,
+      async collect() {
+        this.set((await readBacklog()).oldestSeconds);
+      },
+    });
+  }
+
   private registerSourceMetrics(registers: Registry[]): void {
     const metrics = this;
     new Gauge({
@@ -188,16 +257,13 @@ export class Metrics implements DispatchObserver {
         for (const state of CONNECTION_STATES) this.set({ state }, state === current ? 1 : 0);
       },
     });
-    // Counters fed at scrape time by the difference since the last scrape: the sources only count up.
-    let reconnectsSeen = 0;
+    const reconnects = countedSince(() => metrics.sources?.reconnects() ?? 0);
     new Counter({
       name: METRIC_NAMES.reconnects,
       help: "Connections to the plugboard opened after the first one",
       registers,
       collect() {
-        const now = metrics.sources?.reconnects() ?? 0;
-        if (now > reconnectsSeen) this.inc(now - reconnectsSeen);
-        reconnectsSeen = now;
+        reconnects(this);
       },
     });
     const outboxSeen: Record<string, number> = {};
@@ -216,6 +282,7 @@ export class Metrics implements DispatchObserver {
         }
       },
     });
+    this.registerEventMetrics(registers);
     // Plain readings at scrape time; 0 while there is no source (before the watch, or an app without a lane).
     const readings: Array<[name: string, help: string, read: (sources: MetricsSources) => number | undefined]> = [
       [METRIC_NAMES.consumers, "Consumers joined to this service, as the plugboard last said", (s) => s.numConsumers()],
@@ -234,6 +301,16 @@ export class Metrics implements DispatchObserver {
       });
     }
   }
+}
+
+/** Counters fed at scrape time by what a source has counted so far (sources only count up). */
+function countedSince(read: () => number): (counter: Counter) => void {
+  let seen = 0;
+  return (counter) => {
+    const now = read();
+    if (now > seen) counter.inc(now - seen);
+    seen = now;
+  };
 }
 
 /** Calls every observer given (e.g. the metrics and a test's own). */
