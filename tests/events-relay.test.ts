@@ -6,7 +6,7 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { Redis } from "ioredis";
-import type { Kysely } from "kysely";
+import { sql, type Kysely } from "kysely";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
 import { EventRelay } from "../src/events/relay.ts";
@@ -126,6 +126,45 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       assert.deepEqual(ns, [...ns].sort((a, b) => a - b), `order of ${subject}`);
     }
     for (const r of three) await r.stop();
+  });
+
+  test("a replica killed (SIGKILL) while relaying a burst: another replica relays the rest, no event lost", async () => {
+    // Requests routed to the killed replica are given up on soon (as the plugboard does after 30 s).
+    const board = await DevPlugboard.start({ log: silent, requestTimeoutMs: 2000 });
+    const stream = `test:${++streamNo}`;
+    const env = {
+      WEBSOCKET_URL: board.socketUrl,
+      TOKEN: board.token,
+      JWT_SECRET: "events-test-secret-that-is-at-least-32-bytes",
+      BCRYPT_COST: "4",
+      REDIS_URL: redis.url,
+      EVENTS_STREAM: stream,
+      DATABASE_URL: database.url,
+    };
+    const first = startService(env);
+    let second: ReturnType<typeof startService> | undefined;
+    try {
+      await first.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
+      const burst = Array.from({ length: 40 }, (_, i) => board.request("Register", { name: "Burst", username: `burst${i}`, password: "password123" }));
+      // Kill the relaying replica as soon as the first events are on the stream.
+      await until(async () => (await streamed(stream)).length > 0);
+      first.kill("SIGKILL");
+      await first.exited;
+      const answers = await Promise.all(burst);
+      const registered = answers.filter((a) => a.status === 201).length;
+      second = startService(env);
+      await second.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
+      await until(async () => (await unpublished()) === 0, 20_000);
+      const names = new Set((await streamed(stream)).filter((e) => e.event_type === "user.registered").map((e) => (e.data as { username: string }).username));
+      const inDatabase = await db.selectFrom("users").select("username").where("username", "like", "burst%").execute();
+      assert.equal(inDatabase.length, names.size, "every committed registration's event is on the stream");
+      assert.ok(registered <= inDatabase.length);
+    } finally {
+      first.kill("SIGKILL");
+      second?.kill("SIGTERM");
+      await second?.exited;
+      await board.stop();
+    }
   });
 
   test("the service with REDIS_URL: a Register through the plugboard arrives on EVENTS_STREAM as user.registered", async () => {
