@@ -14,6 +14,7 @@ import { loadActions, type Registry } from "./actions/registry.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
+import { loadSubscribers } from "./events/load-subscribers.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
 import { watchActions, type ActionsWatcher } from "./actions/watch.ts";
@@ -81,12 +82,12 @@ export class App {
             token: config.token,
             log: log.child({ component: "devboard" }),
           });
-      started = await startProviders(registry.providers, config, log);
+      started = await startProviders(registry.providers, config, log, await loadSubscribers(config.events.subscribersDir, log));
     } catch (error) {
       await board?.stop();
       throw error;
     }
-    const { providers, postgres, relay } = started;
+    const { providers, postgres, relay, subscribers } = started;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
@@ -121,6 +122,7 @@ export class App {
       outbox: () => client.outbox.stats,
       ...(providers.lanes[0] ? { lane: providers.lanes[0] } : {}),
       ...(relay && postgres ? { events: () => ({ ...relay.stats, backlog: () => outboxBacklog(postgres.db) }) } : {}),
+      ...(subscribers ? { subscribers: () => subscribers.stats } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {

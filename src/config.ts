@@ -18,6 +18,8 @@ export type LogFormat = (typeof LOG_FORMATS)[number];
  * actions/, whatever the working directory.
  */
 export const DEFAULT_ACTIONS_DIR = fileURLToPath(new URL("../actions/", import.meta.url));
+/** The same for subscribers (src/events/load-subscribers.ts): subscribers/ beside the running code. */
+export const DEFAULT_SUBSCRIBERS_DIR = fileURLToPath(new URL("../subscribers/", import.meta.url));
 /** The dev plugboard's answers to POST /: the consumer's whole payload, or the Vera Plugboard's. */
 const PLUGBOARD_HTTP_MODES = ["full", "vera"] as const;
 /** A whole number from an environment variable, between `min` and `max` (settings helper, public). */
@@ -79,6 +81,8 @@ const envSchema = z.object({
   EVENTS_STREAM: z.string().min(1).max(200).default("vera:events"),
   EVENTS_MAXLEN: intSetting(1000, 100_000_000).default("1000000"),
   EVENTS_RETENTION_HOURS: intSetting(1, 24 * 365).default("168"),
+  EVENTS_GROUP: z.string().min(1).max(200).default("vera-service"),
+  SUBSCRIBERS_DIR: optionalSetting,
   NODE_ENV: optionalSetting,
 });
 
@@ -110,7 +114,7 @@ export interface Config {
    */
   plugboard: { port: number; host: string; allowedHosts: string[]; httpMode: (typeof PLUGBOARD_HTTP_MODES)[number] };
   /** The events relay (src/events/relay.ts): on when redisUrl is set and the app has a database. */
-  events: { redisUrl: string | undefined; stream: string; maxLen: number; retentionMs: number };
+  events: { redisUrl: string | undefined; stream: string; maxLen: number; retentionMs: number; group: string; subscribersDir: string };
   actionsDir: string;
   /** The dev loop (`npm run dev`): a change in actionsDir reloads the actions and publishes them again. */
   watchActions: boolean;
@@ -186,7 +190,14 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     actionsDir: env.ACTIONS_DIR ?? DEFAULT_ACTIONS_DIR,
     watchActions: env.ACTIONS_WATCH,
     dataDir: env.DATA_DIR,
-    events: { redisUrl: env.REDIS_URL, stream: env.EVENTS_STREAM, maxLen: env.EVENTS_MAXLEN, retentionMs: env.EVENTS_RETENTION_HOURS * 3_600_000 },
+    events: {
+      redisUrl: env.REDIS_URL,
+      stream: env.EVENTS_STREAM,
+      maxLen: env.EVENTS_MAXLEN,
+      retentionMs: env.EVENTS_RETENTION_HOURS * 3_600_000,
+      group: env.EVENTS_GROUP,
+      subscribersDir: env.SUBSCRIBERS_DIR ?? DEFAULT_SUBSCRIBERS_DIR,
+    },
     env: { ...source },
   });
 }

@@ -10,6 +10,7 @@ import { openPostgres, postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, ProviderHost, type Provider } from "./providers.ts";
 import { Redis } from "ioredis";
 import { EventRelay } from "./events/relay.ts";
+import { SubscriberRunner, type Subscriber } from "./events/subscribers.ts";
 
 export interface StartedProviders {
   providers: ProviderHost;
@@ -17,6 +18,8 @@ export interface StartedProviders {
   postgres: Postgres | undefined;
   /** The events relay to Redis (src/events/relay.ts), when REDIS_URL is set and there is a database. */
   relay: EventRelay | undefined;
+  /** The subscribers' runner (src/events/subscribers.ts), when there are subscribers too. */
+  subscribers: SubscriberRunner | undefined;
   /** Stops the providers, then the database (and the embedded server it uses). */
   close(): Promise<void>;
 }
@@ -26,6 +29,8 @@ export async function startProviders(
   wanted: readonly Provider<unknown>[],
   config: Readonly<Config>,
   log: Logger,
+  /** The app's subscribers (src/events/load-subscribers.ts): served with REDIS_URL and a database. */
+  subscribers: readonly Subscriber[] = [],
 ): Promise<StartedProviders> {
   const providers = new ProviderHost({ log, production: config.production, test: config.nodeEnv === "test", dataDir: config.dataDir, env: config.env });
   providers.check(wanted);
@@ -34,7 +39,12 @@ export async function startProviders(
   database?.catch(() => undefined); // awaited below
   if (database) providers.supply(postgres, database.then((d) => d.value));
   let relay: { relay: EventRelay; redis: Redis } | undefined;
+  let runner: { runner: SubscriberRunner; redis: Redis } | undefined;
   const close = async () => {
+    // The read blocks for a second at most; the connection's end ends it sooner.
+    const stopping = runner?.runner.stop();
+    runner?.redis.disconnect();
+    await stopping;
     await relay?.relay.stop();
     relay?.redis.disconnect();
     await providers.stop();
@@ -43,12 +53,15 @@ export async function startProviders(
   try {
     await providers.start(wanted.filter((p) => p !== postgres));
     const opened = await database;
-    if (opened && config.events.redisUrl) relay = startRelay(opened.value.url, config, log);
+    if (opened && config.events.redisUrl) {
+      relay = startRelay(opened.value.url, config, log);
+      if (subscribers.length > 0) runner = startSubscribers(opened.value, subscribers, config, log);
+    }
   } catch (error) {
     await close();
     throw error;
   }
-  return { providers, postgres: (await database)?.value, relay: relay?.relay, close };
+  return { providers, postgres: (await database)?.value, relay: relay?.relay, subscribers: runner?.runner, close };
 }
 
 /** The relay and its Redis connection (which retries by itself; the relay's batches wait meanwhile). */
@@ -58,4 +71,12 @@ function startRelay(databaseUrl: string, config: Readonly<Config>, log: Logger):
   redis.on("error", () => undefined); // each failed batch is logged by the relay, with a backoff
   const relay = new EventRelay({ databaseUrl, redis, stream, maxLen, retentionMs, log: log.child({ component: "events" }) }).start();
   return { relay, redis };
+}
+
+/** The subscribers, on a Redis connection of their own (XREADGROUP blocks it). */
+function startSubscribers(database: Postgres, subscribers: readonly Subscriber[], config: Readonly<Config>, log: Logger): { runner: SubscriberRunner; redis: Redis } {
+  const redis = new Redis(config.events.redisUrl!, { maxRetriesPerRequest: null, retryStrategy: (tries) => Math.min(5000, 50 * tries) });
+  redis.on("error", () => undefined); // the runner logs its failed reads, with a backoff
+  const runner = new SubscriberRunner({ redis, db: database.db, stream: config.events.stream, group: config.events.group, subscribers, log: log.child({ component: "subscribers" }) }).start();
+  return { runner, redis };
 }

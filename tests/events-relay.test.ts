@@ -12,7 +12,7 @@ import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
 import { EventRelay } from "../src/events/relay.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { serviceDatabaseEnv, startService } from "./support/process.ts";
+import { compiledFixtures, serviceDatabaseEnv, startService } from "./support/process.ts";
 import { recordEvent, type Envelope } from "../account/events.ts";
 import type { Database } from "../account/schema.ts";
 
@@ -167,7 +167,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
     }
   });
 
-  test("the service with REDIS_URL: a Register through the plugboard arrives on EVENTS_STREAM as user.registered", async () => {
+  test("the service with REDIS_URL: a Register through the plugboard arrives on EVENTS_STREAM as user.registered, and the app's subscriber handles it", async () => {
     const board = await DevPlugboard.start({ log: silent });
     const stream = `test:${++streamNo}`;
     const service = startService({
@@ -177,6 +177,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       BCRYPT_COST: "4",
       REDIS_URL: redis.url,
       EVENTS_STREAM: stream,
+      SUBSCRIBERS_DIR: compiledFixtures("subscribers"),
       HEALTH_PORT: "0",
       ...(await serviceDatabaseEnv()),
     });
@@ -188,6 +189,9 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       const [registered] = await streamed(stream);
       assert.equal((registered!.data as { username: string }).username, "streamed");
       assert.ok(!JSON.stringify(registered).includes("password123"));
+      const mailed = await service.waitForLine((l) => l.msg === "welcome mail sent");
+      assert.equal(mailed.username, "streamed");
+      assert.equal(mailed.subscriber, "welcome-mail");
 
       // What an operator sees: the relay in /healthz, its figures in /metrics.
       const port = Number((await service.waitForLine((l) => typeof l.health_port === "number")).health_port);
@@ -199,6 +203,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       assert.ok(sample("vera_events_published_total") >= 1);
       assert.equal(sample("vera_events_outbox_backlog"), 0);
       assert.equal(sample("vera_events_relay_lag_seconds"), 0);
+      assert.equal(sample('vera_subscriber_events_total\\{subscriber="welcome-mail",outcome="handled"\\}'), 1);
     } finally {
       service.kill("SIGTERM");
       await service.exited;

@@ -175,8 +175,9 @@ export function register(cls: ActionClass, file: string): RegisteredAction {
   };
 }
 
-const SOURCE_PATTERN = "**/*.{ts,mts,js,mjs}";
-const IGNORED = ["**/*.d.ts", "**/*.test.*", "**/node_modules/**", "**/_*"];
+/** The files an app's folder of actions (or subscribers, src/events/load-subscribers.ts) holds. */
+export const SOURCE_PATTERN = "**/*.{ts,mts,js,mjs}";
+export const IGNORED = ["**/*.d.ts", "**/*.test.*", "**/node_modules/**", "**/_*"];
 
 export interface LoadActionsOptions {
   dir: string;

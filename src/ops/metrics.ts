@@ -33,6 +33,8 @@ export interface MetricsSources {
   lane?(): LaneStats;
   /** The events relay and the outbox behind it, when REDIS_URL is set. */
   events?(): EventsStats;
+  /** Per subscriber: events handled, handler failures, events dead-lettered (src/events/subscribers.ts). */
+  subscribers?(): ReadonlyMap<string, { handled: number; failed: number; deadLettered: number }>;
 }
 
 export interface EventsStats {
@@ -61,6 +63,7 @@ export const METRIC_NAMES = {
   eventsFailures: "vera_events_relay_failures_total",
   eventsBacklog: "vera_events_outbox_backlog",
   eventsLag: "vera_events_relay_lag_seconds",
+  subscriberEvents: "vera_subscriber_events_total",
 } as const;
 
 /** One action label's answers: how many per status code, and their durations in DURATION_BUCKETS. */
@@ -233,6 +236,22 @@ export class Metrics implements DispatchObserver {
       registers,
       async collect() {
         this.set((await readBacklog()).count);
+      },
+    });
+    const metrics = this;
+    new Counter({
+      name: METRIC_NAMES.subscriberEvents,
+      help: "Events a subscriber handled, handler failures (each retried), and events dead-lettered, by subscriber",
+      labelNames: ["subscriber", "outcome"],
+      registers,
+      collect() {
+        // The counts only grow: set each series to its total.
+        this.reset();
+        for (const [subscriber, stats] of metrics.sources?.subscribers?.() ?? []) {
+          this.inc({ subscriber, outcome: "handled" }, stats.handled);
+          this.inc({ subscriber, outcome: "failed" }, stats.failed);
+          this.inc({ subscriber, outcome: "dead_lettered" }, stats.deadLettered);
+        }
       },
     });
     new Gauge({
