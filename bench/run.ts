@@ -20,6 +20,7 @@ import { createTestDatabase, startTestDatabase } from "../tests/support/database
 import { buildForTests, compiledFixtures } from "../tests/support/build.ts";
 import { closedLoop, median, percentile, type LoadResult } from "./load.ts";
 import { loginFlood } from "./flood.ts";
+import { eventsPipeline } from "./events.ts";
 import { measured, probe, spawnConsumer, spawnHelper, stopChild, waitJoined, type Measured, type Probe, type Runtime } from "./consumer.ts";
 
 const SCALE = Number(process.env.BENCH_SCALE ?? "1");
@@ -109,6 +110,18 @@ async function dispatchFigures(kind: keyof typeof CHEAP, board: DevPlugboard, co
   }
 }
 
+/** Events through outbox → relay → Redis → subscriber (bench/events.ts). */
+async function eventFigures(rows: Row[]): Promise<void> {
+  const figures = await eventsPipeline(n(20_000));
+  if (!figures) {
+    rows.push(["events: outbox → Redis → subscriber", "(no redis-server binary)", "", "", "printed", "", ""]);
+    return;
+  }
+  rows.push(["events: outbox → Redis stream → subscriber (8 writers)", `${fmt(figures.perSecond, 0)} events/s`, `${figures.count} events`, "", "printed", "", ""]);
+  rows.push(["events: commit to handled, during that burst", `p50 ${fmt(figures.lagP50Ms, 1)} ms`, `p99 ${fmt(figures.lagP99Ms, 1)} ms`, "", "printed", "", ""]);
+  rows.push(["events: commit to handled, at rest (one per 10 ms)", `p50 ${fmt(figures.restLagP50Ms, 1)} ms`, `p99 ${fmt(figures.restLagP99Ms, 1)} ms`, "", "p99 < 1 s", held(figures.restLagP99Ms < 1000), ""]);
+}
+
 const held = (yes: boolean) => (yes ? "yes" : "**no**");
 
 /** The trivial action's figures: a consumer of examples/Greet.ts alone (compiled like any app's action), no database. */
@@ -140,7 +153,9 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  if (only !== undefined && only !== "dispatch") throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\` the dispatch figures only`);
+  if (only !== undefined && only !== "dispatch" && only !== "events") {
+    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\` or \`-- events\` one section`);
+  }
   // The consumer runs the build output: make it current (npm start's own pre-step), with the
   // examples compiled beside it (examples/Greet.ts, the trivial action).
   buildForTests();
@@ -162,9 +177,12 @@ async function main(): Promise<void> {
   const consumer = spawnConsumer("node", consumerEnv(board));
   try {
     await waitJoined(board);
-    await dispatchFigures("logout", board, consumer, rows);
-    await greetFigures(rows);
-    if (only === "dispatch") return;
+    if (only !== "events") {
+      await dispatchFigures("logout", board, consumer, rows);
+      await greetFigures(rows);
+    }
+    if (only !== "dispatch") await eventFigures(rows);
+    if (only !== undefined) return;
 
     // bcrypt: the limit is cores ÷ the time of one compare, measured here, now.
     const digest = await bcrypt.hash("benchmark-password", BCRYPT_COST);

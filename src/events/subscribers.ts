@@ -117,7 +117,7 @@ export class SubscriberRunner {
           const read = (await redis.xreadgroup("GROUP", group, this.consumer, "COUNT", 50, "BLOCK", this.options.blockMs ?? 1000, "STREAMS", stream, ">")) as
             | Array<[string, Array<[string, string[]]>]>
             | null;
-          for (const [, entries] of read ?? []) for (const [id, fields] of entries) await this.process(id, fields);
+          for (const [, entries] of read ?? []) await this.processBatch(entries);
           failures = 0;
         }
       } catch (error) {
@@ -145,7 +145,7 @@ export class SubscriberRunner {
         log.error({ event_id: event?.id, event_type: event?.type, attempts: deliveries, dead_stream: this.deadStream }, "subscribers: an event kept failing; moved to the dead-letter stream");
         continue;
       }
-      await this.process(id, entry[1]);
+      await this.processBatch([entry]);
     }
   }
 
@@ -153,36 +153,53 @@ export class SubscriberRunner {
     return type === undefined ? [] : this.options.subscribers.filter((s) => s.events.includes(type));
   }
 
-  /** Runs every handler of the event not done yet; acknowledges it when all are done. */
-  private async process(entryId: string, fields: string[]): Promise<void> {
+  /**
+   * Runs every handler of each event that has not finished it yet, in stream order; acknowledges
+   * the events whose handlers all finished. One query for what is done, one to record what got
+   * done and one XACK per batch, not per event.
+   */
+  private async processBatch(entries: ReadonlyArray<[string, string[]]>): Promise<void> {
     const { redis, stream, group, db, log } = this.options;
-    const event = parseEntry(fields);
-    let allDone = true;
-    for (const s of this.subscribersOf(event?.type)) {
-      const stats = this.stats.get(s.name)!;
-      const done = await db.selectFrom("handled_events").select("event_id").where("subscriber", "=", s.name).where("event_id", "=", event!.id).executeTakeFirst();
-      if (done) continue;
-      const data = s.schema.safeParse(event!.envelope.data);
-      if (!data.success) {
-        // Retrying cannot change the data: straight to the dead letters.
-        await redis.xadd(this.deadStream, "*", ...fields, "attempts", "0", "problem", "data does not match the subscriber's schema");
-        stats.deadLettered++;
-        log.error({ subscriber: s.name, event_id: event!.id, event_type: event!.type }, "subscribers: the event's data does not match the subscriber's schema; dead-lettered");
-        continue;
-      }
-      try {
-        await s.handle({ ...event!, data: data.data }, { log: log.child({ subscriber: s.name, event_id: event!.id }) });
-        await db.insertInto("handled_events").values({ subscriber: s.name, event_id: event!.id }).onConflict((oc) => oc.doNothing()).execute();
-        stats.handled++;
-      } catch (error) {
-        allDone = false;
-        stats.failed++;
-        log.warn({ err: error, subscriber: s.name, event_id: event!.id, event_type: event!.type }, "subscribers: a handler failed; the event will be tried again");
-      }
+    const parsed = entries.map(([entryId, fields]) => ({ entryId, fields, event: parseEntry(fields) }));
+    const ids = parsed.flatMap((p) => (p.event && UUID.test(p.event.id) ? [p.event.id] : []));
+    const finished = new Set<string>();
+    if (ids.length > 0) {
+      const rows = await db.selectFrom("handled_events").select(["subscriber", "event_id"]).where("event_id", "in", ids).execute();
+      for (const row of rows as Array<{ subscriber: string; event_id: string }>) finished.add(`${row.subscriber} ${row.event_id}`);
     }
-    if (allDone) await redis.xack(stream, group, entryId);
+    const done: Array<{ subscriber: string; event_id: string }> = [];
+    const acked: string[] = [];
+    for (const { entryId, fields, event } of parsed) {
+      let allDone = true;
+      for (const s of this.subscribersOf(event?.type)) {
+        if (finished.has(`${s.name} ${event!.id}`)) continue;
+        const stats = this.stats.get(s.name)!;
+        const data = s.schema.safeParse(event!.envelope.data);
+        if (!data.success) {
+          // Retrying cannot change the data: straight to the dead letters.
+          await redis.xadd(this.deadStream, "*", ...fields, "attempts", "0", "problem", "data does not match the subscriber's schema");
+          stats.deadLettered++;
+          log.error({ subscriber: s.name, event_id: event!.id, event_type: event!.type }, "subscribers: the event's data does not match the subscriber's schema; dead-lettered");
+          continue;
+        }
+        try {
+          await s.handle({ ...event!, data: data.data }, { log: log.child({ subscriber: s.name, event_id: event!.id }) });
+          if (UUID.test(event!.id)) done.push({ subscriber: s.name, event_id: event!.id }); // ours always are; a foreign id is not recorded
+          stats.handled++;
+        } catch (error) {
+          allDone = false;
+          stats.failed++;
+          log.warn({ err: error, subscriber: s.name, event_id: event!.id, event_type: event!.type }, "subscribers: a handler failed; the event will be tried again");
+        }
+      }
+      if (allDone) acked.push(entryId);
+    }
+    if (done.length > 0) await db.insertInto("handled_events").values(done).onConflict((oc) => oc.doNothing()).execute();
+    if (acked.length > 0) await redis.xack(stream, group, ...acked);
   }
 }
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The envelope of a stream entry (fields event, type, id), or undefined when it is not one of ours. */
 function parseEntry(fields: string[]): { id: string; type: string; subject: string; actor: string | null; envelope: Record<string, unknown> } | undefined {

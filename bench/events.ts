@@ -1,0 +1,102 @@
+/**
+ * The events pipeline's figures for `npm run bench`: events written to the outbox (each in a
+ * transaction of its own, as account changes write them) → the relay → a Redis stream → a
+ * subscriber, on a real PostgreSQL and a Redis of the benchmark's own. Prints events per second
+ * end to end and the lag from commit to handled (p50, p99).
+ */
+import { Redis } from "ioredis";
+import type { Kysely } from "kysely";
+import { z } from "zod";
+import { createTestDatabase } from "../tests/support/database.ts";
+import { hasRedisServer, startRedis } from "../tests/support/redis.ts";
+import { EventRelay } from "../src/events/relay.ts";
+import { SubscriberRunner, subscriber } from "../src/events/subscribers.ts";
+import { createLogger } from "../src/ops/logger.ts";
+import { recordEvent } from "../account/events.ts";
+import type { Database } from "../account/schema.ts";
+import { percentile } from "./load.ts";
+
+export interface EventFigures {
+  /** A burst: as fast as 8 writers commit. */
+  count: number;
+  perSecond: number;
+  lagP50Ms: number;
+  lagP99Ms: number;
+  /** At rest: one event every 10 ms, commit to handled. */
+  restLagP50Ms: number;
+  restLagP99Ms: number;
+}
+
+export async function eventsPipeline(count: number, writers = 8): Promise<EventFigures | undefined> {
+  if (!hasRedisServer()) return undefined;
+  const log = createLogger({ level: "silent" });
+  const redis = await startRedis();
+  const fresh = await createTestDatabase();
+  const db = fresh.db as unknown as Kysely<Database>;
+  const relayRedis = new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  const runnerRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const lags: number[] = [];
+  let handled = 0;
+  let expected = count;
+  let allHandled!: () => void;
+  let done = new Promise<void>((resolve) => (allHandled = resolve));
+  const stream = "bench:events";
+  const runner = new SubscriberRunner({
+    redis: runnerRedis,
+    db: fresh.db,
+    stream,
+    group: "bench",
+    log,
+    blockMs: 100,
+    subscribers: [
+      subscriber({
+        name: "bench",
+        events: ["bench.happened"],
+        schema: z.object({ committedAt: z.number() }),
+        handle(event) {
+          lags.push(Date.now() - event.data.committedAt);
+          if (++handled === expected) allHandled();
+        },
+      }),
+    ],
+  }).start();
+  const relay = new EventRelay({ databaseUrl: fresh.url, redis: relayRedis, stream, maxLen: 10 * count, retentionMs: 3_600_000, log, pollMs: 100 }).start();
+  try {
+    // The group exists before the first event (a new group reads from the stream's end).
+    while (((await runnerRedis.xinfo("GROUPS", stream).catch(() => [])) as unknown[]).length === 0) await new Promise((r) => setTimeout(r, 10));
+    const started = performance.now();
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: writers }, async () => {
+        while (next < count) {
+          next++;
+          // The lag counts from just before the commit: the event's own transaction.
+          await db.transaction().execute((trx) => recordEvent(trx, { type: "bench.happened", subject: `user:${next % 100}`, data: { committedAt: Date.now() } }));
+        }
+      }),
+    );
+    await done;
+    const seconds = (performance.now() - started) / 1000;
+    const burst = { count, perSecond: count / seconds, lagP50Ms: percentile(lags, 50), lagP99Ms: percentile(lags, 99) };
+
+    // At rest: one event at a time, 10 ms apart.
+    const rest = 300;
+    lags.length = 0;
+    handled = 0;
+    expected = rest;
+    done = new Promise<void>((resolve) => (allHandled = resolve));
+    for (let i = 0; i < rest; i++) {
+      await db.transaction().execute((trx) => recordEvent(trx, { type: "bench.happened", subject: `user:${i % 100}`, data: { committedAt: Date.now() } }));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    await done;
+    return { ...burst, restLagP50Ms: percentile(lags, 50), restLagP99Ms: percentile(lags, 99) };
+  } finally {
+    await runner.stop();
+    await relay.stop();
+    relayRedis.disconnect();
+    runnerRedis.disconnect();
+    await redis.stop();
+    await fresh.drop();
+  }
+}
