@@ -71,9 +71,10 @@ export function requirePermission(permission: string) {
 
 /** The same for a role by name: `use: [requireRole("admin")]`; `403 "Forbidden: role admin required"`. */
 export function requireRole(role: string) {
-  return permissionGuard(`requireRole(${role})`, async (roles, userId) =>
-    (await roles.rolesOf(userId)).includes(role) ? { permissions: await roles.permissionsOf(userId) } : forbidden(ACCOUNT_MESSAGES.forbiddenRole(role)),
-  );
+  return permissionGuard(`requireRole(${role})`, async (roles, userId) => {
+    const held = await roles.holdings(userId);
+    return held.roles.includes(role) ? { permissions: held.permissions } : forbidden(ACCOUNT_MESSAGES.forbiddenRole(role));
+  });
 }
 
 /** A guard that signs the caller in, then lets `check` allow them (with their permissions) or answer instead. */

@@ -61,18 +61,16 @@ export async function executeRolesCommand(command: RolesCommand, { get, print }:
     case "revoke": {
       const user = await accountOf(command.username);
       if (!user) return 1;
-      if (command.kind === "grant") {
-        const done = await roles.grant(user.id, command.role, null);
-        if (done === "no such role") {
-          print(`no role ${command.role}: define it first (npm run roles -- define ${command.role} <permission>...)`);
-          return 1;
-        }
-        print(done === "granted" ? `granted ${command.role} to ${command.username}` : `${command.username} already holds ${command.role}`);
-        return 0;
-      }
-      const done = await roles.revoke(user.id, command.role, null);
-      print(done === "revoked" ? `revoked ${command.role} from ${command.username}; the account's tokens minted until now no longer work` : `${command.username} does not hold ${command.role}`);
-      return 0;
+      const done = command.kind === "grant" ? await roles.grant(user.id, command.role, null) : await roles.revoke(user.id, command.role, null);
+      const said = {
+        granted: `granted ${command.role} to ${command.username}`,
+        held: `${command.username} already holds ${command.role}`,
+        revoked: `revoked ${command.role} from ${command.username}; the account's tokens minted until now no longer work`,
+        "not held": `${command.username} does not hold ${command.role}`,
+        "no such role": `no role ${command.role}: define it first (npm run roles -- define ${command.role} <permission>...)`,
+      }[done];
+      print(said);
+      return done === "no such role" ? 1 : 0;
     }
     case "list": {
       if (command.username === undefined) {
@@ -81,8 +79,8 @@ export async function executeRolesCommand(command: RolesCommand, { get, print }:
       }
       const user = await accountOf(command.username);
       if (!user) return 1;
-      const held = await roles.rolesOf(user.id);
-      print(`${command.username}: roles ${held.join(" ") || "-"}; permissions ${(await roles.permissionsOf(user.id)).join(" ") || "-"}`);
+      const held = await roles.holdings(user.id);
+      print(`${command.username}: roles ${held.roles.join(" ") || "-"}; permissions ${held.permissions.join(" ") || "-"}`);
       return 0;
     }
   }

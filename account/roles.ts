@@ -51,10 +51,6 @@ export class Roles {
     return row.inserted ? "created" : "updated";
   }
 
-  async exists(name: string): Promise<boolean> {
-    return (await this.db.selectFrom("roles").select("name").where("name", "=", name).executeTakeFirst()) !== undefined;
-  }
-
   async list(): Promise<RoleSummary[]> {
     const rows = await this.db
       .selectFrom("roles")
@@ -79,15 +75,21 @@ export class Roles {
     return [...new Set(rows.flatMap((r) => r.permissions))].sort();
   }
 
-  /** The permissions an account holds now, through its roles: read at every guarded call. */
-  async permissionsOf(userId: number): Promise<string[]> {
+  /** The roles an account holds now and the permissions they grant, in one query: read at every guarded call. */
+  async holdings(userId: number): Promise<{ roles: string[]; permissions: string[] }> {
     const rows = await this.db
       .selectFrom("user_roles")
       .innerJoin("roles", "roles.name", "user_roles.role")
-      .select("roles.permissions")
+      .select(["user_roles.role", "roles.permissions"])
       .where("user_roles.user_id", "=", userId)
+      .orderBy("user_roles.role")
       .execute();
-    return [...new Set(rows.flatMap((r) => r.permissions))].sort();
+    return { roles: rows.map((r) => r.role), permissions: [...new Set(rows.flatMap((r) => r.permissions))].sort() };
+  }
+
+  /** The permissions an account holds now, through its roles. */
+  async permissionsOf(userId: number): Promise<string[]> {
+    return (await this.holdings(userId)).permissions;
   }
 
   /** Grants a role; exactly one of concurrent grants of the same role wins. */
@@ -109,10 +111,10 @@ export class Roles {
   }
 
   /** Revokes a role, and with it every token of the account minted until now. */
-  async revoke(userId: number, role: string, by: Actor): Promise<"revoked" | "not held"> {
+  async revoke(userId: number, role: string, by: Actor): Promise<"revoked" | "not held" | "no such role"> {
     return this.db.transaction().execute(async (trx) => {
       const deleted = await trx.deleteFrom("user_roles").where("user_id", "=", userId).where("role", "=", role).returning("role").executeTakeFirst();
-      if (!deleted) return "not held";
+      if (!deleted) return (await trx.selectFrom("roles").select("name").where("name", "=", role).executeTakeFirst()) ? "not held" : "no such role";
       await trx.updateTable("users").set({ tokens_valid_after: new Date(), updated_at: sql`now()` }).where("id", "=", userId).execute();
       await recordEvent(trx, { type: "role.revoked", subject: `user:${userId}`, actor: actorOf(by), resource: `role:${role}`, data: { user_id: userId, role } });
       return "revoked";

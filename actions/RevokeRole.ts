@@ -9,9 +9,8 @@ export class RevokeRole extends Action.with({
   async run(fields: Fields<typeof RevokeRole>, ctx: PermittedContext): Promise<ActionResponse> {
     const user = await namedAccount(ctx, fields.username);
     if (!("id" in user)) return user;
-    const { roles } = ctx.get(accounts);
-    if (!(await roles.exists(fields.role))) return notFound(ACCOUNT_MESSAGES.unknownRole);
-    const done = await roles.revoke(user.id, fields.role, ctx.user.id);
+    const done = await ctx.get(accounts).roles.revoke(user.id, fields.role, ctx.user.id);
+    if (done === "no such role") return notFound(ACCOUNT_MESSAGES.unknownRole);
     if (done === "not held") return conflict(ACCOUNT_MESSAGES.roleNotHeld);
     ctx.log.info({ event: "role_revoked", user_id: user.id, role: fields.role, by: ctx.user.id }, "role revoked");
     return ok(ACCOUNT_MESSAGES.roleRevoked, { username: user.username, role: fields.role });

@@ -9,12 +9,13 @@ import { sql, type Kysely } from "kysely";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
-import { Dispatcher, type DispatchObserver } from "./actions/dispatcher.ts";
+import { Dispatcher, configuredLimits, type DispatchObserver } from "./actions/dispatcher.ts";
 import { loadActions, type Registry } from "./actions/registry.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
 import { loadSubscribers } from "./events/load-subscribers.ts";
+import { startEvents, type StartedEvents } from "./events/start.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
 import { watchActions, type ActionsWatcher } from "./actions/watch.ts";
@@ -52,6 +53,8 @@ export class App {
     readonly log: Logger,
     /** What the actions need (no database is opened when none needs one). */
     private readonly started: StartedProviders,
+    /** The events relay and subscribers (with REDIS_URL), stopped before the providers. */
+    private readonly events: StartedEvents | undefined,
     /** The actions served now (the dev loop replaces it). */
     public registry: Registry,
     readonly dispatcher: Dispatcher,
@@ -82,24 +85,29 @@ export class App {
             token: config.token,
             log: log.child({ component: "devboard" }),
           });
-      started = await startProviders(registry.providers, config, log, await loadSubscribers(config.events.subscribersDir, log));
+      started = await startProviders(registry.providers, config, log);
     } catch (error) {
       await board?.stop();
       throw error;
     }
-    const { providers, postgres, relay, subscribers } = started;
+    const { providers, postgres } = started;
+    let events: StartedEvents | undefined;
+    try {
+      events = postgres && startEvents(postgres, await loadSubscribers(config.events.subscribersDir, log), config, log);
+    } catch (error) {
+      await started.close();
+      await board?.stop();
+      throw error;
+    }
+    const relay = events?.relay;
+    const subscribers = events?.subscribers;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
       providers,
       checkOutputs: !config.production,
       log,
-      maxConcurrency: config.maxConcurrency,
-      queueLimit: config.queueLimit,
-      actionTimeoutMs: config.actionTimeoutMs,
-      maxRequestBytes: config.maxRequestBytes,
-      maxAnswerBytes: config.maxAnswerBytes,
-      messageFormat: config.messageFormat,
+      ...configuredLimits(config),
       observer: metrics ? observeAll(metrics, options.observer) : options.observer,
     });
     let app: App | undefined;
@@ -140,13 +148,14 @@ export class App {
           },
         });
       } catch (error) {
+        await events?.stop();
         await started.close();
         await board?.stop();
         throw error;
       }
       log.info({ health_port: health.port }, `health and metrics on port ${health.port}: /healthz, /readyz, /metrics`);
     }
-    app = new App(config, log, started, registry, dispatcher, client, board, health, metrics);
+    app = new App(config, log, started, events, registry, dispatcher, client, board, health, metrics);
     client.start();
     if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
     if (board) {
@@ -252,6 +261,7 @@ export class App {
     this.closing ??= (async () => {
       this.watcher?.close();
       await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
+      await this.events?.stop();
       await this.started.close();
       await this.board?.stop().catch(() => undefined);
       await this.health?.close().catch(() => undefined);

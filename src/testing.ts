@@ -12,7 +12,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { isActionClass, type ActionClass } from "./actions/action.ts";
-import { Dispatcher } from "./actions/dispatcher.ts";
+import { Dispatcher, configuredLimits } from "./actions/dispatcher.ts";
 import { loadActions, register, Registry } from "./actions/registry.ts";
 import type { AnswerPayload } from "./actions/responses.ts";
 import { loadConfig } from "./config.ts";
@@ -61,11 +61,7 @@ export async function startTestKit(options: TestKitOptions): Promise<TestKit> {
     providers: started.providers,
     checkOutputs: true,
     log,
-    maxConcurrency: config.maxConcurrency,
-    queueLimit: config.queueLimit,
-    actionTimeoutMs: config.actionTimeoutMs,
-    maxRequestBytes: config.maxRequestBytes,
-    maxAnswerBytes: config.maxAnswerBytes,
+    ...configuredLimits(config),
   });
   let calls = 0;
   const { providers } = started;

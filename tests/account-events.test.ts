@@ -7,6 +7,7 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 import type { Envelope } from "../account/events.ts";
+import { sql } from "kysely";
 
 let accounts: Accounts;
 before(async () => (accounts = await startAccounts()));
@@ -78,4 +79,18 @@ test("a refused change writes no event: a duplicate registration leaves the outb
   const start = await lastId();
   assert.equal((await accounts.dispatch("Register", { name: "Again", username: "only-once", password: "password123" })).status_code, 409);
   assert.deepEqual(await eventsSince(start), []);
+});
+
+test("the change and its event commit together: when the event cannot be written, the registration is not made either", async () => {
+  const { db } = accounts.services;
+  await sql`create or replace function refuse_events() returns trigger language plpgsql as $$ begin raise exception 'no events today'; end $$`.execute(db);
+  await sql`create trigger refuse_events before insert on events for each row execute function refuse_events()`.execute(db);
+  let answer;
+  try {
+    answer = await accounts.dispatch("Register", { name: "Lost", username: "never-stored", password: "password123" });
+  } finally {
+    await sql`drop trigger refuse_events on events`.execute(db);
+  }
+  assert.equal(answer.status_code, 500);
+  assert.equal(await accounts.services.users.findLive({ kind: "username", normalized: "never-stored" }), undefined);
 });

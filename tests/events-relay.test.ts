@@ -11,6 +11,7 @@ import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
 import { EventRelay } from "../src/events/relay.ts";
 import { createLogger } from "../src/ops/logger.ts";
+import { until } from "./support/consumer.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService } from "./support/process.ts";
 import { recordEvent, type Envelope } from "../account/events.ts";
@@ -64,13 +65,15 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
     });
   }
 
-  async function until(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error("condition not met in time");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
+  /** A service process on `board`, relaying to `stream` on the test's Redis. */
+  const serviceEnv = (board: DevPlugboard, stream: string) => ({
+    WEBSOCKET_URL: board.socketUrl,
+    TOKEN: board.token,
+    JWT_SECRET: "events-test-secret-that-is-at-least-32-bytes",
+    BCRYPT_COST: "4",
+    REDIS_URL: redis.url,
+    EVENTS_STREAM: stream,
+  });
 
   const emit = (subject: string, n: number) => recordEvent(db, { type: "test.happened", subject, data: { n } });
   const unpublished = async () => Number((await db.selectFrom("events").select((eb) => eb.fn.countAll<string>().as("c")).where("published_at", "is", null).executeTakeFirstOrThrow()).c);
@@ -79,7 +82,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
     const stream = `test:${++streamNo}`;
     const r = relay(stream);
     for (let i = 0; i < 50; i++) await emit(`user:${i % 3}`, i);
-    await until(async () => (await unpublished()) === 0);
+    await until(async () => (await unpublished()) === 0, 10_000);
     const events = await streamed(stream);
     assert.deepEqual(events.map((e) => (e.data as { n: number }).n), Array.from({ length: 50 }, (_, i) => i));
     assert.ok(r.stats.leader);
@@ -90,12 +93,12 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
     const stream = `test:${++streamNo}`;
     const r = relay(stream, 300);
     await emit("user:burst", -1);
-    await until(async () => (await unpublished()) === 0);
+    await until(async () => (await unpublished()) === 0, 10_000);
     await redis.stop();
     for (let i = 0; i < 100; i++) await emit("user:burst", i);
     await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(await unpublished(), 100, "nothing was marked published while Redis was down");
-    await until(async () => r.state === "stuck"); // what /healthz reports
+    await until(async () => r.state === "stuck", 10_000); // what /healthz reports
     assert.ok(r.stats.failures > 0);
     await redis.start();
     await until(async () => (await unpublished()) === 0, 20_000);
@@ -110,13 +113,13 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
   test("three relays: one leads; when it stops, another takes over; every event arrives, per-subject order kept", async () => {
     const stream = `test:${++streamNo}`;
     const three = [relay(stream), relay(stream), relay(stream)];
-    await until(async () => three.filter((r) => r.stats.leader).length === 1);
+    await until(async () => three.filter((r) => r.stats.leader).length === 1, 10_000);
     for (let i = 0; i < 60; i++) await emit(`user:${i % 4}`, i);
-    await until(async () => (await unpublished()) === 0);
+    await until(async () => (await unpublished()) === 0, 10_000);
     const leader = three.find((r) => r.stats.leader)!;
     await leader.stop(); // its connection, and its lock, go with it
     for (let i = 60; i < 120; i++) await emit(`user:${i % 4}`, i);
-    await until(async () => (await unpublished()) === 0);
+    await until(async () => (await unpublished()) === 0, 10_000);
     assert.equal(three.filter((r) => r.stats.leader).length, 1, "another relay leads now");
     const events = await streamed(stream);
     const unique = [...new Map(events.map((e) => [e.event_id, e])).values()];
@@ -132,22 +135,14 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
     // Requests routed to the killed replica are given up on soon (as the plugboard does after 30 s).
     const board = await DevPlugboard.start({ log: silent, requestTimeoutMs: 2000 });
     const stream = `test:${++streamNo}`;
-    const env = {
-      WEBSOCKET_URL: board.socketUrl,
-      TOKEN: board.token,
-      JWT_SECRET: "events-test-secret-that-is-at-least-32-bytes",
-      BCRYPT_COST: "4",
-      REDIS_URL: redis.url,
-      EVENTS_STREAM: stream,
-      DATABASE_URL: database.url,
-    };
+    const env = { ...serviceEnv(board, stream), DATABASE_URL: database.url };
     const first = startService(env);
     let second: ReturnType<typeof startService> | undefined;
     try {
       await first.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
       const burst = Array.from({ length: 40 }, (_, i) => board.request("Register", { name: "Burst", username: `burst${i}`, password: "password123" }));
       // Kill the relaying replica as soon as the first events are on the stream.
-      await until(async () => (await streamed(stream)).length > 0);
+      await until(async () => (await streamed(stream)).length > 0, 10_000);
       first.kill("SIGKILL");
       await first.exited;
       const answers = await Promise.all(burst);
@@ -171,12 +166,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
     const board = await DevPlugboard.start({ log: silent });
     const stream = `test:${++streamNo}`;
     const service = startService({
-      WEBSOCKET_URL: board.socketUrl,
-      TOKEN: board.token,
-      JWT_SECRET: "events-test-secret-that-is-at-least-32-bytes",
-      BCRYPT_COST: "4",
-      REDIS_URL: redis.url,
-      EVENTS_STREAM: stream,
+      ...serviceEnv(board, stream),
       SUBSCRIBERS_DIR: compiledFixtures("subscribers"),
       HEALTH_PORT: "0",
       ...(await serviceDatabaseEnv()),
@@ -185,7 +175,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       await service.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
       const answer = await board.request("Register", { name: "Streamed", username: "streamed", password: "password123" });
       assert.equal(answer.status, 201);
-      await until(async () => (await streamed(stream)).some((e) => e.event_type === "user.registered"));
+      await until(async () => (await streamed(stream)).some((e) => e.event_type === "user.registered"), 10_000);
       const [registered] = await streamed(stream);
       assert.equal((registered!.data as { username: string }).username, "streamed");
       assert.ok(!JSON.stringify(registered).includes("password123"));

@@ -80,6 +80,9 @@ test("npm run roles: define, grant (the first administrator), list, revoke — o
     const unknownRole = await roles(env, "grant", "alice", "ghost");
     assert.equal(unknownRole.code, 1);
     assert.match(unknownRole.stdout, /no role ghost: define it first/);
+    const revokeUnknown = await roles(env, "revoke", "alice", "ghost");
+    assert.equal(revokeUnknown.code, 1);
+    assert.match(revokeUnknown.stdout, /no role ghost/);
     const usage = await roles(env, "grant", "alice", "Bad Role");
     assert.equal(usage.code, 2);
     assert.match(usage.stderr, /not a role name[\s\S]*usage: npm run roles/);

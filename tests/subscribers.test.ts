@@ -12,6 +12,7 @@ import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
 import { SubscriberRunner, subscriber, type Subscriber } from "../src/events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
+import { until } from "./support/consumer.ts";
 
 const silent = createLogger({ level: "silent" });
 
@@ -51,14 +52,6 @@ describe("subscribers", { skip: hasRedisServer() ? undefined : "no redis-server 
     return id;
   }
 
-  async function until(check: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-    const deadline = Date.now() + ms;
-    while (!(await check())) {
-      if (Date.now() > deadline) throw new Error("condition not met in time");
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
-  }
-
   /** The group exists once a runner has read: events published before it would not be delivered. */
   const groupReady = (stream: string) => until(async () => ((await client.xinfo("GROUPS", stream).catch(() => [])) as unknown[]).length > 0);
 
@@ -72,7 +65,7 @@ describe("subscribers", { skip: hasRedisServer() ? undefined : "no redis-server 
     await groupReady(stream);
     const ids = await Promise.all(Array.from({ length: 100 }, (_, i) => publish(stream, "user.registered", { user_id: i })));
     await publish(stream, "something.else", {});
-    await until(() => seen.size === 100);
+    await until(() => seen.size === 100, 10_000);
     await new Promise((resolve) => setTimeout(resolve, 300)); // a second delivery would show by now
     assert.deepEqual([...new Set(seen.values())], [1]);
     assert.deepEqual(new Set(seen.keys()), new Set(ids));
@@ -109,10 +102,10 @@ describe("subscribers", { skip: hasRedisServer() ? undefined : "no redis-server 
     const runner = run(stream, [flaky]);
     await groupReady(stream);
     await publish(stream, "login.failed", { reason: "bad_password" });
-    await until(() => runner.stats.get(`flaky-${n}`)!.handled === 1);
+    await until(() => runner.stats.get(`flaky-${n}`)!.handled === 1, 10_000);
     assert.equal(calls, 2);
     await publish(stream, "login.failed", { reason: 42 });
-    await until(async () => (await client.xlen(`${stream}:dead`)) === 1);
+    await until(async () => (await client.xlen(`${stream}:dead`)) === 1, 10_000);
     assert.equal(calls, 2, "a mismatched event never reaches the handler");
   });
 });

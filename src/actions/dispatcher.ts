@@ -3,6 +3,7 @@
  * it within the concurrency bound and its deadline, and maps every outcome to a status code.
  * It never throws and never answers twice.
  */
+import type { Config } from "../config.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { ProviderHost } from "../providers.ts";
 import type { Middleware } from "./middleware.ts";
@@ -62,6 +63,12 @@ export interface DispatcherOptions {
   /** How answers are encoded for the wire (MESSAGE_FORMAT, default text): measured in that form. */
   messageFormat?: MessageFormat;
   observer?: DispatchObserver;
+}
+
+/** The dispatcher's limits as the configuration sets them: the App's and the test kit's alike. */
+export function configuredLimits(config: Readonly<Config>): Pick<DispatcherOptions, "maxConcurrency" | "queueLimit" | "actionTimeoutMs" | "maxRequestBytes" | "maxAnswerBytes" | "messageFormat"> {
+  const { maxConcurrency, queueLimit, actionTimeoutMs, maxRequestBytes, maxAnswerBytes, messageFormat } = config;
+  return { maxConcurrency, queueLimit, actionTimeoutMs, maxRequestBytes, maxAnswerBytes, messageFormat };
 }
 
 const DEFAULT_MAX_REQUEST_BYTES = 64 * 1024;

@@ -58,9 +58,9 @@ export async function startConsumer(options: {
 }
 
 /** Polls a condition (cheap checks only) until it holds or the timeout passes. */
-export async function until(check: () => boolean, timeoutMs = 5_000, what = "condition"): Promise<void> {
+export async function until(check: () => boolean | Promise<boolean>, timeoutMs = 5_000, what = "condition"): Promise<void> {
   const deadline = Date.now() + timeoutMs;
-  while (!check()) {
+  while (!(await check())) {
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
