@@ -80,6 +80,8 @@ export interface EventsTable {
   envelope: ColumnType<unknown, string, string>;
   created_at: DefaultedTimestamp;
   published_at: NullableTimestamp;
+  /** The relay's order, when events go to PostgreSQL rather than Redis (migrations/0008_event_log.ts). */
+  position: ColumnType<string | null, never, string | null>;
 }
 
 export interface Database {

@@ -10,7 +10,9 @@ import { z } from "zod";
 import { createTestDatabase } from "../tests/support/database.ts";
 import { hasRedisServer, startRedis } from "../tests/support/redis.ts";
 import { EventRelay } from "../src/events/relay.ts";
-import { SubscriberRunner, subscriber } from "../src/events/subscribers.ts";
+import { SubscriberRunner } from "../src/events/redis-subscribers.ts";
+import { redisSink } from "../src/events/sinks.ts";
+import { subscriber } from "../src/events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { recordEvent } from "../account/events.ts";
 import type { Database } from "../account/schema.ts";
@@ -60,7 +62,7 @@ export async function eventsPipeline(count: number, writers = 8): Promise<EventF
       }),
     ],
   }).start();
-  const relay = new EventRelay({ databaseUrl: fresh.url, redis: relayRedis, stream, maxLen: 10 * count, retentionMs: 3_600_000, log, pollMs: 100 }).start();
+  const relay = new EventRelay({ databaseUrl: fresh.url, sink: redisSink(relayRedis, stream, 10 * count), retentionMs: 3_600_000, log, pollMs: 100 }).start();
   try {
     // The group exists before the first event (a new group reads from the stream's end).
     while (((await runnerRedis.xinfo("GROUPS", stream).catch(() => [])) as unknown[]).length === 0) await new Promise((r) => setTimeout(r, 10));

@@ -15,6 +15,7 @@ import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client
 import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
 import { loadSubscribers } from "./events/load-subscribers.ts";
+import { recentEvents } from "./events/recent.ts";
 import { startEvents, type StartedEvents } from "./events/start.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
@@ -71,6 +72,7 @@ export class App {
     const { config, log } = options;
     // Production stops on an action file that fails to import, a duplicate name, or no action at all.
     const registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
+    const subscribers = await loadSubscribers(config.events.subscribersDir, log);
     let board: DevPlugboard | undefined;
     let started: StartedProviders;
     try {
@@ -85,7 +87,7 @@ export class App {
             token: config.token,
             log: log.child({ component: "devboard" }),
           });
-      started = await startProviders(registry.providers, config, log);
+      started = await startProviders([...registry.providers, ...subscribers.flatMap((s) => s.providers ?? [])], config, log);
     } catch (error) {
       await board?.stop();
       throw error;
@@ -93,14 +95,14 @@ export class App {
     const { providers, postgres } = started;
     let events: StartedEvents | undefined;
     try {
-      events = postgres && startEvents(postgres, await loadSubscribers(config.events.subscribersDir, log), config, log);
+      events = postgres && startEvents(postgres, subscribers, config, log, (provider) => providers.get(provider));
     } catch (error) {
       await started.close();
       await board?.stop();
       throw error;
     }
     const relay = events?.relay;
-    const subscribers = events?.subscribers;
+    const runner = events?.subscribers;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     const dispatcher = new Dispatcher({
       registry,
@@ -130,7 +132,7 @@ export class App {
       outbox: () => client.outbox.stats,
       ...(providers.lanes[0] ? { lane: providers.lanes[0] } : {}),
       ...(relay && postgres ? { events: () => ({ ...relay.stats, backlog: () => outboxBacklog(postgres.db) }) } : {}),
-      ...(subscribers ? { subscribers: () => subscribers.stats } : {}),
+      ...(runner ? { subscribers: () => runner.stats } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {
@@ -158,6 +160,7 @@ export class App {
     app = new App(config, log, started, events, registry, dispatcher, client, board, health, metrics);
     client.start();
     if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
+    if (board && postgres) board.showEvents(() => recentEvents(postgres.db));
     if (board) {
       // The dev account token is the local board's own secret, not the service TOKEN: printing it is fine.
       log.info(

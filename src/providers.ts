@@ -77,7 +77,7 @@ export function provider<T, S = undefined>(definition: ProviderDefinition<T, S>)
 }
 
 /** ctx.get of a provider that was not started: an action or middleware forgot it in `needs`. */
-class ProviderNotStartedError extends Error {
+export class ProviderNotStartedError extends Error {
   constructor(name: string) {
     super(`provider "${name}" is not started: list it in the action's (or its middleware's) needs`);
     this.name = "ProviderNotStartedError";

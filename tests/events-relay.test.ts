@@ -10,6 +10,7 @@ import { sql, type Kysely } from "kysely";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
 import { EventRelay } from "../src/events/relay.ts";
+import { redisSink } from "../src/events/sinks.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { until } from "./support/consumer.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
@@ -48,7 +49,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
     const redisClient = new Redis(redis.url, { maxRetriesPerRequest: 1, retryStrategy: () => 50 });
     redisClient.on("error", () => undefined); // refused while the test has stopped the server: the relay sees it in its batch
     clients.push(redisClient);
-    const r = new EventRelay({ databaseUrl: database.url, redis: redisClient, stream, maxLen: 100_000, retentionMs: 3_600_000, log: silent, pollMs: 50, ...(stuckMs ? { stuckMs } : {}) }).start();
+    const r = new EventRelay({ databaseUrl: database.url, sink: redisSink(redisClient, stream, 100_000), retentionMs: 3_600_000, log: silent, pollMs: 50, ...(stuckMs ? { stuckMs } : {}) }).start();
     relays.push(r);
     return r;
   }

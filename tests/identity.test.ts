@@ -213,7 +213,7 @@ describe("accounts from before the change", () => {
       ids[key] = row.id;
     }
     const applied = await migrateToLatest(database.db, silent);
-    assert.deepEqual(applied, ["0004_username_skeleton", "0005_roles", "0006_events_notify", "0007_handled_events"]);
+    assert.deepEqual(applied, ["0004_username_skeleton", "0005_roles", "0006_events_notify", "0007_handled_events", "0008_event_log"]);
     accounts = await startAccounts({ database });
   });
   after(async () => {

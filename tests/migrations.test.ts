@@ -65,7 +65,7 @@ describe("migrations", () => {
     try {
       const env = { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "info" };
       const first = await run(process.execPath, [MIGRATE_CLI], { env });
-      assert.match(first.stdout, /applied 7 migration\(s\)/);
+      assert.match(first.stdout, /applied 8 migration\(s\)/);
       const second = await run(process.execPath, [MIGRATE_CLI], { env });
       assert.match(second.stdout, /schema already up to date/);
       const failed = await run(process.execPath, [MIGRATE_CLI], { env: { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" } }).then(
@@ -95,7 +95,7 @@ describe("migrations", () => {
       assert.deepEqual(columns("login_attempts"), ["id", "identifier", "attempted_at"]);
       assert.deepEqual(columns("roles"), ["name", "description", "permissions", "created_at", "updated_at"]);
       assert.deepEqual(columns("user_roles"), ["user_id", "role", "granted_by", "granted_at"]);
-      assert.deepEqual(columns("events"), ["id", "event_id", "event_type", "subject", "envelope", "created_at", "published_at"]);
+      assert.deepEqual(columns("events"), ["id", "event_id", "event_type", "subject", "envelope", "created_at", "published_at", "position"]);
     } finally {
       await database.drop();
     }

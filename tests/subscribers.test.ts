@@ -10,7 +10,8 @@ import { Redis } from "ioredis";
 import { z } from "zod";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
-import { SubscriberRunner, subscriber, type Subscriber } from "../src/events/subscribers.ts";
+import { SubscriberRunner } from "../src/events/redis-subscribers.ts";
+import { subscriber, type Subscriber } from "../src/events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { until } from "./support/consumer.ts";
 

@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { isJsonObject } from "../json.ts";
 import type { HttpMode } from "./vera.ts";
+import type { RecentEvent } from "../events/recent.ts";
 
 /** Where the page's forms post: `POST /`'s call, answered in both modes (http-api.ts). */
 export const EXPLORE_PATH = "/explore";
@@ -24,6 +25,8 @@ export interface ExplorerContext {
   joinedConsumers: number;
   httpMode: HttpMode;
   serviceId: string;
+  /** The latest domain events, newest first, when the service runs with this board and a database (src/events/recent.ts). */
+  events?: readonly RecentEvent[];
 }
 
 type FieldKind = "string" | "integer" | "number" | "boolean" | "enum" | "json";
@@ -45,6 +48,8 @@ textarea{min-height:4rem;width:100%;font-family:ui-monospace,monospace}button{fo
 h3{margin:.3rem 0;font-size:.95rem}.line{margin:.2rem 0}.current{font-weight:400;color:#5b6570;font-size:.85em}
 pre{background:#f0f2f4;padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word}
 details{margin-top:.6rem;color:#5b6570}.empty{color:#5b6570}
+table{border-collapse:collapse;width:100%;font-size:.9em}td,th{text-align:left;padding:.25rem .4rem;border-bottom:1px solid #eef0f2;vertical-align:top}
+td details{margin:0}
 `;
 
 // Static apart from the constant spliced in at load: the policy pins its hash.
@@ -282,6 +287,20 @@ const MODE_TEXT: Record<HttpMode, string> = {
   vera: 'as the Vera Plugboard does: 200 or 400 with <code>{"status", "message"}</code> only, 502 for an answer without them',
 };
 
+/** The latest events: each row's envelope is untrusted data, escaped like everything else. */
+function renderEvents(events: readonly RecentEvent[]): string {
+  const rows = events.map((e) => {
+    const state = e.publishedAt ? "published" : "in the outbox";
+    const handled = [...e.handledBy, ...e.failing].map(escapeHtml).join(", ") || "—";
+    return `<tr><td><code>${escapeHtml(e.envelope.event_type)}</code></td><td>${escapeHtml(e.envelope.subject)}</td><td>${escapeHtml(e.envelope.timestamp)}</td><td>${state}</td><td>${handled}</td>
+<td><details><summary>envelope</summary><pre>${escapeHtml(JSON.stringify(e.envelope, null, 2))}</pre></details></td></tr>`;
+  });
+  return `<section id="events"><h2>Latest events</h2>
+<p class="description">The newest domain events in the outbox (reload to refresh): published once the relay has sent them on, handled once a subscriber has finished them.</p>
+${rows.length > 0 ? `<table><thead><tr><th>type</th><th>subject</th><th>time</th><th>state</th><th>subscribers</th><th></th></tr></thead><tbody>${rows.join("\n")}</tbody></table>` : '<p class="empty">No event yet: register an account above.</p>'}
+</section>`;
+}
+
 /** The whole page. */
 export function renderExplorer(context: ExplorerContext): string {
   const actions = isJsonObject(context.actions) ? Object.entries(context.actions) : [];
@@ -298,8 +317,9 @@ export function renderExplorer(context: ExplorerContext): string {
 <p>The actions your service published. Each form calls its action as <code>POST /</code> with <code>{"action": …, "fields": {…}}</code> does, and shows the answer both ways: the consumer's whole payload, and what a caller of the Vera Plugboard receives.</p>
 <p class="mode">HTTP mode <code>${escapeHtml(context.httpMode)}</code>: <code>POST /</code> answers ${MODE_TEXT[context.httpMode]}.</p>
 <p>Socket <code>${escapeHtml(context.socketUrl)}</code> · service id <code>${escapeHtml(context.serviceId)}</code> · ${context.joinedConsumers} consumer${plural} joined · <a href="/actions">/actions</a></p></header>
-<main><nav>${nav}</nav>
+<main><nav>${nav}${context.events ? '<a href="#events">Latest events</a>' : ""}</nav>
 ${body}
+${context.events ? renderEvents(context.events) : ""}
 </main><script>${SCRIPT}</script></body></html>
 `;
 }

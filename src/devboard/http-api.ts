@@ -31,7 +31,7 @@ export interface HttpApi {
   /** What a real-shaped request must carry. */
   credentials(): VeraCredentials;
   publishedActions(): unknown;
-  explorerPage(): string;
+  explorerPage(): Promise<string>;
   /** The names the board answers to; known once it listens. */
   hosts(): AllowedHosts;
   log: Logger;
@@ -151,8 +151,8 @@ async function postCall(api: HttpApi, req: IncomingMessage, res: ServerResponse,
   sendJson(res, answer.status, answer.body);
 }
 
-function getExplorer(api: HttpApi, res: ServerResponse): void {
-  const html = api.explorerPage();
+async function getExplorer(api: HttpApi, res: ServerResponse): Promise<void> {
+  const html = await api.explorerPage();
   res.writeHead(200, {
     "content-type": "text/html; charset=utf-8",
     "content-length": Buffer.byteLength(html),

@@ -16,6 +16,7 @@ import { createLogger, type Logger } from "../ops/logger.ts";
 import { CLOSE_CODE, EVENT, PLUGBOARD_REQUEST_TIMEOUT_MS, SERVER_IDLE_TIMEOUT_MS, SOCKET_PATH } from "../plugboard/wire.ts";
 import { ConsumerConnection, type Admission, type ConnectionHost, type ConsumerInfo, type UnjoinReason } from "./connection.ts";
 import { renderExplorer } from "./explorer.ts";
+import type { RecentEvent } from "../events/recent.ts";
 import { DevPlugboardFaults } from "./faults.ts";
 import { FrameLog, type FrameRecord } from "./frame-log.ts";
 import { makeIdentity, type Identity, type ServiceRecord } from "./identity.ts";
@@ -176,6 +177,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
   private faultHooks: DevPlugboardFaults | undefined;
   private nextConsumer = 1;
   private stopping: Promise<void> | undefined;
+  private eventsFeed: (() => Promise<readonly RecentEvent[]>) | undefined;
 
   /** The board as its connections see it. */
   private readonly connectionHost: ConnectionHost = {
@@ -336,8 +338,19 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     });
   }
 
-  private explorerPage(): string {
+  /** The explorer lists these (the service running with this board passes its latest events, src/app.ts). */
+  showEvents(feed: () => Promise<readonly RecentEvent[]>): void {
+    this.eventsFeed = feed;
+  }
+
+  private async explorerPage(): Promise<string> {
+    // A failing read leaves the section out rather than the page.
+    const events = await this.eventsFeed?.().catch((error: unknown) => {
+      this.log.warn({ err: error }, "explorer: reading the latest events failed");
+      return undefined;
+    });
     return renderExplorer({
+      ...(events ? { events } : {}),
       actions: this.publishedActions(),
       serviceName: this.identity.service.name,
       socketUrl: this.socketUrl,

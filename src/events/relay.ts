@@ -1,37 +1,39 @@
 /**
  * The events relay: from the `events` outbox in PostgreSQL (written in the transaction of each
- * change, account/events.ts) to one Redis stream, at least once, in commit order.
+ * change, account/events.ts) to a sink (src/events/sinks.ts): one Redis stream, or without Redis
+ * PostgreSQL itself, at least once, in commit order.
  *
  * - One relay at a time: every replica runs one, and the one holding a PostgreSQL advisory lock
  *   relays while the others wait for it. The lock lives with the leader's connection, so a
  *   leader that dies hands over at once. One relay keeps the order per subject (all of it, in
  *   fact) without coordination.
- * - A batch: read the oldest unpublished rows, XADD each to the stream (one pipeline), then mark
- *   them published and commit. A relay that dies between the XADD and the commit leaves them
+ * - A batch: read the oldest unpublished rows, send them to the sink (XADD in one pipeline), then
+ *   mark them published and commit. A relay that dies between the XADD and the commit leaves them
  *   unpublished, and the next relay sends them again: consumers de-duplicate by event_id.
  * - Redis down: the batch fails, the rows stay, the relay retries with a growing backoff.
  * - Woken by LISTEN/NOTIFY (migrations/0006_events_notify.ts) and by a poll as a fallback.
- * - Published rows are deleted after `retentionMs`; the stream is capped near `maxLen` entries.
+ * - Published rows are deleted after `retentionMs`, and never before every consumer group reading
+ *   them from PostgreSQL has (event_cursors); the Redis stream is capped near EVENTS_MAXLEN.
  */
 import pg from "pg";
-import type { Redis } from "ioredis";
 import type { Logger } from "../ops/logger.ts";
-
 import { EVENTS_CHANNEL } from "./channel.ts";
+import { Nap } from "./nap.ts";
+import type { EventSink, OutboxRow } from "./sinks.ts";
 
 /** The advisory lock key of the relay (any constant shared by every replica). */
 const RELAY_LOCK = 0x76657261; // "vera"
 
 export interface RelayOptions {
   databaseUrl: string;
-  redis: Redis;
-  stream: string;
-  maxLen: number;
+  sink: EventSink;
   retentionMs: number;
   log: Logger;
   batchSize?: number;
   /** How often to look without a notification, and to try for the lock. */
   pollMs?: number;
+  /** How often published rows past the retention are deleted (default 60 s). */
+  purgeEveryMs?: number;
   /** Without progress this long the relay counts as stuck (default RELAY_STUCK_MS). */
   stuckMs?: number;
 }
@@ -55,7 +57,7 @@ export class EventRelay {
   readonly stats: RelayStats = { leader: false, published: 0, failures: 0, lastPublishedAt: undefined, lastProgressAt: Date.now() };
   private client: pg.Client | undefined;
   private stopped = false;
-  private wake: (() => void) | undefined;
+  private readonly nap = new Nap();
   private running: Promise<void> | undefined;
   private lastPurge = 0;
 
@@ -74,7 +76,7 @@ export class EventRelay {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.wake?.();
+    this.nap.wake();
     await this.running;
   }
 
@@ -87,16 +89,16 @@ export class EventRelay {
           this.stats.leader = await this.tryLead();
           if (!this.stats.leader) {
             this.stats.lastProgressAt = Date.now(); // waiting is progress for a follower
-            await this.sleep(this.options.pollMs ?? 1000);
+            await this.nap.sleep(this.options.pollMs ?? 1000);
             continue;
           }
-          this.options.log.info({ stream: this.options.stream }, "events relay: leading");
+          this.options.log.info({ target: this.options.sink.target }, "events relay: leading");
         }
         const sent = await this.relayBatch();
         failures = 0;
         this.stats.lastProgressAt = Date.now();
         await this.purge();
-        if (sent < (this.options.batchSize ?? 500)) await this.sleep(this.options.pollMs ?? 1000);
+        if (sent < (this.options.batchSize ?? 500)) await this.nap.sleep(this.options.pollMs ?? 1000);
       } catch (error) {
         if (this.stopped) break;
         failures++;
@@ -104,7 +106,7 @@ export class EventRelay {
         const waitMs = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
         if (failures === 1 || failures % 20 === 0) this.options.log.warn({ err: error, failures, retry_in_ms: waitMs }, "events relay: a batch failed; the events wait in the outbox");
         if (this.client && !(await this.alive())) await this.disconnect();
-        await this.sleep(waitMs);
+        await this.nap.sleep(waitMs);
       }
     }
     await this.disconnect();
@@ -113,7 +115,7 @@ export class EventRelay {
   private async connect(): Promise<void> {
     const client = new pg.Client({ connectionString: this.options.databaseUrl });
     client.on("error", () => undefined); // a lost connection shows in the next query
-    client.on("notification", () => this.wake?.());
+    client.on("notification", () => this.nap.wake());
     await client.connect();
     await client.query(`listen ${EVENTS_CHANNEL}`);
     this.client = client;
@@ -144,19 +146,14 @@ export class EventRelay {
   /** One batch: returns how many events went out. */
   private async relayBatch(): Promise<number> {
     const client = this.client!;
-    const { stream, maxLen, redis } = this.options;
     await client.query("begin");
     try {
-      const { rows } = await client.query<{ id: string; event_id: string; event_type: string; envelope: unknown }>(
+      const { rows } = await client.query<OutboxRow>(
         "select id, event_id, event_type, envelope from events where published_at is null order by id limit $1 for update",
         [this.options.batchSize ?? 500],
       );
       if (rows.length > 0) {
-        const pipeline = redis.pipeline();
-        for (const row of rows) pipeline.xadd(stream, "MAXLEN", "~", maxLen, "*", "event", JSON.stringify(row.envelope), "type", row.event_type, "id", row.event_id);
-        const results = (await pipeline.exec()) ?? [];
-        const failed = results.find(([error]) => error);
-        if (failed || results.length !== rows.length) throw failed?.[0] ?? new Error("redis answered fewer XADDs than it was sent");
+        await this.options.sink.send(rows, client);
         await client.query("update events set published_at = now() where id = any($1::bigint[])", [rows.map((r) => r.id)]);
       }
       await client.query("commit");
@@ -173,22 +170,13 @@ export class EventRelay {
 
   /** Deletes published rows past the retention, now and then. */
   private async purge(): Promise<void> {
-    if (Date.now() - this.lastPurge < 60_000) return;
+    if (Date.now() - this.lastPurge < (this.options.purgeEveryMs ?? 60_000)) return;
     this.lastPurge = Date.now();
-    await this.client!.query("delete from events where published_at < now() - make_interval(secs => $1)", [this.options.retentionMs / 1000]);
+    await this.client!.query(
+      `delete from events where published_at < now() - make_interval(secs => $1)
+         and not exists (select 1 from event_cursors c where c.position < events.position)`,
+      [this.options.retentionMs / 1000],
+    );
   }
 
-  private sleep(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-      this.wake = () => {
-        this.wake = undefined;
-        done();
-      };
-    });
-  }
 }

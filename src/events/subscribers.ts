@@ -1,20 +1,19 @@
 /**
  * Subscribers: the other half of the events (the relay is the first, src/events/relay.ts). A
- * subscriber handles one or more event types from the stream; every replica of a service reads
- * through one Redis consumer group, so each event is handled once per service.
+ * subscriber handles one or more event types; every replica of a service reads as one consumer
+ * group (EVENTS_GROUP), so each event is handled once per service, at least once:
  *
- * - At least once: an event is acknowledged (XACK) only after every handler for it has finished.
- *   A handler that fails leaves it pending; after `retryAfterMs` of idleness it is claimed again
- *   (by whichever replica looks first) and retried, up to `maxAttempts` deliveries, then it goes
- *   to the dead-letter stream `<stream>:dead` and is logged.
- * - Idempotent per handler: the `handled_events` table records (subscriber, event_id) when a
- *   handler finishes, and a redelivered event skips the handlers that are done.
+ * - from a Redis stream with REDIS_URL (src/events/redis-subscribers.ts),
+ * - else from the outbox in PostgreSQL (src/events/log-subscribers.ts).
+ *
+ * Both run an event's handlers here: each subscriber of its type that has not finished it yet
+ * (the `handled_events` table records (subscriber, event_id) when a handler finishes), its
+ * `data` checked by the subscriber's schema first.
  */
-import { hostname } from "node:os";
-import type { Redis } from "ioredis";
 import type { Kysely } from "kysely";
 import type { z } from "zod";
 import type { Logger } from "../ops/logger.ts";
+import { ProviderNotStartedError, type Provider } from "../providers.ts";
 
 /** What a handler receives: the envelope, its `data` checked by the subscriber's schema. */
 export interface ReceivedEvent<D> {
@@ -26,13 +25,21 @@ export interface ReceivedEvent<D> {
   envelope: Record<string, unknown>;
 }
 
+/** A handler's context, like an action's: its logger and the providers it declared. */
+export interface SubscriberContext {
+  log: Logger;
+  get<T>(provider: Provider<T>): T;
+}
+
 export interface SubscriberDefinition<S extends z.ZodTypeAny> {
   /** Unique per service: the idempotency records are kept under it. */
   name: string;
   events: readonly string[];
   /** The shape of `data` this subscriber relies on; an event whose data does not match is dead-lettered at once. */
   schema: S;
-  handle(event: ReceivedEvent<z.infer<S>>, ctx: { log: Logger }): Promise<void> | void;
+  /** Providers the handler reads with ctx.get (the app starts them with the actions'). */
+  providers?: ReadonlyArray<Provider<any>>;
+  handle(event: ReceivedEvent<z.infer<S>>, ctx: SubscriberContext): Promise<void> | void;
 }
 
 export type Subscriber = SubscriberDefinition<z.ZodTypeAny> & { readonly [SUBSCRIBER]: true };
@@ -48,167 +55,114 @@ export function isSubscriber(value: unknown): value is Subscriber {
   return typeof value === "object" && value !== null && (value as Record<symbol, unknown>)[SUBSCRIBER] === true;
 }
 
-const DEFAULT_RETRY_AFTER_MS = 30_000;
-
 export interface SubscriberStats {
   handled: number;
   failed: number;
   deadLettered: number;
 }
 
-export interface RunnerOptions {
-  /** A connection of the runner's own: XREADGROUP blocks it. */
-  redis: Redis;
+/** Deliveries before an event is dead-lettered, unless a runner is told otherwise. */
+export const DEFAULT_MAX_ATTEMPTS = 5;
+
+/** What both runners are given. */
+export interface RunnerBase {
   db: Kysely<any>;
-  stream: string;
   group: string;
   subscribers: readonly Subscriber[];
   log: Logger;
-  /** Deliveries before an event is dead-lettered (default 5). */
+  /** The app's providers (a handler's ctx.get); without it, ctx.get throws. */
+  get?: <T>(provider: Provider<T>) => T;
+  /** Deliveries before an event is dead-lettered (default DEFAULT_MAX_ATTEMPTS). */
   maxAttempts?: number;
-  /**
-   * Idle time before a delivered, unacknowledged event is claimed and tried again (default 30 s):
-   * the time a handler may take. A handler running longer may run twice (at least once), so
-   * handlers should tolerate a repeat; one that finished is never run again for the event.
-   */
-  retryAfterMs?: number;
-  /** How long a read waits for new events (default 1000 ms). */
-  blockMs?: number;
 }
 
-export class SubscriberRunner {
+/** An event as the runners hand it on. */
+export interface IncomingEvent {
+  id: string;
+  type: string;
+  subject: string;
+  actor: string | null;
+  envelope: Record<string, unknown>;
+}
+
+export function incomingEvent(envelope: unknown): IncomingEvent | undefined {
+  if (typeof envelope !== "object" || envelope === null || Array.isArray(envelope)) return undefined;
+  const e = envelope as Record<string, unknown>;
+  return { id: String(e.event_id), type: String(e.event_type), subject: String(e.subject), actor: (e.actor as string | null) ?? null, envelope: e };
+}
+
+export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export type Outcome = { subscriber: Subscriber; result: "handled" } | { subscriber: Subscriber; result: "failed"; error: unknown } | { subscriber: Subscriber; result: "mismatch" };
+
+/** Runs the handlers, keeps the counts, records what finished; shared by both runners. */
+export class Handlers {
   readonly stats = new Map<string, SubscriberStats>();
-  private readonly consumer = `${hostname()}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
-  private stopped = false;
-  private running: Promise<void> | undefined;
 
-  constructor(private readonly options: RunnerOptions) {
-    for (const s of options.subscribers) this.stats.set(s.name, { handled: 0, failed: 0, deadLettered: 0 });
+  constructor(private readonly base: RunnerBase) {
+    for (const s of base.subscribers) this.stats.set(s.name, { handled: 0, failed: 0, deadLettered: 0 });
   }
 
-  get deadStream(): string {
-    return `${this.options.stream}:dead`;
+  get maxAttempts(): number {
+    return this.base.maxAttempts ?? DEFAULT_MAX_ATTEMPTS;
   }
 
-  start(): this {
-    this.running = this.loop();
-    return this;
+  of(type: string | undefined): Subscriber[] {
+    return type === undefined ? [] : this.base.subscribers.filter((s) => s.events.includes(type));
   }
 
-  async stop(): Promise<void> {
-    this.stopped = true;
-    await this.running;
+  byName(name: string): Subscriber | undefined {
+    return this.base.subscribers.find((s) => s.name === name);
   }
 
-  private async loop(): Promise<void> {
-    const { redis, stream, group, log } = this.options;
-    let failures = 0;
-    let lastRetryLook = 0;
-    while (!this.stopped) {
-      try {
-        await redis.xgroup("CREATE", stream, group, "$", "MKSTREAM").catch((error: Error) => {
-          if (!/BUSYGROUP/.test(error.message)) throw error;
-        });
-        while (!this.stopped) {
-          if (Date.now() - lastRetryLook >= (this.options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS) / 2) {
-            lastRetryLook = Date.now();
-            await this.retryIdle();
-          }
-          const read = (await redis.xreadgroup("GROUP", group, this.consumer, "COUNT", 50, "BLOCK", this.options.blockMs ?? 1000, "STREAMS", stream, ">")) as
-            | Array<[string, Array<[string, string[]]>]>
-            | null;
-          for (const [, entries] of read ?? []) await this.processBatch(entries);
-          failures = 0;
-        }
-      } catch (error) {
-        if (this.stopped) break;
-        failures++;
-        if (failures === 1 || failures % 20 === 0) log.warn({ err: error, failures }, "subscribers: reading the stream failed; retrying");
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** Math.min(failures, 7))));
-      }
-    }
+  /** "subscriber event_id" of each handler that has finished one of these events. */
+  async finished(eventIds: readonly string[], db: Kysely<any> = this.base.db): Promise<Set<string>> {
+    const ids = eventIds.filter((id) => UUID.test(id));
+    const finished = new Set<string>();
+    if (ids.length === 0) return finished;
+    const rows = await db.selectFrom("handled_events").select(["subscriber", "event_id"]).where("event_id", "in", ids).execute();
+    for (const row of rows as Array<{ subscriber: string; event_id: string }>) finished.add(`${row.subscriber} ${row.event_id}`);
+    return finished;
   }
 
-  /** Failed events idle long enough: claimed and tried again, or dead-lettered after maxAttempts deliveries. */
-  private async retryIdle(): Promise<void> {
-    const { redis, stream, group, log } = this.options;
-    const pending = (await redis.xpending(stream, group, "IDLE", this.options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS, "-", "+", 50)) as Array<[string, string, number, number]>;
-    for (const [id, , , deliveries] of pending) {
-      const claimed = (await redis.xclaim(stream, group, this.consumer, this.options.retryAfterMs ?? DEFAULT_RETRY_AFTER_MS, id)) as Array<[string, string[]]>;
-      const entry = claimed[0];
-      if (!entry) continue; // another replica claimed it first, or it is gone
-      if (deliveries >= (this.options.maxAttempts ?? 5)) {
-        await redis.xadd(this.deadStream, "*", ...entry[1], "attempts", String(deliveries));
-        await redis.xack(stream, group, id);
-        const event = parseEntry(entry[1]);
-        for (const s of this.subscribersOf(event?.type)) this.stats.get(s.name)!.deadLettered++;
-        log.error({ event_id: event?.id, event_type: event?.type, attempts: deliveries, dead_stream: this.deadStream }, "subscribers: an event kept failing; moved to the dead-letter stream");
+  async record(done: ReadonlyArray<{ subscriber: string; event_id: string }>, db: Kysely<any> = this.base.db): Promise<void> {
+    const ours = done.filter((d) => UUID.test(d.event_id)); // ours always are; a foreign id is not recorded
+    if (ours.length > 0) await db.insertInto("handled_events").values(ours).onConflict((oc) => oc.doNothing()).execute();
+  }
+
+  /** Runs `subscribers` (default: every subscriber of the event's type) on the event, skipping those in `finished`. */
+  async run(event: IncomingEvent, finished: ReadonlySet<string>, subscribers = this.of(event.type)): Promise<Outcome[]> {
+    const outcomes: Outcome[] = [];
+    for (const s of subscribers) {
+      if (finished.has(`${s.name} ${event.id}`)) continue;
+      const stats = this.stats.get(s.name)!;
+      const data = s.schema.safeParse(event.envelope.data);
+      if (!data.success) {
+        // Retrying cannot change the data: a dead letter at once.
+        stats.deadLettered++;
+        this.base.log.error({ subscriber: s.name, event_id: event.id, event_type: event.type }, "subscribers: the event's data does not match the subscriber's schema; dead-lettered");
+        outcomes.push({ subscriber: s, result: "mismatch" });
         continue;
       }
-      await this.processBatch([entry]);
-    }
-  }
-
-  private subscribersOf(type: string | undefined): Subscriber[] {
-    return type === undefined ? [] : this.options.subscribers.filter((s) => s.events.includes(type));
-  }
-
-  /**
-   * Runs every handler of each event that has not finished it yet, in stream order; acknowledges
-   * the events whose handlers all finished. One query for what is done, one to record what got
-   * done and one XACK per batch, not per event.
-   */
-  private async processBatch(entries: ReadonlyArray<[string, string[]]>): Promise<void> {
-    const { redis, stream, group, db, log } = this.options;
-    const parsed = entries.map(([entryId, fields]) => ({ entryId, fields, event: parseEntry(fields) }));
-    const ids = parsed.flatMap((p) => (p.event && UUID.test(p.event.id) ? [p.event.id] : []));
-    const finished = new Set<string>();
-    if (ids.length > 0) {
-      const rows = await db.selectFrom("handled_events").select(["subscriber", "event_id"]).where("event_id", "in", ids).execute();
-      for (const row of rows as Array<{ subscriber: string; event_id: string }>) finished.add(`${row.subscriber} ${row.event_id}`);
-    }
-    const done: Array<{ subscriber: string; event_id: string }> = [];
-    const acked: string[] = [];
-    for (const { entryId, fields, event } of parsed) {
-      let allDone = true;
-      for (const s of this.subscribersOf(event?.type)) {
-        if (finished.has(`${s.name} ${event!.id}`)) continue;
-        const stats = this.stats.get(s.name)!;
-        const data = s.schema.safeParse(event!.envelope.data);
-        if (!data.success) {
-          // Retrying cannot change the data: straight to the dead letters.
-          await redis.xadd(this.deadStream, "*", ...fields, "attempts", "0", "problem", "data does not match the subscriber's schema");
-          stats.deadLettered++;
-          log.error({ subscriber: s.name, event_id: event!.id, event_type: event!.type }, "subscribers: the event's data does not match the subscriber's schema; dead-lettered");
-          continue;
-        }
-        try {
-          await s.handle({ ...event!, data: data.data }, { log: log.child({ subscriber: s.name, event_id: event!.id }) });
-          if (UUID.test(event!.id)) done.push({ subscriber: s.name, event_id: event!.id }); // ours always are; a foreign id is not recorded
-          stats.handled++;
-        } catch (error) {
-          allDone = false;
-          stats.failed++;
-          log.warn({ err: error, subscriber: s.name, event_id: event!.id, event_type: event!.type }, "subscribers: a handler failed; the event will be tried again");
-        }
+      const log = this.base.log.child({ subscriber: s.name, event_id: event.id });
+      const get = this.base.get ?? ((provider: Provider<unknown>) => {
+        throw new ProviderNotStartedError(provider.name);
+      });
+      try {
+        await s.handle({ ...event, data: data.data }, { log, get: get as SubscriberContext["get"] });
+        stats.handled++;
+        outcomes.push({ subscriber: s, result: "handled" });
+      } catch (error) {
+        stats.failed++;
+        this.base.log.warn({ err: error, subscriber: s.name, event_id: event.id, event_type: event.type }, "subscribers: a handler failed; the event will be tried again");
+        outcomes.push({ subscriber: s, result: "failed", error });
       }
-      if (allDone) acked.push(entryId);
     }
-    if (done.length > 0) await db.insertInto("handled_events").values(done).onConflict((oc) => oc.doNothing()).execute();
-    if (acked.length > 0) await redis.xack(stream, group, ...acked);
+    return outcomes;
   }
-}
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-/** The envelope of a stream entry (fields event, type, id), or undefined when it is not one of ours. */
-function parseEntry(fields: string[]): { id: string; type: string; subject: string; actor: string | null; envelope: Record<string, unknown> } | undefined {
-  const at = fields.indexOf("event");
-  if (at === -1 || at % 2 !== 0) return undefined;
-  try {
-    const envelope = JSON.parse(fields[at + 1]!) as Record<string, unknown>;
-    return { id: String(envelope.event_id), type: String(envelope.event_type), subject: String(envelope.subject), actor: (envelope.actor as string | null) ?? null, envelope };
-  } catch {
-    return undefined;
+  deadLettered(subscriber: Subscriber, event: IncomingEvent | undefined, attempts: number, where: string): void {
+    this.stats.get(subscriber.name)!.deadLettered++;
+    this.base.log.error({ subscriber: subscriber.name, event_id: event?.id, event_type: event?.type, attempts, dead_letters: where }, "subscribers: an event kept failing; dead-lettered");
   }
 }

@@ -1,0 +1,216 @@
+/**
+ * Subscribers served from PostgreSQL, the embedded default (no REDIS_URL): the relay gives each
+ * published event its `position` (src/events/sinks.ts) and a NOTIFY wakes the readers here.
+ *
+ * - One consumer group per service (EVENTS_GROUP) with a cursor, `event_cursors`
+ *   (migrations/0008_event_log.ts). A replica reads a batch after the cursor while holding the
+ *   cursor's row lock (other replicas skip it), runs the handlers, and in one transaction records
+ *   the failures and moves the cursor: a replica that dies mid-batch moves nothing, and the batch
+ *   is read again (at least once; finished handlers are skipped, src/events/subscribers.ts).
+ * - A handler that fails does not hold up the others: its event gets a row in `event_retries`,
+ *   tried again after a growing, jittered backoff (any replica may take it), and after
+ *   `maxAttempts` failures it stays there as a dead letter (dead_at set) and is logged.
+ * - A new group starts at the newest event, as a new Redis consumer group does.
+ */
+import pg from "pg";
+import { PUBLISHED_CHANNEL } from "./channel.ts";
+import { Nap } from "./nap.ts";
+import { Handlers, incomingEvent, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
+
+export interface LogRunnerOptions extends RunnerBase {
+  databaseUrl: string;
+  /** The first retry waits about this long, each next one twice as long (default 1 s)… */
+  retryBaseMs?: number;
+  /** …up to this (default 60 s). */
+  retryMaxMs?: number;
+  /** How often to look without a notification (default 1 s). */
+  pollMs?: number;
+  batchSize?: number;
+}
+
+interface EventRow {
+  position: string;
+  envelope: unknown;
+}
+
+interface RetryRow {
+  subscriber: string;
+  event_id: string;
+  envelope: unknown;
+  attempts: number;
+}
+
+export class LogSubscriberRunner {
+  private readonly handlers: Handlers;
+  private client: pg.Client | undefined;
+  private stopped = false;
+  private readonly nap = new Nap();
+  private running: Promise<void> | undefined;
+
+  constructor(private readonly options: LogRunnerOptions) {
+    this.handlers = new Handlers(options);
+  }
+
+  get stats(): Map<string, SubscriberStats> {
+    return this.handlers.stats;
+  }
+
+  start(): this {
+    this.running = this.loop();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.nap.wake();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const { log } = this.options;
+    let failures = 0;
+    while (!this.stopped) {
+      try {
+        if (!this.client) await this.connect();
+        const read = await this.readBatch();
+        await this.retryDue();
+        failures = 0;
+        if (read < this.batchSize) await this.nap.sleep(await this.untilNextLook());
+      } catch (error) {
+        if (this.stopped) break;
+        failures++;
+        const waitMs = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+        if (failures === 1 || failures % 20 === 0) log.warn({ err: error, failures, retry_in_ms: waitMs }, "subscribers: reading the events failed; retrying");
+        await this.disconnect();
+        await this.nap.sleep(waitMs);
+      }
+    }
+    await this.disconnect();
+  }
+
+  private get batchSize(): number {
+    return this.options.batchSize ?? 100;
+  }
+
+  private async connect(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl });
+    client.on("error", () => undefined); // a lost connection shows in the next query
+    client.on("notification", () => this.nap.wake());
+    await client.connect();
+    await client.query(`listen ${PUBLISHED_CHANNEL}`);
+    await client.query("insert into event_cursors (group_name, position) values ($1, coalesce((select max(position) from events), 0)) on conflict do nothing", [this.options.group]);
+    this.client = client;
+  }
+
+  private async disconnect(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    await client?.end().catch(() => undefined);
+  }
+
+  /** The events after the group's cursor: handled, failures recorded, cursor moved. Returns how many were read. */
+  private async readBatch(): Promise<number> {
+    const client = this.client!;
+    const { group } = this.options;
+    await client.query("begin");
+    try {
+      const cursor = await client.query<{ position: string }>("select position from event_cursors where group_name = $1 for update skip locked", [group]);
+      if (cursor.rows.length === 0) {
+        await client.query("rollback"); // another replica is reading
+        return 0;
+      }
+      const { rows } = await client.query<EventRow>("select position, envelope from events where position > $1 order by position limit $2", [cursor.rows[0]!.position, this.batchSize]);
+      if (rows.length === 0) {
+        await client.query("rollback");
+        return 0;
+      }
+      const events = rows.map((r) => incomingEvent(r.envelope));
+      const finished = await this.handlers.finished(events.flatMap((e) => (e ? [e.id] : [])));
+      const done: Array<{ subscriber: string; event_id: string }> = [];
+      for (const event of events) {
+        if (!event) continue;
+        for (const outcome of await this.handlers.run(event, finished)) {
+          if (outcome.result === "handled") done.push({ subscriber: outcome.subscriber.name, event_id: event.id });
+          else await this.failed(outcome.subscriber.name, event.id, event.envelope, 0, outcome.result === "mismatch" ? "data does not match the subscriber's schema" : describe(outcome.error), outcome.result === "mismatch");
+        }
+      }
+      await this.handlers.record(done);
+      await client.query("update event_cursors set position = $2, updated_at = now() where group_name = $1", [group, rows[rows.length - 1]!.position]);
+      await client.query("commit");
+      return rows.length;
+    } catch (error) {
+      await client.query("rollback").catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Failed events whose backoff has passed: tried again; any replica may take any of them. */
+  private async retryDue(): Promise<void> {
+    const client = this.client!;
+    await client.query("begin");
+    try {
+      const { rows } = await client.query<RetryRow>(
+        `select subscriber, event_id, envelope, attempts from event_retries
+          where group_name = $1 and dead_at is null and next_at <= now() order by next_at limit $2 for update skip locked`,
+        [this.options.group, this.batchSize],
+      );
+      const finished = await this.handlers.finished(rows.map((r) => r.event_id));
+      for (const row of rows) {
+        const s = this.handlers.byName(row.subscriber);
+        const event = incomingEvent(row.envelope);
+        if (!s || !event) {
+          // The subscriber is gone from this service: nothing will handle it.
+          await client.query("delete from event_retries where group_name = $1 and subscriber = $2 and event_id = $3", [this.options.group, row.subscriber, row.event_id]);
+          continue;
+        }
+        const [outcome] = await this.handlers.run(event, finished, [s]);
+        if (!outcome || outcome.result === "handled") {
+          if (outcome) await this.handlers.record([{ subscriber: s.name, event_id: event.id }]);
+          await client.query("delete from event_retries where group_name = $1 and subscriber = $2 and event_id = $3", [this.options.group, s.name, event.id]);
+        } else {
+          await this.failed(s.name, event.id, row.envelope, row.attempts, outcome.result === "mismatch" ? "data does not match the subscriber's schema" : describe(outcome.error), outcome.result === "mismatch");
+        }
+      }
+      await client.query("commit");
+    } catch (error) {
+      await client.query("rollback").catch(() => undefined);
+      throw error;
+    }
+  }
+
+  /** Records a failed delivery (attempt `before + 1`): a retry after a backoff, or a dead letter. */
+  private async failed(subscriber: string, eventId: string, envelope: unknown, before: number, problem: string, deadAtOnce: boolean): Promise<void> {
+    const attempts = before + 1;
+    const dead = deadAtOnce || attempts >= this.handlers.maxAttempts;
+    const base = this.options.retryBaseMs ?? 1000;
+    const backoffMs = Math.min(this.options.retryMaxMs ?? 60_000, base * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
+    await this.client!.query(
+      `insert into event_retries (group_name, subscriber, event_id, envelope, attempts, next_at, problem, dead_at)
+       values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), $7, case when $8 then now() end)
+       on conflict (group_name, subscriber, event_id) do update
+         set attempts = excluded.attempts, next_at = excluded.next_at, problem = excluded.problem, dead_at = excluded.dead_at`,
+      [this.options.group, subscriber, eventId, JSON.stringify(envelope), attempts, backoffMs / 1000, problem.slice(0, 500), dead],
+    );
+    const s = this.handlers.byName(subscriber);
+    // A schema mismatch is counted and logged as it is found (src/events/subscribers.ts).
+    if (dead && !deadAtOnce && s) this.handlers.deadLettered(s, incomingEvent(envelope), attempts, "event_retries");
+  }
+
+  /** Until the next poll, or sooner when a retry falls due. */
+  private async untilNextLook(): Promise<number> {
+    const pollMs = this.options.pollMs ?? 1000;
+    const { rows } = await this.client!.query<{ ms: number | null }>(
+      "select (extract(epoch from min(next_at) - now()) * 1000)::float8 as ms from event_retries where group_name = $1 and dead_at is null",
+      [this.options.group],
+    );
+    const dueMs = rows[0]?.ms;
+    // At least 10 ms: a due retry another replica holds must not make this one spin.
+    return dueMs === null || dueMs === undefined ? pollMs : Math.max(10, Math.min(pollMs, dueMs));
+  }
+
+}
+
+/** What is kept of a failure: its message, never a value a handler put elsewhere on it. */
+function describe(error: unknown): string {
+  return error instanceof Error ? `${error.name}: ${error.message}` : "a non-Error was thrown";
+}

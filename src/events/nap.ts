@@ -1,0 +1,34 @@
+/**
+ * A sleep that a notification can cut short: the relay's and the PostgreSQL subscribers' wait. A
+ * wake that comes while nobody sleeps is kept, so the next sleep returns at once: a notification
+ * that arrives while a batch is being worked on is not lost (nor is a stop).
+ */
+export class Nap {
+  private wakeUp: (() => void) | undefined;
+  private woken = false;
+
+  sleep(ms: number): Promise<void> {
+    if (this.woken) {
+      this.woken = false;
+      return Promise.resolve();
+    }
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        this.wakeUp = undefined;
+        resolve();
+      }, ms);
+      this.wakeUp = () => {
+        clearTimeout(timer);
+        resolve();
+      };
+    });
+  }
+
+  /** Ends the current sleep, or the next one before it starts. */
+  wake(): void {
+    const wakeUp = this.wakeUp;
+    this.wakeUp = undefined;
+    if (wakeUp) wakeUp();
+    else this.woken = true;
+  }
+}
