@@ -1,8 +1,8 @@
 /**
  * The events pipeline's figures for `npm run bench`: events written to the outbox (each in a
- * transaction of its own, as account changes write them) → the relay → a Redis stream → a
- * subscriber, on a real PostgreSQL and a Redis of the benchmark's own. Prints events per second
- * end to end and the lag from commit to handled (p50, p99).
+ * transaction of its own, as account changes write them) → the relay → a Redis stream (a Redis
+ * of the benchmark's own) or, as without REDIS_URL, PostgreSQL itself → a subscriber, on a real
+ * PostgreSQL. Prints events per second end to end and the lag from commit to handled (p50, p99).
  */
 import { Redis } from "ioredis";
 import type { Kysely } from "kysely";
@@ -11,7 +11,8 @@ import { createTestDatabase } from "../tests/support/database.ts";
 import { hasRedisServer, startRedis } from "../tests/support/redis.ts";
 import { EventRelay } from "../src/events/relay.ts";
 import { SubscriberRunner } from "../src/events/redis-subscribers.ts";
-import { redisSink } from "../src/events/sinks.ts";
+import { postgresSink, redisSink } from "../src/events/sinks.ts";
+import { LogSubscriberRunner } from "../src/events/log-subscribers.ts";
 import { subscriber } from "../src/events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { recordEvent } from "../account/events.ts";
@@ -29,27 +30,24 @@ export interface EventFigures {
   restLagP99Ms: number;
 }
 
-export async function eventsPipeline(count: number, writers = 8): Promise<EventFigures | undefined> {
-  if (!hasRedisServer()) return undefined;
+export async function eventsPipeline(count: number, transport: "redis" | "postgresql", writers = 8): Promise<EventFigures | undefined> {
+  if (transport === "redis" && !hasRedisServer()) return undefined;
   const log = createLogger({ level: "silent" });
-  const redis = await startRedis();
+  const redis = transport === "redis" ? await startRedis() : undefined;
   const fresh = await createTestDatabase();
   const db = fresh.db as unknown as Kysely<Database>;
-  const relayRedis = new Redis(redis.url, { maxRetriesPerRequest: 1 });
-  const runnerRedis = new Redis(redis.url, { maxRetriesPerRequest: null });
+  const relayRedis = redis && new Redis(redis.url, { maxRetriesPerRequest: 1 });
+  const runnerRedis = redis && new Redis(redis.url, { maxRetriesPerRequest: null });
   const lags: number[] = [];
   let handled = 0;
   let expected = count;
   let allHandled!: () => void;
   let done = new Promise<void>((resolve) => (allHandled = resolve));
   const stream = "bench:events";
-  const runner = new SubscriberRunner({
-    redis: runnerRedis,
+  const base = {
     db: fresh.db,
-    stream,
     group: "bench",
     log,
-    blockMs: 100,
     subscribers: [
       subscriber({
         name: "bench",
@@ -61,11 +59,18 @@ export async function eventsPipeline(count: number, writers = 8): Promise<EventF
         },
       }),
     ],
-  }).start();
-  const relay = new EventRelay({ databaseUrl: fresh.url, sink: redisSink(relayRedis, stream, 10 * count), retentionMs: 3_600_000, log, pollMs: 100 }).start();
+  };
+  const runner = runnerRedis
+    ? new SubscriberRunner({ ...base, redis: runnerRedis, stream, blockMs: 100 }).start()
+    : new LogSubscriberRunner({ ...base, databaseUrl: fresh.url }).start();
+  const sink = relayRedis ? redisSink(relayRedis, stream, 10 * count) : postgresSink();
+  const relay = new EventRelay({ databaseUrl: fresh.url, sink, retentionMs: 3_600_000, log, pollMs: 100 }).start();
+  // The group exists before the first event (a new group starts at the newest event).
+  const groupReady = runnerRedis
+    ? async () => ((await runnerRedis.xinfo("GROUPS", stream).catch(() => [])) as unknown[]).length > 0
+    : async () => (await (fresh.db as unknown as Kysely<any>).selectFrom("event_cursors").select("group_name").execute()).length > 0;
   try {
-    // The group exists before the first event (a new group reads from the stream's end).
-    while (((await runnerRedis.xinfo("GROUPS", stream).catch(() => [])) as unknown[]).length === 0) await new Promise((r) => setTimeout(r, 10));
+    while (!(await groupReady())) await new Promise((r) => setTimeout(r, 10));
     const started = performance.now();
     let next = 0;
     await Promise.all(
@@ -96,9 +101,9 @@ export async function eventsPipeline(count: number, writers = 8): Promise<EventF
   } finally {
     await runner.stop();
     await relay.stop();
-    relayRedis.disconnect();
-    runnerRedis.disconnect();
-    await redis.stop();
+    relayRedis?.disconnect();
+    runnerRedis?.disconnect();
+    await redis?.stop();
     await fresh.drop();
   }
 }

@@ -110,16 +110,18 @@ async function dispatchFigures(kind: keyof typeof CHEAP, board: DevPlugboard, co
   }
 }
 
-/** Events through outbox → relay → Redis → subscriber (bench/events.ts). */
+/** Events through outbox → relay → Redis, or PostgreSQL as without REDIS_URL → subscriber (bench/events.ts). */
 async function eventFigures(rows: Row[]): Promise<void> {
-  const figures = await eventsPipeline(n(20_000));
-  if (!figures) {
-    rows.push(["events: outbox → Redis → subscriber", "(no redis-server binary)", "", "", "printed", "", ""]);
-    return;
+  for (const [transport, via] of [["redis", "Redis stream"], ["postgresql", "PostgreSQL (no REDIS_URL)"]] as const) {
+    const figures = await eventsPipeline(n(20_000), transport);
+    if (!figures) {
+      rows.push([`events: outbox → ${via} → subscriber`, "(no redis-server binary)", "", "", "printed", "", ""]);
+      continue;
+    }
+    rows.push([`events: outbox → ${via} → subscriber (8 writers)`, `${fmt(figures.perSecond, 0)} events/s`, `${figures.count} events`, "", "printed", "", ""]);
+    rows.push([`events via ${via}: commit to handled, during that burst`, `p50 ${fmt(figures.lagP50Ms, 1)} ms`, `p99 ${fmt(figures.lagP99Ms, 1)} ms`, "", "printed", "", ""]);
+    rows.push([`events via ${via}: commit to handled, at rest (one per 10 ms)`, `p50 ${fmt(figures.restLagP50Ms, 1)} ms`, `p99 ${fmt(figures.restLagP99Ms, 1)} ms`, "", "p99 < 1 s", held(figures.restLagP99Ms < 1000), ""]);
   }
-  rows.push(["events: outbox → Redis stream → subscriber (8 writers)", `${fmt(figures.perSecond, 0)} events/s`, `${figures.count} events`, "", "printed", "", ""]);
-  rows.push(["events: commit to handled, during that burst", `p50 ${fmt(figures.lagP50Ms, 1)} ms`, `p99 ${fmt(figures.lagP99Ms, 1)} ms`, "", "printed", "", ""]);
-  rows.push(["events: commit to handled, at rest (one per 10 ms)", `p50 ${fmt(figures.restLagP50Ms, 1)} ms`, `p99 ${fmt(figures.restLagP99Ms, 1)} ms`, "", "p99 < 1 s", held(figures.restLagP99Ms < 1000), ""]);
 }
 
 const held = (yes: boolean) => (yes ? "yes" : "**no**");

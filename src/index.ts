@@ -9,7 +9,7 @@ export { middleware, type Middleware, type MiddlewareCall, type MiddlewareDefini
 export { provider, type LaneStats, type Provider, type ProviderDefinition, type ProviderStart, type SettingsMode } from "./providers.ts";
 export { postgres, type Postgres } from "./db/postgres.ts";
 export { runCommand, type CommandContext } from "./command.ts";
-export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberDefinition } from "./events/subscribers.ts";
+export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./events/subscribers.ts";
 export { isUniqueViolation } from "./db/errors.ts";
 export { intSetting, optionalSetting } from "./config.ts";
 export { invalidFieldsAnswer, type FieldError } from "./actions/validation.ts";

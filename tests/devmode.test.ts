@@ -9,7 +9,7 @@ import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { startNpmDev, startService, type ServiceProcess } from "./support/process.ts";
+import { compiledFixtures, startNpmDev, startService, type ServiceProcess } from "./support/process.ts";
 import { ROOT } from "./support/build.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 import { EXIT_CODE } from "../src/ops/exit-codes.ts";
@@ -24,9 +24,9 @@ after(async () => {
   for (const dir of dataDirs) for (const pid of postgresOn(dir)) process.kill(pid, "SIGTERM");
 });
 
-async function devStart(dataDir: string) {
+async function devStart(dataDir: string, env: Record<string, string> = {}) {
   if (!dataDirs.includes(dataDir)) dataDirs.push(dataDir);
-  const service = startService({ PLUGBOARD_PORT: "0", DATA_DIR: dataDir, BCRYPT_COST: "4", LOG_LEVEL: "info" });
+  const service = startService({ PLUGBOARD_PORT: "0", DATA_DIR: dataDir, BCRYPT_COST: "4", LOG_LEVEL: "info", ...env });
   processes.push(service);
   const ready = await service.waitForLine((l) => typeof l.explorer === "string", 60_000);
   await service.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
@@ -38,9 +38,10 @@ async function post(url: string, body: unknown) {
   return { status: response.status, body: (await response.json()) as { status: string; status_code: number; message: string; fields: Record<string, unknown> | null } };
 }
 
-test("npm start with nothing configured: dev plugboard + embedded database; accounts survive a restart", async () => {
+test("npm start with nothing configured: dev plugboard + embedded database, events flowing to the app's subscribers and shown in the explorer; accounts survive a restart", async () => {
   const dataDir = mkdtempSync(path.join(tmpdir(), "vera-dev-"));
-  const first = await devStart(dataDir);
+  // The app's subscribers: tests/fixtures/subscribers/, served from PostgreSQL (no REDIS_URL).
+  const first = await devStart(dataDir, { SUBSCRIBERS_DIR: compiledFixtures("subscribers") });
   const line = first.service.lines().find((l) => typeof l.explorer === "string")!;
   assert.match(String(line.msg), /^dev mode: open http:\/\/127\.0\.0\.1:\d+/);
 
@@ -48,9 +49,16 @@ test("npm start with nothing configured: dev plugboard + embedded database; acco
   assert.equal(registered.status, 201);
   assert.equal(registered.body.status, "success");
   assert.equal(typeof registered.body.fields?.jwt, "string");
+  const mailed = await first.service.waitForLine((l) => l.msg === "welcome mail sent");
+  assert.equal(mailed.username, "ada");
   const page = await fetch(first.url);
   assert.equal(page.status, 200);
-  assert.match(await page.text(), /Register/);
+  const html = await page.text();
+  assert.match(html, /Register/);
+  // The latest events: the registration, published, handled by the subscriber; no secret on the page.
+  const events = html.slice(html.indexOf('<section id="events">'));
+  assert.match(events, /<td><code>user\.registered<\/code><\/td><td>user:1<\/td><td>[^<]+<\/td><td>published<\/td><td>welcome-mail<\/td>/);
+  assert.ok(!html.includes("correct horse") && !html.includes(String(registered.body.fields!.jwt)));
 
   assert.equal(embeddedLine(first.service).how, "created");
   first.service.kill("SIGTERM");

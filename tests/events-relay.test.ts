@@ -183,6 +183,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
       const mailed = await service.waitForLine((l) => l.msg === "welcome mail sent");
       assert.equal(mailed.username, "streamed");
       assert.equal(mailed.subscriber, "welcome-mail");
+      assert.equal(mailed.name, "Streamed", "the handler read the account through ctx.get(postgres)");
 
       // What an operator sees: the relay in /healthz, its figures in /metrics.
       const port = Number((await service.waitForLine((l) => typeof l.health_port === "number")).health_port);

@@ -18,9 +18,15 @@ import { LogSubscriberRunner, type LogRunnerOptions } from "../src/events/log-su
 import { subscriber, type Subscriber } from "../src/events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { recordEvent } from "../account/events.ts";
+import { migrateToLatest } from "../src/db/migrator.ts";
+import { DevPlugboard } from "../src/devboard/server.ts";
+import { compiledFixtures, serviceDatabaseEnv, startService } from "./support/process.ts";
 import type { Database } from "../account/schema.ts";
 
 const silent = createLogger({ level: "silent" });
+
+/** The events machinery's own tables (migrations/0008_event_log.ts) are not in the account schema's types. */
+const loose = (database: FreshDatabase) => database.db as unknown as Kysely<any>;
 
 describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {
   let database: FreshDatabase;
@@ -44,16 +50,23 @@ describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {
   async function run(group: string, subscribers: Subscriber[], options: Partial<LogRunnerOptions> = {}): Promise<LogSubscriberRunner> {
     const runner = new LogSubscriberRunner({ databaseUrl: database.url, db: database.db, group, subscribers, log: silent, pollMs: 200, retryBaseMs: 20, ...options }).start();
     runners.push(runner);
-    await until(async () => (await db.selectFrom("event_cursors" as never).selectAll().where("group_name" as never, "=", group as never).execute()).length > 0);
+    await until(async () => (await loose(database).selectFrom("event_cursors").selectAll().where("group_name", "=", group).execute()).length > 0);
     return runner;
   }
 
   const publish = (type: string, subject: string, data: Record<string, unknown>) => recordEvent(db, { type, subject, data });
 
   const retries = (group: string) =>
-    database.db.selectFrom("event_retries").select(["subscriber", "attempts", "dead_at", "problem", "next_at"]).where("group_name", "=", group).execute() as Promise<
+    loose(database).selectFrom("event_retries").select(["subscriber", "attempts", "dead_at", "problem", "next_at"]).where("group_name", "=", group).execute() as Promise<
       Array<{ subscriber: string; attempts: number; dead_at: Date | null; problem: string; next_at: Date }>
     >;
+
+  test("a leading relay leaves the migration lock free: another replica starting migrates at once", async () => {
+    await until(() => relay.stats.leader);
+    const started = Date.now();
+    assert.deepEqual(await migrateToLatest(database.db, silent), []);
+    assert.ok(Date.now() - started < 5000);
+  });
 
   test("two replicas of one service: each event handled exactly once, in commit order per subject", async () => {
     const type = `t${++n}.happened`;
@@ -76,7 +89,7 @@ describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {
       const order = seen.filter((s) => s.subject === `user:${w}`).map((s) => s.seq);
       assert.deepEqual(order, [...order].sort((a, b) => a - b), `user:${w} handled in commit order`);
     }
-    const handled = await database.db.selectFrom("handled_events").select("event_id").where("subscriber", "=", `count-${n}`).execute();
+    const handled = await loose(database).selectFrom("handled_events").select("event_id").where("subscriber", "=", `count-${n}`).execute();
     assert.equal(handled.length, ids.length);
   });
 
@@ -175,18 +188,53 @@ describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {
     const freshDb = fresh.db as unknown as Kysely<Database>;
     const purging = new EventRelay({ databaseUrl: fresh.url, sink: postgresSink(), retentionMs: 0, purgeEveryMs: 50, log: silent, pollMs: 50 }).start();
     try {
-      await fresh.db.insertInto("event_cursors").values({ group_name: "lagging", position: 0 }).execute();
+      await loose(fresh).insertInto("event_cursors").values({ group_name: "lagging", position: 0 }).execute();
       for (let i = 0; i < 5; i++) await recordEvent(freshDb, { type: "x.happened", subject: "user:1", data: { i } });
       await until(async () => (await freshDb.selectFrom("events").select("id").where("published_at", "is", null).execute()).length === 0);
       await new Promise((resolve) => setTimeout(resolve, 300)); // several purges
       assert.equal((await freshDb.selectFrom("events").select("id").execute()).length, 5, "kept: the lagging group has not read them");
-      await fresh.db.updateTable("event_cursors").set({ position: 3 }).where("group_name", "=", "lagging").execute();
+      await loose(fresh).updateTable("event_cursors").set({ position: 3 }).where("group_name", "=", "lagging").execute();
       await until(async () => (await freshDb.selectFrom("events").select("id").execute()).length === 2);
-      await fresh.db.updateTable("event_cursors").set({ position: 5 }).where("group_name", "=", "lagging").execute();
+      await loose(fresh).updateTable("event_cursors").set({ position: 5 }).where("group_name", "=", "lagging").execute();
       await until(async () => (await freshDb.selectFrom("events").select("id").execute()).length === 0);
     } finally {
       await purging.stop();
       await fresh.drop();
+    }
+  });
+
+  test("the service without REDIS_URL: a Register's event reaches the app's subscriber through PostgreSQL; /healthz and /metrics show the relay and the subscriber", async () => {
+    const board = await DevPlugboard.start({ log: silent });
+    const service = startService({
+      WEBSOCKET_URL: board.socketUrl,
+      TOKEN: board.token,
+      JWT_SECRET: "events-test-secret-that-is-at-least-32-bytes",
+      BCRYPT_COST: "4",
+      SUBSCRIBERS_DIR: compiledFixtures("subscribers"),
+      HEALTH_PORT: "0",
+      ...(await serviceDatabaseEnv()),
+    });
+    try {
+      await service.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
+      assert.equal((await board.request("Register", { name: "Logged", username: "logged", password: "password123" })).status, 201);
+      const mailed = await service.waitForLine((l) => l.msg === "welcome mail sent");
+      assert.equal(mailed.username, "logged");
+      assert.equal(mailed.name, "Logged", "the handler read the account through ctx.get(postgres)");
+      assert.equal(mailed.subscriber, "welcome-mail");
+      const port = Number((await service.waitForLine((l) => typeof l.health_port === "number")).health_port);
+      const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; events_relay: string };
+      assert.deepEqual(health, { status: "ok", events_relay: "leading" });
+      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+      const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
+      assert.equal(sample("vera_events_relay_leader"), 1);
+      assert.ok(sample("vera_events_published_total") >= 1);
+      assert.equal(sample("vera_events_outbox_backlog"), 0);
+      assert.equal(sample('vera_subscriber_events_total\\{subscriber="welcome-mail",outcome="handled"\\}'), 1);
+      assert.ok(service.lines().some((l) => l.msg === "events relay: leading" && l.target === "postgresql (events.position)"));
+    } finally {
+      service.kill("SIGTERM");
+      await service.exited;
+      await board.stop();
     }
   });
 });

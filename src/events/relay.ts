@@ -21,8 +21,11 @@ import { EVENTS_CHANNEL } from "./channel.ts";
 import { Nap } from "./nap.ts";
 import type { EventSink, OutboxRow } from "./sinks.ts";
 
-/** The advisory lock key of the relay (any constant shared by every replica). */
-const RELAY_LOCK = 0x76657261; // "vera"
+/**
+ * The advisory lock key of the relay: a constant every replica shares, and not the migrations'
+ * (src/db/migrator.ts), which a leading relay would otherwise hold for good.
+ */
+export const RELAY_LOCK = 0x7665_7261_7265n; // "verare"
 
 export interface RelayOptions {
   databaseUrl: string;
@@ -139,7 +142,7 @@ export class EventRelay {
   }
 
   private async tryLead(): Promise<boolean> {
-    const { rows } = await this.client!.query<{ locked: boolean }>("select pg_try_advisory_lock($1) as locked", [RELAY_LOCK]);
+    const { rows } = await this.client!.query<{ locked: boolean }>("select pg_try_advisory_lock($1::bigint) as locked", [RELAY_LOCK.toString()]);
     return rows[0]!.locked;
   }
 
