@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertEventsReported } from "./support/metrics.ts";
 import { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
@@ -187,15 +188,7 @@ describe("events relay", { skip: hasRedisServer() ? undefined : "no redis-server
 
       // What an operator sees: the relay in /healthz, its figures in /metrics.
       const port = Number((await service.waitForLine((l) => typeof l.health_port === "number")).health_port);
-      const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; events_relay: string };
-      assert.deepEqual(health, { status: "ok", events_relay: "leading" });
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
-      assert.equal(sample("vera_events_relay_leader"), 1);
-      assert.ok(sample("vera_events_published_total") >= 1);
-      assert.equal(sample("vera_events_outbox_backlog"), 0);
-      assert.equal(sample("vera_events_relay_lag_seconds"), 0);
-      assert.equal(sample('vera_subscriber_events_total\\{subscriber="welcome-mail",outcome="handled"\\}'), 1);
+      await assertEventsReported(port, "welcome-mail");
     } finally {
       service.kill("SIGTERM");
       await service.exited;

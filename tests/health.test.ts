@@ -5,6 +5,7 @@
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { sample } from "./support/metrics.ts";
 import { mkdtempSync } from "node:fs";
 import { createServer, connect, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
@@ -68,11 +69,6 @@ async function get(url: string) {
   return { status: response.status, contentType: response.headers.get("content-type") ?? "", text, json: () => JSON.parse(text) as unknown };
 }
 
-/** The value of one sample line, e.g. sample(text, 'vera_requests_total{action="Echo",status_code="200"}'). */
-function sample(metrics: string, series: string): number | undefined {
-  const line = metrics.split("\n").find((l) => l.startsWith(`${series} `));
-  return line === undefined ? undefined : Number(line.slice(series.length + 1));
-}
 
 
 const UNAVAILABLE = (reason: string) => ({ status: "unavailable", reason });

@@ -8,6 +8,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import { assertEventsReported } from "./support/metrics.ts";
 import type { Kysely } from "kysely";
 import { z } from "zod";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
@@ -221,15 +222,9 @@ describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {
       assert.equal(mailed.username, "logged");
       assert.equal(mailed.name, "Logged", "the handler read the account through ctx.get(postgres)");
       assert.equal(mailed.subscriber, "welcome-mail");
+      // What an operator sees: the relay in /healthz, its figures in /metrics.
       const port = Number((await service.waitForLine((l) => typeof l.health_port === "number")).health_port);
-      const health = (await (await fetch(`http://127.0.0.1:${port}/healthz`)).json()) as { status: string; events_relay: string };
-      assert.deepEqual(health, { status: "ok", events_relay: "leading" });
-      const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
-      const sample = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, "m").exec(metrics)?.[1]);
-      assert.equal(sample("vera_events_relay_leader"), 1);
-      assert.ok(sample("vera_events_published_total") >= 1);
-      assert.equal(sample("vera_events_outbox_backlog"), 0);
-      assert.equal(sample('vera_subscriber_events_total\\{subscriber="welcome-mail",outcome="handled"\\}'), 1);
+      await assertEventsReported(port, "welcome-mail");
       assert.ok(service.lines().some((l) => l.msg === "events relay: leading" && l.target === "postgresql (events.position)"));
     } finally {
       service.kill("SIGTERM");

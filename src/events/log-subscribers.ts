@@ -12,9 +12,10 @@
  *   `maxAttempts` failures it stays there as a dead letter (dead_at set) and is logged.
  * - A new group starts at the newest event, as a new Redis consumer group does.
  */
-import pg from "pg";
+import type pg from "pg";
 import { PUBLISHED_CHANNEL } from "./channel.ts";
-import { Nap } from "./nap.ts";
+import { Nap, retryWaitMs } from "./nap.ts";
+import { inTransaction, listeningSession } from "./pg-session.ts";
 import { Handlers, incomingEvent, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
 
 export interface LogRunnerOptions extends RunnerBase {
@@ -79,7 +80,7 @@ export class LogSubscriberRunner {
       } catch (error) {
         if (this.stopped) break;
         failures++;
-        const waitMs = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+        const waitMs = retryWaitMs(failures);
         if (failures === 1 || failures % 20 === 0) log.warn({ err: error, failures, retry_in_ms: waitMs }, "subscribers: reading the events failed; retrying");
         await this.disconnect();
         await this.nap.sleep(waitMs);
@@ -93,11 +94,7 @@ export class LogSubscriberRunner {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl });
-    client.on("error", () => undefined); // a lost connection shows in the next query
-    client.on("notification", () => this.nap.wake());
-    await client.connect();
-    await client.query(`listen ${PUBLISHED_CHANNEL}`);
+    const client = await listeningSession(this.options.databaseUrl, PUBLISHED_CHANNEL, () => this.nap.wake());
     await client.query("insert into event_cursors (group_name, position) values ($1, coalesce((select max(position) from events), 0)) on conflict do nothing", [this.options.group]);
     this.client = client;
   }
@@ -112,18 +109,11 @@ export class LogSubscriberRunner {
   private async readBatch(): Promise<number> {
     const client = this.client!;
     const { group } = this.options;
-    await client.query("begin");
-    try {
+    return inTransaction(client, async () => {
       const cursor = await client.query<{ position: string }>("select position from event_cursors where group_name = $1 for update skip locked", [group]);
-      if (cursor.rows.length === 0) {
-        await client.query("rollback"); // another replica is reading
-        return 0;
-      }
+      if (cursor.rows.length === 0) return 0; // another replica is reading
       const { rows } = await client.query<EventRow>("select position, envelope from events where position > $1 order by position limit $2", [cursor.rows[0]!.position, this.batchSize]);
-      if (rows.length === 0) {
-        await client.query("rollback");
-        return 0;
-      }
+      if (rows.length === 0) return 0;
       const events = rows.map((r) => incomingEvent(r.envelope));
       const finished = await this.handlers.finished(events.flatMap((e) => (e ? [e.id] : [])));
       const done: Array<{ subscriber: string; event_id: string }> = [];
@@ -136,46 +126,38 @@ export class LogSubscriberRunner {
       }
       await this.handlers.record(done);
       await client.query("update event_cursors set position = $2, updated_at = now() where group_name = $1", [group, rows[rows.length - 1]!.position]);
-      await client.query("commit");
       return rows.length;
-    } catch (error) {
-      await client.query("rollback").catch(() => undefined);
-      throw error;
-    }
+    });
   }
 
   /** Failed events whose backoff has passed: tried again; any replica may take any of them. */
   private async retryDue(): Promise<void> {
     const client = this.client!;
-    await client.query("begin");
-    try {
+    const { group } = this.options;
+    await inTransaction(client, async () => {
       const { rows } = await client.query<RetryRow>(
         `select subscriber, event_id, envelope, attempts from event_retries
           where group_name = $1 and dead_at is null and next_at <= now() order by next_at limit $2 for update skip locked`,
-        [this.options.group, this.batchSize],
+        [group, this.batchSize],
       );
       const finished = await this.handlers.finished(rows.map((r) => r.event_id));
+      const forget = (subscriber: string, eventId: string) => client.query("delete from event_retries where group_name = $1 and subscriber = $2 and event_id = $3", [group, subscriber, eventId]);
       for (const row of rows) {
         const s = this.handlers.byName(row.subscriber);
         const event = incomingEvent(row.envelope);
         if (!s || !event) {
-          // The subscriber is gone from this service: nothing will handle it.
-          await client.query("delete from event_retries where group_name = $1 and subscriber = $2 and event_id = $3", [this.options.group, row.subscriber, row.event_id]);
+          await forget(row.subscriber, row.event_id); // the subscriber is gone from this service: nothing will handle it
           continue;
         }
         const [outcome] = await this.handlers.run(event, finished, [s]);
-        if (!outcome || outcome.result === "handled") {
-          if (outcome) await this.handlers.record([{ subscriber: s.name, event_id: event.id }]);
-          await client.query("delete from event_retries where group_name = $1 and subscriber = $2 and event_id = $3", [this.options.group, s.name, event.id]);
-        } else {
+        if (outcome?.result === "failed" || outcome?.result === "mismatch") {
           await this.failed(s.name, event.id, row.envelope, row.attempts, outcome.result === "mismatch" ? "data does not match the subscriber's schema" : describe(outcome.error), outcome.result === "mismatch");
+          continue;
         }
+        if (outcome) await this.handlers.record([{ subscriber: s.name, event_id: event.id }]);
+        await forget(s.name, event.id);
       }
-      await client.query("commit");
-    } catch (error) {
-      await client.query("rollback").catch(() => undefined);
-      throw error;
-    }
+    });
   }
 
   /** Records a failed delivery (attempt `before + 1`): a retry after a backoff, or a dead letter. */

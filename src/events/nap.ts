@@ -32,3 +32,6 @@ export class Nap {
     else this.woken = true;
   }
 }
+
+/** The wait of the events loops after `failures` failures in a row: 100 ms, doubling up to 5 s. */
+export const retryWaitMs = (failures: number): number => Math.min(5000, 50 * 2 ** Math.min(failures, 7));

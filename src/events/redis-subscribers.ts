@@ -10,6 +10,7 @@
  */
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
+import { retryWaitMs } from "./nap.ts";
 import { Handlers, incomingEvent, type IncomingEvent, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
 
 const DEFAULT_RETRY_AFTER_MS = 30_000;
@@ -84,7 +85,7 @@ export class SubscriberRunner {
         if (this.stopped) break;
         failures++;
         if (failures === 1 || failures % 20 === 0) log.warn({ err: error, failures }, "subscribers: reading the stream failed; retrying");
-        await new Promise((resolve) => setTimeout(resolve, Math.min(5000, 50 * 2 ** Math.min(failures, 7))));
+        await new Promise((resolve) => setTimeout(resolve, retryWaitMs(failures)));
       }
     }
   }

@@ -15,10 +15,11 @@
  * - Published rows are deleted after `retentionMs`, and never before every consumer group reading
  *   them from PostgreSQL has (event_cursors); the Redis stream is capped near EVENTS_MAXLEN.
  */
-import pg from "pg";
+import type pg from "pg";
 import type { Logger } from "../ops/logger.ts";
 import { EVENTS_CHANNEL } from "./channel.ts";
-import { Nap } from "./nap.ts";
+import { Nap, retryWaitMs } from "./nap.ts";
+import { inTransaction, listeningSession } from "./pg-session.ts";
 import type { EventSink, OutboxRow } from "./sinks.ts";
 
 /**
@@ -106,7 +107,7 @@ export class EventRelay {
         if (this.stopped) break;
         failures++;
         this.stats.failures++;
-        const waitMs = Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+        const waitMs = retryWaitMs(failures);
         if (failures === 1 || failures % 20 === 0) this.options.log.warn({ err: error, failures, retry_in_ms: waitMs }, "events relay: a batch failed; the events wait in the outbox");
         if (this.client && !(await this.alive())) await this.disconnect();
         await this.nap.sleep(waitMs);
@@ -116,12 +117,7 @@ export class EventRelay {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.options.databaseUrl });
-    client.on("error", () => undefined); // a lost connection shows in the next query
-    client.on("notification", () => this.nap.wake());
-    await client.connect();
-    await client.query(`listen ${EVENTS_CHANNEL}`);
-    this.client = client;
+    this.client = await listeningSession(this.options.databaseUrl, EVENTS_CHANNEL, () => this.nap.wake());
   }
 
   private async disconnect(): Promise<void> {
@@ -149,8 +145,7 @@ export class EventRelay {
   /** One batch: returns how many events went out. */
   private async relayBatch(): Promise<number> {
     const client = this.client!;
-    await client.query("begin");
-    try {
+    const sent = await inTransaction(client, async () => {
       const { rows } = await client.query<OutboxRow>(
         "select id, event_id, event_type, envelope from events where published_at is null order by id limit $1 for update",
         [this.options.batchSize ?? 500],
@@ -159,16 +154,13 @@ export class EventRelay {
         await this.options.sink.send(rows, client);
         await client.query("update events set published_at = now() where id = any($1::bigint[])", [rows.map((r) => r.id)]);
       }
-      await client.query("commit");
-      if (rows.length > 0) {
-        this.stats.published += rows.length;
-        this.stats.lastPublishedAt = Date.now();
-      }
       return rows.length;
-    } catch (error) {
-      await client.query("rollback").catch(() => undefined);
-      throw error;
+    });
+    if (sent > 0) {
+      this.stats.published += sent;
+      this.stats.lastPublishedAt = Date.now();
     }
+    return sent;
   }
 
   /** Deletes published rows past the retention, now and then. */
