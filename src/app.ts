@@ -16,6 +16,7 @@ import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
 import { loadSubscribers } from "./events/load-subscribers.ts";
 import { recentEvents } from "./events/recent.ts";
+import { ServiceCaller } from "./calls/caller.ts";
 import { startEvents, type StartedEvents } from "./events/start.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
@@ -41,6 +42,8 @@ export class App {
   readonly done: Promise<number>;
   private finish!: (code: number) => void;
   private stopping: Promise<void> | undefined;
+  /** What ctx.call sends through, when calls are configured (or the dev plugboard gives them). */
+  caller: ServiceCaller | undefined;
   private closing: Promise<void> | undefined;
   private fatalExitCode: number | undefined;
   /** Set by stopNow: the drain, if it finishes after all, leaves the exit code to it. */
@@ -85,6 +88,9 @@ export class App {
             allowedHosts: config.plugboard.allowedHosts,
             httpMode: config.plugboard.httpMode,
             token: config.token,
+            // Shared with the services that join this board and call through it (README "Calling another service").
+            ...(config.calls.apiToken ? { accountToken: config.calls.apiToken } : {}),
+            services: config.plugboard.services,
             log: log.child({ component: "devboard" }),
           });
       started = await startProviders([...registry.providers, ...subscribers.flatMap((s) => s.providers ?? [])], config, log);
@@ -104,7 +110,9 @@ export class App {
     const relay = events?.relay;
     const runner = events?.subscribers;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
+    const caller = serviceCaller(config, board, log, metrics);
     const dispatcher = new Dispatcher({
+      ...(caller ? { caller } : {}),
       registry,
       providers,
       checkOutputs: !config.production,
@@ -158,9 +166,13 @@ export class App {
       log.info({ health_port: health.port }, `health and metrics on port ${health.port}: /healthz, /readyz, /metrics`);
     }
     app = new App(config, log, started, events, registry, dispatcher, client, board, health, metrics);
+    app.caller = caller;
     client.start();
     if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
     if (board && postgres) board.showEvents(() => recentEvents(postgres.db));
+    for (const service of board?.services().slice(1) ?? []) {
+      log.info({ service: service.name, service_id: service.id }, `the dev plugboard also hosts ${service.name} (service_id ${service.id}): its consumers join ${board!.socketUrl} with its token from PLUGBOARD_SERVICES`);
+    }
     if (board) {
       // The dev account token is the local board's own secret, not the service TOKEN: printing it is fine.
       log.info(
@@ -265,12 +277,24 @@ export class App {
       this.watcher?.close();
       await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
       await this.events?.stop();
+      this.caller?.close();
       await this.started.close();
       await this.board?.stop().catch(() => undefined);
       await this.health?.close().catch(() => undefined);
     })();
     return this.closing;
   }
+}
+
+/**
+ * What ctx.call sends through: the plugboard's HTTP side with the account API token, or in dev
+ * mode the dev plugboard's own (its URL and dev account token). None without a token.
+ */
+function serviceCaller(config: Readonly<Config>, board: DevPlugboard | undefined, log: Logger, metrics: Metrics | undefined): ServiceCaller | undefined {
+  const httpUrl = config.calls.httpUrl ?? board?.url;
+  const apiToken = config.calls.apiToken ?? board?.accountToken;
+  if (httpUrl === undefined || apiToken === undefined) return undefined;
+  return new ServiceCaller({ httpUrl, apiToken, timeoutMs: config.calls.timeoutMs, log: log.child({ component: "calls" }), ...(metrics ? { observer: metrics.calls } : {}) });
 }
 
 /** The events not yet relayed, and the age of the oldest: for the metrics, at scrape time. */

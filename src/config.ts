@@ -42,6 +42,19 @@ const wsUrl = z
   .url("must be a URL such as ws://localhost:4000/websocket")
   .refine((v) => /^wss?:\/\//.test(v), "must start with ws:// or wss://");
 
+const httpUrl = z
+  .string()
+  .url("must be a URL such as http://localhost:4000")
+  .refine((v) => /^https?:\/\//.test(v), "must start with http:// or https://");
+
+/** The dev plugboard's further services: `name:token` pairs separated by commas. */
+const serviceList = z
+  .string()
+  .default("")
+  .transform((v) => v.split(",").map((s) => s.trim()).filter((s) => s !== ""))
+  .refine((entries) => entries.every((e) => /^[A-Za-z0-9_.-]{1,64}:\S{8,}$/.test(e)), "must be name:token pairs separated by commas (names of letters, digits, _ . -; tokens of 8 characters or more)")
+  .transform((entries) => entries.map((e) => ({ name: e.slice(0, e.indexOf(":")), token: e.slice(e.indexOf(":") + 1) })));
+
 /** Comma-separated host names (or [IPv6] addresses), each with an optional :port; empty entries dropped. */
 const hostList = z
   .string()
@@ -74,6 +87,10 @@ const envSchema = z.object({
   PLUGBOARD_HOST: z.string().min(1).default("127.0.0.1"),
   PLUGBOARD_ALLOWED_HOSTS: hostList,
   PLUGBOARD_HTTP: z.enum(PLUGBOARD_HTTP_MODES).default("full"),
+  PLUGBOARD_SERVICES: serviceList,
+  PLUGBOARD_HTTP_URL: optionalSetting.pipe(httpUrl.optional()),
+  PLUGBOARD_API_TOKEN: optionalSetting,
+  CALL_TIMEOUT_MS: intSetting(1, 600_000).default("10000"),
   ACTIONS_DIR: optionalSetting,
   ACTIONS_WATCH: z.enum(["0", "1", "false", "true"]).default("0").transform((v) => v === "1" || v === "true"),
   DATA_DIR: z.string().min(1).default(".data"),
@@ -112,7 +129,20 @@ export interface Config {
    * allowedHosts: names the dev plugboard's HTTP side answers to besides its own (DNS rebinding guard);
    * httpMode: what its POST / answers, the consumer's whole payload (full) or the Vera Plugboard's answer (vera).
    */
-  plugboard: { port: number; host: string; allowedHosts: string[]; httpMode: (typeof PLUGBOARD_HTTP_MODES)[number] };
+  plugboard: {
+    port: number;
+    host: string;
+    allowedHosts: string[];
+    httpMode: (typeof PLUGBOARD_HTTP_MODES)[number];
+    /** Further services the dev plugboard hosts, each joined with its own token. */
+    services: Array<{ name: string; token: string }>;
+  };
+  /**
+   * Calls to other services through the plugboard's HTTP API (src/calls/): its URL (unset:
+   * derived from WEBSOCKET_URL, or the dev plugboard's), the account API token (unset in dev
+   * mode: the dev plugboard's), and how long a call made outside a request may take.
+   */
+  calls: { httpUrl: string | undefined; apiToken: string | undefined; timeoutMs: number };
   /** The events relay (src/events/relay.ts): on when redisUrl is set and the app has a database. */
   events: { redisUrl: string | undefined; stream: string; maxLen: number; retentionMs: number; group: string; subscribersDir: string };
   actionsDir: string;
@@ -186,7 +216,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     healthPort: env.HEALTH_PORT,
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
-    plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP },
+    plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP, services: env.PLUGBOARD_SERVICES },
+    calls: { httpUrl: env.PLUGBOARD_HTTP_URL ?? httpSideOf(env.WEBSOCKET_URL), apiToken: env.PLUGBOARD_API_TOKEN, timeoutMs: env.CALL_TIMEOUT_MS },
     actionsDir: env.ACTIONS_DIR ?? DEFAULT_ACTIONS_DIR,
     watchActions: env.ACTIONS_WATCH,
     dataDir: env.DATA_DIR,
@@ -200,6 +231,13 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     },
     env: { ...source },
   });
+}
+
+/** The plugboard's HTTP side (`POST /`) from its socket URL: the same host, http(s) for ws(s). */
+export function httpSideOf(websocketUrl: string | undefined): string | undefined {
+  if (websocketUrl === undefined) return undefined;
+  const url = new URL(websocketUrl);
+  return `${url.protocol === "wss:" ? "https:" : "http:"}//${url.host}`;
 }
 
 /**

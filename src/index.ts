@@ -11,6 +11,17 @@ export { postgres, type Postgres } from "./db/postgres.ts";
 export { runCommand, type CommandContext } from "./command.ts";
 export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./events/subscribers.ts";
 export { isUniqueViolation } from "./db/errors.ts";
+export {
+  serviceTarget,
+  type ActionTypes,
+  type CallFailure,
+  type CallFailureReason,
+  type CallFunction,
+  type CallOptions,
+  type CallResult,
+  type CallSuccess,
+  type ServiceTarget,
+} from "./calls/types.ts";
 export { intSetting, optionalSetting } from "./config.ts";
 export { invalidFieldsAnswer, type FieldError } from "./actions/validation.ts";
 export { isJsonObject } from "./json.ts";

@@ -14,6 +14,7 @@ import type { Logger } from "../ops/logger.ts";
 import type { Provider } from "../providers.ts";
 import type { ExtrasOf, Middleware } from "./middleware.ts";
 import type { ActionResponse } from "./responses.ts";
+import type { CallFunction } from "../calls/types.ts";
 
 /** What every action's context holds. */
 export interface BaseContext {
@@ -27,6 +28,11 @@ export interface BaseContext {
   readonly responseRef: string;
   /** A provider's value; the action (or a middleware of it) must list the provider in `needs`. */
   get<T>(provider: Provider<T>): T;
+  /**
+   * Calls an action of another service through the plugboard (src/calls/caller.ts), within this
+   * request's remaining time; typed when `target` comes from a generated client (`npm run client`).
+   */
+  readonly call: CallFunction;
 }
 
 declare const extrasType: unique symbol;

@@ -9,6 +9,7 @@ import type { ProviderHost } from "../providers.ts";
 import type { Middleware } from "./middleware.ts";
 import { RequestContext } from "./request-context.ts";
 import { Deadlines, type Deadline } from "./deadlines.ts";
+import type { ServiceCaller } from "../calls/caller.ts";
 import type { Registry, RegisteredAction } from "./registry.ts";
 import {
   ActionError,
@@ -63,6 +64,8 @@ export interface DispatcherOptions {
   /** How answers are encoded for the wire (MESSAGE_FORMAT, default text): measured in that form. */
   messageFormat?: MessageFormat;
   observer?: DispatchObserver;
+  /** What ctx.call sends through (src/calls/caller.ts); without it ctx.call fails with CallsNotConfiguredError. */
+  caller?: ServiceCaller;
 }
 
 /** The dispatcher's limits as the configuration sets them: the App's and the test kit's alike. */
@@ -215,7 +218,7 @@ export class Dispatcher {
       job.resolve(response);
       this.next();
     };
-    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers);
+    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers, job.receivedAt + timeoutMs, this.options.caller);
     this.contexts.add(ctx);
 
     let result: unknown;

@@ -7,6 +7,16 @@
 import type { Logger } from "../ops/logger.ts";
 import type { Provider, ProviderHost } from "../providers.ts";
 import type { BaseContext } from "./action.ts";
+import type { ServiceCaller } from "../calls/caller.ts";
+import type { CallFunction } from "../calls/types.ts";
+
+/** ctx.call without the plugboard's HTTP side configured: a deployment mistake, answered 500. */
+export class CallsNotConfiguredError extends Error {
+  constructor() {
+    super("service calls are not configured: set PLUGBOARD_API_TOKEN (and PLUGBOARD_HTTP_URL unless WEBSOCKET_URL gives it)");
+    this.name = "CallsNotConfiguredError";
+  }
+}
 
 export class RequestContext implements BaseContext {
   private childLog: Logger | undefined;
@@ -18,7 +28,15 @@ export class RequestContext implements BaseContext {
     readonly action: string,
     readonly responseRef: string,
     private readonly providers: ProviderHost,
+    /** When the request's deadline passes (ms since epoch): calls it makes end before it. */
+    private readonly deadlineAt: number,
+    private readonly caller: ServiceCaller | undefined,
   ) {}
+
+  readonly call: CallFunction = (target, action, fields, options) => {
+    if (!this.caller) return Promise.reject(new CallsNotConfiguredError());
+    return this.caller.call(target, action, fields, { ...options, deadlineAt: this.deadlineAt, signal: this.signal });
+  };
 
   get log(): Logger {
     this.childLog ??= this.baseLog.child({ action: this.action, response_ref: this.responseRef });

@@ -19,6 +19,9 @@ function announce(log: Logger, board: DevPlugboard, tokenFromEnv: boolean): void
     { service_id: board.service.id, http_mode: board.httpMode },
     `call it as callers of the Vera Plugboard do (PLUGBOARD_HTTP=${board.httpMode}): ${board.curlExample()}`,
   );
+  for (const service of board.services().slice(1)) {
+    log.info({ service: service.name, service_id: service.id }, `also hosting ${service.name} (service_id ${service.id}): its consumers join with its token from PLUGBOARD_SERVICES`);
+  }
   // The logger batches stdout writes; the developer needs this line now.
   flushLogs();
 }
@@ -48,6 +51,8 @@ async function main(): Promise<void> {
     allowedHosts: config.plugboard.allowedHosts,
     httpMode: config.plugboard.httpMode,
     ...(config.token ? { token: config.token } : {}),
+    ...(config.calls.apiToken ? { accountToken: config.calls.apiToken } : {}),
+    services: config.plugboard.services,
     log,
   });
   announce(log, board, config.token !== undefined);

@@ -31,7 +31,7 @@ export interface ConnectionHost {
   admit(connection: ConsumerConnection): Admission;
   joined(connection: ConsumerConnection): void;
   unjoined(connection: ConsumerConnection, reason: UnjoinReason): void;
-  answered(ref: string, payload: unknown): void;
+  answered(connection: ConsumerConnection, ref: string, payload: unknown): void;
   frame(direction: "in" | "out", connection: ConsumerConnection, text: string): void;
   undecodable(connection: ConsumerConnection, error: string): void;
   closed(connection: ConsumerConnection, code: number, reason: string): void;
@@ -224,7 +224,7 @@ export class ConsumerConnection {
 
   private onResponse(message: Message): void {
     // Never replied to: the plugboard matches the waiting caller by the frame's ref.
-    if (message.ref !== null) this.host.answered(message.ref, message.payload);
+    if (message.ref !== null) this.host.answered(this, message.ref, message.payload);
   }
 
   private closeIdle(): void {

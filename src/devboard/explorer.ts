@@ -25,6 +25,8 @@ export interface ExplorerContext {
   joinedConsumers: number;
   httpMode: HttpMode;
   serviceId: string;
+  /** The board's other services (PLUGBOARD_SERVICES): listed with their ids and actions, called through `POST /` with their service_id. */
+  otherServices?: ReadonlyArray<{ id: string; name: string; joinedConsumers: number; actions: unknown }>;
   /** The latest domain events, newest first, when the service runs with this board and a database (src/events/recent.ts). */
   events?: readonly RecentEvent[];
 }
@@ -287,6 +289,21 @@ const MODE_TEXT: Record<HttpMode, string> = {
   vera: 'as the Vera Plugboard does: 200 or 400 with <code>{"status", "message"}</code> only, 502 for an answer without them',
 };
 
+/** The other services a board hosts: what a caller needs (the service id) and what each publishes. */
+function renderOtherServices(services: NonNullable<ExplorerContext["otherServices"]>): string {
+  const items = services.map((s) => {
+    const actions = isJsonObject(s.actions) ? Object.entries(s.actions) : [];
+    const list = actions.length > 0
+      ? `<ul>${actions.map(([name, spec]) => `<li><code>${escapeHtml(name)}</code>${isJsonObject(spec) && typeof spec.description === "string" && spec.description !== "" ? ` — ${escapeHtml(spec.description)}` : ""}</li>`).join("")}</ul>`
+      : '<p class="empty">No consumer has joined yet.</p>';
+    const plural = s.joinedConsumers === 1 ? "" : "s";
+    return `<section><h2>${escapeHtml(s.name)}</h2><p>service id <code>${escapeHtml(s.id)}</code> · ${s.joinedConsumers} consumer${plural} joined · <a href="/actions?service_id=${encodeURIComponent(s.id)}">/actions</a></p>${list}</section>`;
+  });
+  return `<div id="services"><h2>Other services on this board</h2>
+<p class="description">Each joins with its own token (PLUGBOARD_SERVICES) and is called with <code>POST /</code> and <code>{"service_id", "action", "fields"}</code>, as on the Vera Plugboard.</p>
+${items.join("\n")}</div>`;
+}
+
 /** The latest events: each row's envelope is untrusted data, escaped like everything else. */
 function renderEvents(events: readonly RecentEvent[]): string {
   const rows = events.map((e) => {
@@ -317,8 +334,9 @@ export function renderExplorer(context: ExplorerContext): string {
 <p>The actions your service published. Each form calls its action as <code>POST /</code> with <code>{"action": …, "fields": {…}}</code> does, and shows the answer both ways: the consumer's whole payload, and what a caller of the Vera Plugboard receives.</p>
 <p class="mode">HTTP mode <code>${escapeHtml(context.httpMode)}</code>: <code>POST /</code> answers ${MODE_TEXT[context.httpMode]}.</p>
 <p>Socket <code>${escapeHtml(context.socketUrl)}</code> · service id <code>${escapeHtml(context.serviceId)}</code> · ${context.joinedConsumers} consumer${plural} joined · <a href="/actions">/actions</a></p></header>
-<main><nav>${nav}${context.events ? '<a href="#events">Latest events</a>' : ""}</nav>
+<main><nav>${nav}${context.otherServices && context.otherServices.length > 0 ? '<a href="#services">Other services</a>' : ""}${context.events ? '<a href="#events">Latest events</a>' : ""}</nav>
 ${body}
+${context.otherServices && context.otherServices.length > 0 ? renderOtherServices(context.otherServices) : ""}
 ${context.events ? renderEvents(context.events) : ""}
 </main><script>${SCRIPT}</script></body></html>
 `;

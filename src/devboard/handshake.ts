@@ -37,7 +37,7 @@ export function sameJson(a: unknown, b: unknown): boolean {
 }
 
 /** Compares digests so the comparison takes the same time whatever the guess. */
-function sameToken(given: string, expected: string): boolean {
+export function sameToken(given: string, expected: string): boolean {
   const digest = (text: string) => createHash("sha256").update(text).digest();
   return timingSafeEqual(digest(given), digest(expected));
 }

@@ -25,12 +25,14 @@ import type { AllowedHosts } from "./allowed-hosts.ts";
 const MAX_BODY_BYTES = 1024 * 1024;
 
 export interface HttpApi {
-  call(action: string, fields: unknown): Promise<HttpAnswer>;
+  /** A call to `serviceId` (default: the board's first service). */
+  call(action: string, fields: unknown, serviceId?: string): Promise<HttpAnswer>;
   /** The same call, answered in both HTTP modes (the explorer's `POST /explore`). */
   explore(action: string, fields: unknown): Promise<ModeAnswers>;
   /** What a real-shaped request must carry. */
   credentials(): VeraCredentials;
-  publishedActions(): unknown;
+  /** What the joined consumers of `serviceId` (default: the first service) published. */
+  publishedActions(serviceId?: string): unknown;
   explorerPage(): Promise<string>;
   /** The names the board answers to; known once it listens. */
   hosts(): AllowedHosts;
@@ -147,7 +149,7 @@ async function postCall(api: HttpApi, req: IncomingMessage, res: ServerResponse,
     const answers = await api.explore(call.action, call.fields);
     return sendJson(res, answers[answers.mode].status, { mode: answers.mode, full: described(answers.full), vera: described(answers.vera) });
   }
-  const answer = await api.call(call.action, call.fields);
+  const answer = await api.call(call.action, call.fields, call.serviceId);
   sendJson(res, answer.status, answer.body);
 }
 
@@ -180,7 +182,8 @@ function route(api: HttpApi, req: IncomingMessage, res: ServerResponse): Promise
     res.setHeader("allow", "POST");
     return sendError(res, 405, "Method not allowed");
   }
-  if (path === "/actions" && req.method === "GET") return sendJson(res, 200, api.publishedActions());
+  // `?service_id=` names another service the board hosts (`npm run client` reads it).
+  if (path === "/actions" && req.method === "GET") return sendJson(res, 200, api.publishedActions(new URL(req.url ?? "/", "http://devboard").searchParams.get("service_id") ?? undefined));
   sendError(res, 404, "Not found");
 }
 

@@ -13,18 +13,18 @@ import type { AddressInfo } from "node:net";
 import type { Duplex } from "node:stream";
 import { WebSocketServer, type WebSocket } from "ws";
 import { createLogger, type Logger } from "../ops/logger.ts";
-import { CLOSE_CODE, EVENT, PLUGBOARD_REQUEST_TIMEOUT_MS, SERVER_IDLE_TIMEOUT_MS, SOCKET_PATH } from "../plugboard/wire.ts";
+import { CLOSE_CODE, EVENT, PLUGBOARD_REQUEST_TIMEOUT_MS, SERVER_IDLE_TIMEOUT_MS, SOCKET_PARAM, SOCKET_PATH } from "../plugboard/wire.ts";
 import { ConsumerConnection, type Admission, type ConnectionHost, type ConsumerInfo, type UnjoinReason } from "./connection.ts";
 import { renderExplorer } from "./explorer.ts";
 import type { RecentEvent } from "../events/recent.ts";
 import { DevPlugboardFaults } from "./faults.ts";
 import { FrameLog, type FrameRecord } from "./frame-log.ts";
-import { makeIdentity, type Identity, type ServiceRecord } from "./identity.ts";
-import { checkHandshake, sameJson, type AcceptedHandshake, type ActionsObject } from "./handshake.ts";
+import { makeIdentity, serviceIdFor, type Identity, type ServiceRecord } from "./identity.ts";
+import { checkHandshake, sameJson, sameToken, type AcceptedHandshake, type ActionsObject } from "./handshake.ts";
 import { handleHttp, type HttpApi } from "./http-api.ts";
 import { AllowedHosts } from "./allowed-hosts.ts";
-import { fullAnswer, RequestRouter, type HttpAnswer } from "./router.ts";
-import { answerInMode, veraAnswer, type HttpMode, type ModeAnswers } from "./vera.ts";
+import { errorAnswer, fullAnswer, RequestRouter, type HttpAnswer } from "./router.ts";
+import { answerInMode, veraAnswer, VERA_HTTP_MESSAGE, type HttpMode, type ModeAnswers } from "./vera.ts";
 import { ConditionWaiters, waitForEvent } from "./wait.ts";
 
 export type { ConsumerInfo, UnjoinReason } from "./connection.ts";
@@ -78,6 +78,27 @@ export interface DevPlugboardOptions {
   maxFrameBytes?: number;
   log?: Logger;
   service?: { id: string; name: string };
+  /**
+   * Further services the board hosts, each joined with its own token (PLUGBOARD_SERVICES): so
+   * several services can run, and call each other through `POST /`, on one local board. An id
+   * left out is the same for a name on every start (serviceIdFor).
+   */
+  services?: ReadonlyArray<{ name: string; token: string; id?: string }>;
+}
+
+/** A service the board hosts: who its consumers are told they are, their token, their callers. */
+interface HostedService {
+  identity: Identity;
+  token: string;
+  router: RequestRouter;
+}
+
+/** A hosted service as tests and the explorer see it. */
+export interface HostedServiceInfo {
+  id: string;
+  name: string;
+  joinedConsumers: number;
+  actions: ActionsObject | null;
 }
 
 export interface LeaveEvent {
@@ -162,7 +183,9 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
   private boundPort = 0;
   private readonly options: DevPlugboardOptions;
   private readonly log: Logger;
-  private readonly identity: Identity;
+  /** The board's first service (`token`, `service`); the others follow (`services`, addService). */
+  private readonly hosted: HostedService[] = [];
+  private readonly serviceOf = new WeakMap<ConsumerConnection, HostedService>();
   private readonly server: Server;
   private readonly sockets: WebSocketServer;
   /** Known once the board listens (the port may be 0 until then). */
@@ -170,7 +193,6 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
   private readonly connections = new Map<string, ConsumerConnection>();
   /** Consumers ws closed with 1009 for a frame above maxFrameBytes. */
   private readonly closedForSize = new Set<string>();
-  private readonly router: RequestRouter;
   private readonly frameLog = new FrameLog();
   private readonly conditions = new ConditionWaiters();
   private heartbeatReplies = true;
@@ -185,7 +207,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     admit: (connection) => this.admit(connection),
     joined: (connection) => this.onJoined(connection),
     unjoined: (connection, reason) => this.onUnjoined(connection, reason),
-    answered: (ref, payload) => void this.router.answer(ref, payload),
+    answered: (connection, ref, payload) => void this.serviceOf.get(connection)?.router.answer(ref, payload),
     frame: (direction, connection, text) => this.onFrame(direction, connection, text),
     undecodable: (connection, error) => this.log.warn({ consumer: connection.id, error }, "undecodable frame: closing the socket"),
     closed: (connection, code, reason) => this.onClosed(connection, code, reason),
@@ -208,19 +230,14 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     this.accountToken = options.accountToken ?? randomBytes(24).toString("hex");
     this.httpMode = options.httpMode ?? "full";
     this.log = options.log ?? silentLogger();
-    this.identity = makeIdentity(options.service);
-    this.router = new RequestRouter({
-      joined: () => this.joinedConnections(),
-      timeoutMs: options.requestTimeoutMs ?? PLUGBOARD_REQUEST_TIMEOUT_MS,
-      transitMs: options.transitMs,
-      log: this.log,
-    });
+    this.host_(makeIdentity(options.service), this.token);
+    for (const service of options.services ?? []) this.addService(service);
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
     const api: HttpApi = {
-      call: (action, fields) => this.request(action, fields),
+      call: (action, fields, serviceId) => this.requestTo(serviceId ?? this.identity.service.id, action, fields),
       explore: (action, fields) => this.requestInBothModes(action, fields),
-      credentials: () => ({ accountToken: this.accountToken, serviceId: this.identity.service.id }),
-      publishedActions: () => this.publishedActions(),
+      credentials: () => ({ accountToken: this.accountToken, serviceIds: this.hosted.map((h) => h.identity.service.id) }),
+      publishedActions: (serviceId) => this.publishedActions(serviceId),
       explorerPage: () => this.explorerPage(),
       hosts: () => this.allowedHosts!,
       log: this.log,
@@ -248,6 +265,35 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     return `ws://${this.authority}`;
   }
 
+  /** The first service's identity: the one `token` joins. */
+  private get identity(): Identity {
+    return this.hosted[0]!.identity;
+  }
+
+  private host_(identity: Identity, token: string): void {
+    const service: HostedService = {
+      identity,
+      token,
+      router: new RequestRouter({
+        joined: () => this.joinedConnections(service),
+        timeoutMs: this.options.requestTimeoutMs ?? PLUGBOARD_REQUEST_TIMEOUT_MS,
+        transitMs: this.options.transitMs,
+        log: this.log,
+      }),
+    };
+    this.hosted.push(service);
+  }
+
+  private hostedById(serviceId: string): HostedService | undefined {
+    return this.hosted.find((h) => h.identity.service.id === serviceId);
+  }
+
+  /** The service whose token a connect presents (compared in constant time), or the first one (whose check then refuses it). */
+  private hostedByToken(url: URL): HostedService {
+    const given = url.searchParams.get(SOCKET_PARAM.token);
+    return (given !== null ? this.hosted.find((h) => sameToken(given, h.token)) : undefined) ?? this.hosted[0]!;
+  }
+
   /** The service the join reply describes. */
   get service(): ServiceRecord {
     return { ...this.identity.service };
@@ -266,21 +312,52 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     return [...this.connections.values()].map((c) => c.info());
   }
 
-  /** The `actions` the joined consumers published, or null when none is joined. */
-  publishedActions(): ActionsObject | null {
-    const first = this.joinedConnections()[0];
+  /** The `actions` the joined consumers of a service (default: the first) published, or null when none is joined. */
+  publishedActions(serviceId?: string): ActionsObject | null {
+    const service = serviceId === undefined ? this.hosted[0] : this.hostedById(serviceId);
+    const first = service ? this.joinedConnections(service)[0] : undefined;
     return first ? structuredClone(first.actions) : null;
   }
 
   /** Exactly what `POST /` does with `{action, fields}`: the answer in the board's httpMode. */
-  async request(action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<HttpAnswer> {
-    const result = await this.router.route(action, fields, options.timeoutMs);
+  request(action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<HttpAnswer> {
+    return this.requestTo(this.identity.service.id, action, fields, options);
+  }
+
+  /** What `POST /` does with `{service_id, action, fields}`; an id the board does not host gets 403, as a service the token may not call. */
+  async requestTo(serviceId: string, action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<HttpAnswer> {
+    const service = this.hostedById(serviceId);
+    if (!service) return errorAnswer(403, VERA_HTTP_MESSAGE.forbidden);
+    const result = await service.router.route(action, fields, options.timeoutMs);
     return result.answered ? answerInMode(this.httpMode, result.payload) : result.answer;
+  }
+
+  /**
+   * Hosts one more service: consumers joining with `token` are its consumers, and `POST /` with
+   * its id reaches them. Returns its id and token (a random one when not given).
+   */
+  addService(service: { name: string; token?: string; id?: string }): { id: string; name: string; token: string } {
+    const token = service.token ?? randomBytes(24).toString("hex");
+    if (this.hosted.some((h) => h.token === token)) throw new Error(`the dev plugboard already hosts a service with that token`);
+    const id = service.id ?? serviceIdFor(service.name);
+    if (this.hostedById(id)) throw new Error(`the dev plugboard already hosts a service with id ${id}`);
+    this.host_(makeIdentity({ id, name: service.name }), token);
+    return { id, name: service.name, token };
+  }
+
+  /** Every service the board hosts, the first one first. */
+  services(): HostedServiceInfo[] {
+    return this.hosted.map((h) => ({
+      id: h.identity.service.id,
+      name: h.identity.service.name,
+      joinedConsumers: this.joinedConnections(h).length,
+      actions: this.publishedActions(h.identity.service.id),
+    }));
   }
 
   /** One call, answered in both modes (what the explorer shows); the board's own errors are the same in both. */
   async requestInBothModes(action: string, fields: unknown, options: { timeoutMs?: number } = {}): Promise<ModeAnswers> {
-    const result = await this.router.route(action, fields, options.timeoutMs);
+    const result = await this.hosted[0]!.router.route(action, fields, options.timeoutMs);
     if (!result.answered) return { mode: this.httpMode, full: result.answer, vera: result.answer };
     return { mode: this.httpMode, full: fullAnswer(result.payload), vera: veraAnswer(result.payload) };
   }
@@ -291,7 +368,9 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
    */
   curlExample(action = "ACTION"): string {
     const body = JSON.stringify({ service_id: this.identity.service.id, action, fields: {} });
-    return `curl -s ${this.url}/ -H 'content-type: application/json' -H 'authorization: Bearer ${this.accountToken}' -d '${body.replace(/'/g, "'\\''")}'`;
+    // A token the board was given (PLUGBOARD_API_TOKEN) is a caller's secret: named, never printed.
+    const token = this.options.accountToken === undefined ? this.accountToken : "'\"$PLUGBOARD_API_TOKEN\"'";
+    return `curl -s ${this.url}/ -H 'content-type: application/json' -H 'authorization: Bearer ${token}' -d '${body.replace(/'/g, "'\\''")}'`;
   }
 
   /** Fault injection for tests and the soak (src/devboard/faults.ts). */
@@ -351,6 +430,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     });
     return renderExplorer({
       ...(events ? { events } : {}),
+      otherServices: this.services().slice(1),
       actions: this.publishedActions(),
       serviceName: this.identity.service.name,
       socketUrl: this.socketUrl,
@@ -360,8 +440,9 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     });
   }
 
-  private joinedConnections(): ConsumerConnection[] {
-    return [...this.connections.values()].filter((c) => c.joined);
+  /** The joined consumers of a service (default: the first). */
+  private joinedConnections(service: HostedService = this.hosted[0]!): ConsumerConnection[] {
+    return [...this.connections.values()].filter((c) => c.joined && this.serviceOf.get(c) === service);
   }
 
   private select(consumerId: string | undefined): ConsumerConnection[] {
@@ -390,16 +471,17 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
       this.announce("refused", { reason: "foreign origin", path: url.pathname });
       return refuseUpgrade(socket, 403);
     }
-    const handshake = checkHandshake(url, this.token, this.publishedActions());
+    const service = this.hostedByToken(url);
+    const handshake = checkHandshake(url, service.token, this.publishedActions(service.identity.service.id));
     if (!handshake.ok) {
       this.log.info({ reason: handshake.reason }, "connect refused with 403");
       this.announce("refused", { reason: handshake.reason, path: url.pathname });
       return refuseUpgrade(socket, 403);
     }
-    this.sockets.handleUpgrade(req, socket, head, (ws) => this.accept(ws, handshake));
+    this.sockets.handleUpgrade(req, socket, head, (ws) => this.accept(ws, handshake, service));
   }
 
-  private accept(socket: WebSocket, handshake: AcceptedHandshake): void {
+  private accept(socket: WebSocket, handshake: AcceptedHandshake, service: HostedService): void {
     const id = `consumer-${this.nextConsumer++}`;
     socket.once("error", (error: Error & { code?: string }) => {
       if (error.code === FRAME_TOO_BIG_ERROR) this.closedForSize.add(id);
@@ -412,21 +494,23 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
       idleTimeoutMs: this.options.idleTimeoutMs ?? SERVER_IDLE_TIMEOUT_MS,
     });
     this.connections.set(id, connection);
-    this.log.info({ consumer: id, serializer: handshake.serializer }, "consumer connected");
+    this.serviceOf.set(connection, service);
+    this.log.info({ consumer: id, serializer: handshake.serializer, service: service.identity.service.name }, "consumer connected");
     this.announce("connect", connection.info());
   }
 
   private admit(connection: ConsumerConnection): Admission {
-    const others = this.joinedConnections().filter((c) => c !== connection);
+    const service = this.serviceOf.get(connection)!;
+    const others = this.joinedConnections(service).filter((c) => c !== connection);
     // Connect already compared actions, but two sockets may have connected before either joined.
     if (others[0] && !sameJson(connection.actions, others[0].actions)) {
       return { ok: false, reason: "actions differ from the consumers already joined" };
     }
-    return { ok: true, response: { ...this.identity, num_consumers: others.length + 1 } };
+    return { ok: true, response: { ...service.identity, num_consumers: others.length + 1 } };
   }
 
   private broadcastNumConsumers(except: ConsumerConnection): void {
-    const joined = this.joinedConnections();
+    const joined = this.joinedConnections(this.serviceOf.get(except));
     for (const consumer of joined) {
       if (consumer !== except) consumer.push(EVENT.numConsumers, { num_consumers: joined.length });
     }
@@ -460,7 +544,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
   }
 
   private async shutdown(): Promise<void> {
-    this.router.failAll(503, BOARD_STOPPED_MESSAGE);
+    for (const service of this.hosted) service.router.failAll(503, BOARD_STOPPED_MESSAGE);
     // Let the HTTP handlers write those answers before their sockets are closed.
     await new Promise((resolve) => setImmediate(resolve));
     const open = [...this.connections.values()];

@@ -52,10 +52,12 @@ export function isVeraRequest(body: Record<string, unknown>, headers: IncomingHt
 /** What the board expects of a real-shaped request. */
 export interface VeraCredentials {
   accountToken: string;
-  serviceId: string;
+  /** The services the board hosts: the account token may call each. */
+  serviceIds: readonly string[];
 }
 
-export type VeraCall = { ok: true; action: string; fields: unknown } | { ok: false; answer: HttpAnswer };
+/** A call to route: to the service named (a real-shaped request), else to the board's first service. */
+export type VeraCall = { ok: true; action: string; fields: unknown; serviceId?: string } | { ok: false; answer: HttpAnswer };
 
 /** The token of an `Authorization: Bearer <token>` header (scheme in any case), or undefined. */
 function bearerToken(header: string | undefined): string | undefined {
@@ -77,7 +79,7 @@ export function judgeVeraRequest(body: Record<string, unknown>, authorization: s
   const token = bearerToken(authorization);
   if (token === undefined || !sameSecret(token, expected.accountToken)) return { ok: false, answer: errorAnswer(401, VERA_HTTP_MESSAGE.invalidToken) };
   if (typeof body.service_id !== "string" || typeof body.action !== "string") return { ok: false, answer: errorAnswer(400, VERA_HTTP_MESSAGE.missingParams) };
-  if (body.service_id !== expected.serviceId) return { ok: false, answer: errorAnswer(403, VERA_HTTP_MESSAGE.forbidden) };
+  if (!expected.serviceIds.includes(body.service_id)) return { ok: false, answer: errorAnswer(403, VERA_HTTP_MESSAGE.forbidden) };
   // An absent `fields` reaches the consumer as null, as in the dev shape.
-  return { ok: true, action: body.action, fields: body.fields ?? null };
+  return { ok: true, action: body.action, fields: body.fields ?? null, serviceId: body.service_id };
 }

@@ -27,6 +27,8 @@ const SECRET_KEYS = [
   "TOKEN",
   "JWT_SECRET",
   "JWT_PRIVATE_KEY",
+  "PLUGBOARD_API_TOKEN",
+  "apiToken",
 ];
 
 /** Paths for the secret keys at the top and up to three levels down. */

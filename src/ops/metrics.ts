@@ -10,7 +10,8 @@
  * fast path").
  */
 import type { LaneStats } from "../providers.ts";
-import { Counter, Gauge, Registry, collectDefaultMetrics, type Metric } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric } from "prom-client";
+import type { BreakerState, CallObserver } from "../calls/caller.ts";
 import type { DispatchObserver } from "../actions/dispatcher.ts";
 import type { ConnectionState } from "../plugboard/client.ts";
 import type { OutboxStats } from "../plugboard/outbox.ts";
@@ -64,7 +65,13 @@ export const METRIC_NAMES = {
   eventsBacklog: "vera_events_outbox_backlog",
   eventsLag: "vera_events_relay_lag_seconds",
   subscriberEvents: "vera_subscriber_events_total",
+  calls: "vera_calls_total",
+  callRetries: "vera_call_retries_total",
+  callDuration: "vera_call_duration_seconds",
+  callBreaker: "vera_call_breaker_state",
 } as const;
+
+const BREAKER_STATES: readonly BreakerState[] = ["closed", "open", "half_open"];
 
 /** One action label's answers: how many per status code, and their durations in DURATION_BUCKETS. */
 class AnswerCounts {
@@ -90,6 +97,27 @@ export class Metrics implements DispatchObserver {
     collectDefaultMetrics({ register: this.registry });
     this.registerAnswerMetrics(registers);
     this.registerSourceMetrics(registers);
+    this.calls = this.registerCallMetrics(registers);
+  }
+
+  /** What the service caller reports (src/calls/caller.ts): calls are few next to requests, so prom-client counts them as they come. */
+  readonly calls: CallObserver;
+
+  private registerCallMetrics(registers: Registry[]): CallObserver {
+    const calls = new Counter({ name: METRIC_NAMES.calls, help: "Calls to other services through the plugboard, by target service and outcome (ok, or why not)", labelNames: ["target", "outcome"], registers });
+    const retries = new Counter({ name: METRIC_NAMES.callRetries, help: "Calls sent again after no consumer (422), a bad gateway (502) or a connection error, by target", labelNames: ["target"], registers });
+    const duration = new Histogram({ name: METRIC_NAMES.callDuration, help: "Time a call took, retries included, by target", labelNames: ["target"], buckets: DURATION_BUCKETS, registers });
+    const breaker = new Gauge({ name: METRIC_NAMES.callBreaker, help: "1 for each target's circuit breaker state (closed, open, half_open), 0 for the others", labelNames: ["target", "state"], registers });
+    return {
+      called: (target, outcome, seconds) => {
+        calls.inc({ target, outcome });
+        duration.observe({ target }, seconds);
+      },
+      retried: (target) => retries.inc({ target }),
+      breaker: (target, state) => {
+        for (const s of BREAKER_STATES) breaker.set({ target, state: s }, s === state ? 1 : 0);
+      },
+    };
   }
 
   /** The actions the labels name from now on (the dev loop's reload). */
