@@ -65,6 +65,7 @@ const EXERCISED: Record<string, () => void> = {
   // The benchmarks print figures rather than pass or fail; their scripts must at least exist.
   "npm run bench": () => entryOf("bench"),
   "npm run soak": () => entryOf("soak"),
+  "npm run client": () => assert.ok(read("tests/client.test.ts").includes(path.relative("dist", entryOf("client"))), "tests/client.test.ts runs it"),
   "npm run roles": () => assert.ok(read("tests/roles-command.test.ts").includes(path.relative("dist", entryOf("roles"))), "tests/roles-command.test.ts runs it"),
 };
 
