@@ -14,7 +14,7 @@ export { normalizeEmail, normalizeUsername, parsePhone, phoneToStore, type Accou
 export { ACCOUNT_FIELD, invalidFields, lengthErrors, OUTER_BOUNDS, passwordByteError } from "./limits.ts";
 export { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "./messages.ts";
 export { mintToken } from "./mint.ts";
-export { tokenFields, unixSeconds } from "./token-fields.ts";
+export { tokenAnswer, tokenFields, unixSeconds } from "./token-fields.ts";
 export type { User } from "./schema.ts";
 export { IdentifierTakenError, UserExistsError, type AccountChanges } from "./users.ts";
-export { namedAccount, roleChangeSchema } from "./role-actions.ts";
+export { namedAccount, roleChangeAnswer, roleChangeSchema } from "./role-actions.ts";

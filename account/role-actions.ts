@@ -9,6 +9,9 @@ import { ROLE_NAME } from "./roles.ts";
 import type { User } from "./schema.ts";
 import type { PermittedContext } from "./guard.ts";
 
+/** What AssignRole and RevokeRole answer with. */
+export const roleChangeAnswer = z.object({ username: z.string().nullable(), role: z.string() });
+
 export const roleChangeSchema = z.object({
   username: z.string().min(1).max(OUTER_BOUNDS.username).describe("The account"),
   role: z.string().min(1).max(64).regex(ROLE_NAME, "must be a role name (a-z, 0-9, - and _)").describe("The role"),

@@ -12,6 +12,13 @@ export interface TokenAnswer {
   expires_at: number;
 }
 
+/**
+ * The answer's fields as published (an action's `output`, src/actions/registry.ts), for typed
+ * clients. Kept bare (no descriptions, no bounds): the published actions travel in the connect
+ * URL, which the Vera Plugboard caps near 10,000 bytes (docs/protocol.md).
+ */
+export const tokenAnswer = z.object({ jwt: z.string(), not_before: z.number().nullable(), expires_at: z.number() });
+
 export function tokenFields(token: { jwt: string; claims: TokenClaims }): TokenAnswer {
   return { jwt: token.jwt, not_before: token.claims.nbf ?? null, expires_at: token.claims.exp };
 }

@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Action, type Fields, badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse, type Context } from "vera-service";
-import { attemptPassword, THROTTLE_KEY, normalizeEmail, normalizeUsername, parsePhone, type AccountKey, invalidFields, OUTER_BOUNDS, passwordByteError, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, mintToken, tokenFields, unixSeconds, type User, accounts, recordEvent } from "../account/index.ts";
+import { attemptPassword, THROTTLE_KEY, normalizeEmail, normalizeUsername, parsePhone, type AccountKey, invalidFields, OUTER_BOUNDS, passwordByteError, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, mintToken, tokenAnswer, tokenFields, unixSeconds, type User, accounts, recordEvent } from "../account/index.ts";
 
 export class Login extends Action.with({
   description: "Sign in with one of username, email or phone_number",
@@ -13,6 +13,7 @@ export class Login extends Action.with({
     not_before: unixSeconds.optional().describe("Token valid from (unix s)"),
     expires_at: unixSeconds.optional().describe("Token expiry (unix s)"),
   }),
+  output: tokenAnswer,
 }) {
   async run(fields: Fields<typeof Login>, ctx: Context): Promise<ActionResponse> {
     const { users, passwords, tokens, throttle } = ctx.get(accounts);

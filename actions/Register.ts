@@ -1,6 +1,6 @@
 import { z } from "zod";
 import { Action, type Fields, badRequest, conflict, created, tooManyRequests, type ActionResponse, type Context } from "vera-service";
-import { attemptClaim, phoneToStore, normalizeEmail, normalizeUsername, type AccountKey, ACCOUNT_FIELD, invalidFields, lengthErrors, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, tokenFields, unixSeconds, UserExistsError, accounts } from "../account/index.ts";
+import { attemptClaim, phoneToStore, normalizeEmail, normalizeUsername, type AccountKey, ACCOUNT_FIELD, invalidFields, lengthErrors, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, tokenAnswer, tokenFields, unixSeconds, UserExistsError, accounts } from "../account/index.ts";
 
 export class Register extends Action.with({
   description: "Create an account (username or email) and get a token",
@@ -21,6 +21,7 @@ export class Register extends Action.with({
     not_before: unixSeconds.optional().describe("Token valid from (unix s)"),
     expires_at: unixSeconds.optional().describe("Token expiry (unix s)"),
   }),
+  output: tokenAnswer,
 }) {
   async run(fields: Fields<typeof Register>, ctx: Context): Promise<ActionResponse> {
     const { config, users, passwords, tokens, throttle } = ctx.get(accounts);

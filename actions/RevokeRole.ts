@@ -1,10 +1,11 @@
 import { Action, conflict, notFound, ok, type ActionResponse, type Fields } from "vera-service";
-import { ACCOUNT_MESSAGES, accounts, namedAccount, requirePermission, roleChangeSchema, type PermittedContext } from "../account/index.ts";
+import { ACCOUNT_MESSAGES, accounts, namedAccount, requirePermission, roleChangeAnswer, roleChangeSchema, type PermittedContext } from "../account/index.ts";
 
 export class RevokeRole extends Action.with({
   description: "Take a role back; the account's older tokens stop working (needs roles:assign)",
   use: [requirePermission("roles:assign")],
   schema: roleChangeSchema,
+  output: roleChangeAnswer,
 }) {
   async run(fields: Fields<typeof RevokeRole>, ctx: PermittedContext): Promise<ActionResponse> {
     const user = await namedAccount(ctx, fields.username);

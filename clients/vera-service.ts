@@ -22,8 +22,10 @@ export interface AssignRoleFields {
   role: string;
 }
 
-/** AssignRole declares no output: its answer's fields as they come. */
-export type AssignRoleResult = Record<string, unknown> | null;
+export interface AssignRoleResult {
+  username: string | null;
+  role: string;
+}
 
 export interface DeleteFields {
   /**
@@ -115,8 +117,11 @@ export interface LoginFields {
   expires_at?: number;
 }
 
-/** Login declares no output: its answer's fields as they come. */
-export type LoginResult = Record<string, unknown> | null;
+export interface LoginResult {
+  jwt: string;
+  not_before: number | null;
+  expires_at: number;
+}
 
 export interface LogoutFields {
   /**
@@ -159,8 +164,11 @@ export interface RegisterFields {
   expires_at?: number;
 }
 
-/** Register declares no output: its answer's fields as they come. */
-export type RegisterResult = Record<string, unknown> | null;
+export interface RegisterResult {
+  jwt: string;
+  not_before: number | null;
+  expires_at: number;
+}
 
 export interface RevokeRoleFields {
   /**
@@ -177,8 +185,10 @@ export interface RevokeRoleFields {
   role: string;
 }
 
-/** RevokeRole declares no output: its answer's fields as they come. */
-export type RevokeRoleResult = Record<string, unknown> | null;
+export interface RevokeRoleResult {
+  username: string | null;
+  role: string;
+}
 
 export interface ShowFields {
   /**

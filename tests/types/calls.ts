@@ -13,7 +13,8 @@ export class Good extends Action.with({ schema: z.object({ username: z.string(),
   async run({ username, password }: Fields<typeof Good>, ctx: Context) {
     const login = await ctx.call(accounts, "Login", { username, password });
     if (!login.ok) return ok("no", { reason: login.reason, status: login.statusCode });
-    const fields: Record<string, unknown> | null = login.fields;
+    // Login declares its output: the answer's fields are typed.
+    const fields: { jwt: string; expires_at: number } = login.fields;
     // Optional fields may be left out; the options are typed too.
     await ctx.call(accounts, "Edit", { jwt: "t", name: "New" }, { timeoutMs: 500 });
     // An untyped target: any action, any fields.
@@ -43,6 +44,11 @@ export async function bad(ctx: Context): Promise<void> {
   const sum = await ctx.call(typed, "Add", { a: 1, b: 2 });
   // @ts-expect-error — the answer's fields are only there on success
   sum.fields.sum;
+  const login = await ctx.call(accounts, "Login", { username: "a", password: "b" });
+  if (login.ok) {
+    // @ts-expect-error — Login's answer has no such field
+    login.fields.token;
+  }
   if (sum.ok) {
     // @ts-expect-error — the result has no such field
     sum.fields.product;
