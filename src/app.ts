@@ -16,7 +16,7 @@ import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
 import { loadSubscribers } from "./events/load-subscribers.ts";
 import { recentEvents } from "./events/recent.ts";
-import { ServiceCaller } from "./calls/caller.ts";
+import { configuredCaller, type ServiceCaller } from "./calls/caller.ts";
 import { startEvents, type StartedEvents } from "./events/start.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
@@ -291,10 +291,10 @@ export class App {
  * mode the dev plugboard's own (its URL and dev account token). None without a token.
  */
 function serviceCaller(config: Readonly<Config>, board: DevPlugboard | undefined, log: Logger, metrics: Metrics | undefined): ServiceCaller | undefined {
-  const httpUrl = config.calls.httpUrl ?? board?.url;
-  const apiToken = config.calls.apiToken ?? board?.accountToken;
-  if (httpUrl === undefined || apiToken === undefined) return undefined;
-  return new ServiceCaller({ httpUrl, apiToken, timeoutMs: config.calls.timeoutMs, log: log.child({ component: "calls" }), ...(metrics ? { observer: metrics.calls } : {}) });
+  return configuredCaller(config.calls, log, {
+    ...(board ? { fallback: { httpUrl: board.url, apiToken: board.accountToken } } : {}),
+    ...(metrics ? { observer: metrics.calls } : {}),
+  });
 }
 
 /** The events not yet relayed, and the age of the oldest: for the metrics, at scrape time. */

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { isActionClass, type ActionClass } from "./actions/action.ts";
 import { Dispatcher, configuredLimits } from "./actions/dispatcher.ts";
+import { configuredCaller } from "./calls/caller.ts";
 import { loadActions, register, Registry } from "./actions/registry.ts";
 import type { AnswerPayload } from "./actions/responses.ts";
 import { loadConfig } from "./config.ts";
@@ -23,7 +24,10 @@ import { startProviders } from "./start-providers.ts";
 export interface TestKitOptions {
   /** The actions: their classes, or a folder to load them from as the service does. */
   actions: readonly ActionClass[] | string;
-  /** Settings, as environment variables (BCRYPT_COST, JWT_SECRET, DATABASE_URL …); the kit's defaults: a low bcrypt cost, a test JWT secret. */
+  /**
+   * Settings, as environment variables (BCRYPT_COST, JWT_SECRET, DATABASE_URL, PLUGBOARD_HTTP_URL
+   * and PLUGBOARD_API_TOKEN for ctx.call …); the kit's defaults: a low bcrypt cost, a test JWT secret.
+   */
   env?: Record<string, string>;
   /** Where the kit logs; default: nowhere. */
   log?: Logger;
@@ -56,7 +60,10 @@ export async function startTestKit(options: TestKitOptions): Promise<TestKit> {
     removeDataDir();
     throw error;
   }
+  // ctx.call reaches other services when the env names a plugboard (PLUGBOARD_HTTP_URL, PLUGBOARD_API_TOKEN): a dev plugboard in tests.
+  const caller = configuredCaller(config.calls, log);
   const dispatcher = new Dispatcher({
+    ...(caller ? { caller } : {}),
     registry,
     providers: started.providers,
     checkOutputs: true,
@@ -70,6 +77,7 @@ export async function startTestKit(options: TestKitOptions): Promise<TestKit> {
     get: (provider) => providers.get(provider),
     async close() {
       await dispatcher.drain();
+      caller?.close();
       await started.close();
       removeDataDir();
     },

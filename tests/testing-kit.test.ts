@@ -1,7 +1,11 @@
 /** vera-service/testing: actions in-process, from classes or a folder, with what they need started. */
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { z } from "zod";
+import { Action, ok, type Context, type Fields } from "vera-service";
 import { startTestKit } from "vera-service/testing";
+import { DevPlugboard } from "../src/devboard/server.ts";
+import { startConsumer, until } from "./support/consumer.ts";
 import { accounts } from "../account/index.ts";
 import { testUser } from "../account/testing.ts";
 import { Greet } from "../examples/Greet.ts";
@@ -45,5 +49,36 @@ test("a guarded action with a signed-in user, on a real PostgreSQL; a deleted ac
   } finally {
     await kit.close();
     await database.drop();
+  }
+});
+
+test("ctx.call in the kit: with PLUGBOARD_HTTP_URL and PLUGBOARD_API_TOKEN it reaches a service on a dev plugboard; without, the action fails with 500", async () => {
+  class AskEcho extends Action.with({ schema: z.object({ service_id: z.string() }) }) {
+    async run({ service_id }: Fields<typeof AskEcho>, ctx: Context) {
+      const answer = await ctx.call(service_id, "Echo", { text: "from the kit" });
+      return answer.ok ? ok("asked", answer.fields) : ok("failed", { reason: answer.reason });
+    }
+  }
+  const board = await DevPlugboard.start();
+  const callee = board.addService({ name: "echoer" });
+  const consumer = await startConsumer({ url: board.socketUrl, token: callee.token });
+  try {
+    await until(() => board.services()[1]!.joinedConsumers === 1);
+    const kit = await startTestKit({ actions: [AskEcho], env: { PLUGBOARD_HTTP_URL: board.url, PLUGBOARD_API_TOKEN: board.accountToken } });
+    try {
+      const answer = await kit.call("AskEcho", { service_id: callee.id });
+      assert.deepEqual([answer.status_code, answer.fields], [200, { text: "from the kit" }]);
+    } finally {
+      await kit.close();
+    }
+    const unconfigured = await startTestKit({ actions: [AskEcho] });
+    try {
+      assert.equal((await unconfigured.call("AskEcho", { service_id: callee.id })).status_code, 500);
+    } finally {
+      await unconfigured.close();
+    }
+  } finally {
+    await consumer.stop();
+    await board.stop();
   }
 });

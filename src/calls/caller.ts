@@ -69,6 +69,21 @@ class CountedFailure extends Error {
 
 const failure = (reason: CallFailureReason, statusCode: number, message: string): ReadAnswer & { ok: false } => ({ ok: false, reason, statusCode, message, fields: null });
 
+/**
+ * The caller a configuration gives (src/config.ts `calls`): the plugboard's HTTP side with the
+ * account API token, else `fallback` (the dev plugboard's own in dev mode); none without a token.
+ */
+export function configuredCaller(
+  calls: { httpUrl: string | undefined; apiToken: string | undefined; timeoutMs: number },
+  log: Logger,
+  options: { fallback?: { httpUrl: string; apiToken: string }; observer?: CallObserver } = {},
+): ServiceCaller | undefined {
+  const httpUrl = calls.httpUrl ?? options.fallback?.httpUrl;
+  const apiToken = calls.apiToken ?? options.fallback?.apiToken;
+  if (httpUrl === undefined || apiToken === undefined) return undefined;
+  return new ServiceCaller({ httpUrl, apiToken, timeoutMs: calls.timeoutMs, log: log.child({ component: "calls" }), ...(options.observer ? { observer: options.observer } : {}) });
+}
+
 export class ServiceCaller {
   private readonly breakers = new Map<string, CircuitBreaker<[string, unknown, AbortSignal], ReadAnswer>>();
   private readonly endpoint: string;
