@@ -8,6 +8,7 @@
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { compiledFixtures, startService, type ServiceProcess } from "./support/process.ts";
+import { sample } from "./support/metrics.ts";
 
 const processes: ServiceProcess[] = [];
 after(async () => {
@@ -20,7 +21,7 @@ const GREETER_TOKEN = "greeter-dev-token";
 for (const [httpMode, messageFormat] of [["full", "text"], ["vera", "answer"]] as const) {
   test(`two services call each other through the dev plugboard (PLUGBOARD_HTTP=${httpMode}, MESSAGE_FORMAT=${messageFormat})`, async () => {
     const common = { ACTIONS_DIR: compiledFixtures("caller-actions"), PLUGBOARD_API_TOKEN: API_TOKEN, MESSAGE_FORMAT: messageFormat, LOG_LEVEL: "debug" };
-    const first = startService({ ...common, PLUGBOARD_PORT: "0", PLUGBOARD_HTTP: httpMode, PLUGBOARD_SERVICES: `greeter:${GREETER_TOKEN}` });
+    const first = startService({ ...common, PLUGBOARD_PORT: "0", PLUGBOARD_HTTP: httpMode, PLUGBOARD_SERVICES: `greeter:${GREETER_TOKEN}`, HEALTH_PORT: "0" });
     processes.push(first);
     const ready = await first.waitForLine((l) => typeof l.explorer === "string", 30_000);
     const hosted = await first.waitForLine((l) => l.service === "greeter" && typeof l.service_id === "string");
@@ -51,6 +52,15 @@ for (const [httpMode, messageFormat] of [["full", "text"], ["vera", "answer"]] a
     // A failure is the action's to answer: here, an action the other service does not have.
     const missing = await call(String(ready.service_id), { service_id: String(hosted.service_id), action: "Nope", fields: {} });
     assert.deepEqual({ ok: missing.result.ok, reason: missing.result.reason, statusCode: missing.result.statusCode }, { ok: false, reason: "answered", statusCode: 404 });
+
+    // The first service's metrics: its calls to the greeter (by id: an untyped target), by outcome.
+    const port = Number((await first.waitForLine((l) => typeof l.health_port === "number")).health_port);
+    const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+    const target = String(hosted.service_id);
+    assert.equal(sample(metrics, `vera_calls_total{target="${target}",outcome="ok"}`), 1);
+    assert.equal(sample(metrics, `vera_calls_total{target="${target}",outcome="answered"}`), 1);
+    assert.equal(sample(metrics, `vera_call_duration_seconds_count{target="${target}"}`), 2);
+    assert.equal(sample(metrics, `vera_call_breaker_state{target="${target}",state="closed"}`), 1);
 
     const page = await (await fetch(`${board}/`)).text();
     assert.match(page, /Other services on this board/);
