@@ -3,8 +3,11 @@
  * and still verify). A row may go once its token has expired.
  */
 import { sql, type Kysely } from "kysely";
+import { adoptPyRevocations, pyRevision } from "../account/py-adoption.ts";
 
 export async function up(db: Kysely<any>): Promise<void> {
+  // A Vera-Py-Service database has it already (account/py-adoption.ts).
+  if ((await pyRevision(db)) !== undefined) return adoptPyRevocations(db);
   await db.schema
     .createTable("revocations")
     .addColumn("jti", "uuid", (col) => col.primaryKey())

@@ -24,7 +24,15 @@ export class MigrationError extends Error {
   }
 }
 
-/** Imports every .ts/.js file of `dir` (sorted by name); each must export `up` (and may export `down`). */
+/**
+ * A migration may also export `check(db)`: the problems that would stop it on this database, found
+ * without changing anything (`npm run migrate -- --check` prints them; `up` should refuse on them).
+ */
+export interface CheckedMigration extends Migration {
+  check?(db: Kysely<any>): Promise<string[]>;
+}
+
+/** Imports every .ts/.js file of `dir` (sorted by name); each must export `up` (and may export `down` and `check`). */
 export function folderMigrations(dir: string = MIGRATIONS_DIR): MigrationProvider {
   return {
     async getMigrations() {
@@ -66,7 +74,8 @@ export async function migrateToLatest(db: Kysely<any>, log: Logger, options: Mig
     }
     if (error) {
       const failed = results.find((r) => r.status === "Error")?.migrationName;
-      throw new MigrationError(failed ? `migration ${failed} failed` : "migrations failed", { cause: error });
+      const reason = error instanceof Error ? `: ${error.message}` : "";
+      throw new MigrationError(`${failed ? `migration ${failed} failed` : "migrations failed"}${reason}`, { cause: error });
     }
     return results.filter((r) => r.status === "Success").map((r) => r.migrationName);
   };
@@ -82,6 +91,25 @@ export async function migrateToLatest(db: Kysely<any>, log: Logger, options: Mig
       });
     }
   });
+}
+
+/** What `npm run migrate -- --check` reports: the migrations not yet applied, and what would stop each. */
+export async function checkPending(db: Kysely<any>, provider: MigrationProvider = folderMigrations()): Promise<{ pending: string[]; problems: Array<{ migration: string; problem: string }> }> {
+  const migrations = (await provider.getMigrations()) as Record<string, CheckedMigration>;
+  const applied = new Set(
+    await db
+      .selectFrom("kysely_migration")
+      .select("name")
+      .execute()
+      .then((rows) => rows.map((r) => String(r.name)))
+      .catch(() => [] as string[]), // no bookkeeping table yet: nothing applied
+  );
+  const pending = Object.keys(migrations).sort().filter((name) => !applied.has(name));
+  const problems: Array<{ migration: string; problem: string }> = [];
+  for (const name of pending) {
+    for (const problem of (await migrations[name]!.check?.(db)) ?? []) problems.push({ migration: name, problem });
+  }
+  return { pending, problems };
 }
 
 /**
