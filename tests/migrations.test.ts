@@ -51,7 +51,7 @@ describe("migrations", () => {
         }),
       };
       await assert.rejects(migrateToLatest(database.db, silent, { provider }), (error: unknown) => {
-        return error instanceof MigrationError && error.message === "migration 9999_broken failed";
+        return error instanceof MigrationError && error.message === `migration 9999_broken failed: relation "no_such_table" does not exist`;
       });
       const { rows } = await sql<{ n: number }>`select count(*)::int as n from pg_tables where tablename in ('half_done', 'users')`.execute(database.db);
       assert.equal(rows[0]!.n, 0, "kysely runs the batch in one transaction: nothing was kept");

@@ -168,7 +168,7 @@ export class LogSubscriberRunner {
     const backoffMs = Math.min(this.options.retryMaxMs ?? 60_000, base * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
     await this.client!.query(
       `insert into event_retries (group_name, subscriber, event_id, envelope, attempts, next_at, problem, dead_at)
-       values ($1, $2, $3, $4, $5, now() + make_interval(secs => $6), $7, case when $8 then now() end)
+       values ($1, $2, $3, $4, $5, clock_timestamp() + make_interval(secs => $6), $7, case when $8 then clock_timestamp() end)
        on conflict (group_name, subscriber, event_id) do update
          set attempts = excluded.attempts, next_at = excluded.next_at, problem = excluded.problem, dead_at = excluded.dead_at`,
       [this.options.group, subscriber, eventId, JSON.stringify(envelope), attempts, backoffMs / 1000, problem.slice(0, 500), dead],
