@@ -207,11 +207,19 @@ test("rows it cannot accept stop the take-over with a report naming them; the da
 
   await assert.rejects(migrateToLatest(loose(database), silent), (error: Error) => {
     assert.ok(error instanceof MigrationError);
-    assert.match(error.message, /migration 0001_users failed: the Vera-Py-Service database cannot be taken over as it is/);
+    assert.match(error.message, /^migration 0001_users cannot run on this database \(nothing was changed\):\n/);
     for (const line of expected) assert.ok(error.message.includes(line), line);
     return true;
   });
   assert.equal(await snapshot(database), before, "the Python tables are as they were");
+  const tables = await sql<{ t: string }>`select tablename as t from pg_tables where schemaname = 'public' order by tablename`.execute(database.db);
+  assert.deepEqual(tables.rows.map((r) => r.t), ["alembic_version", "revocations", "users"], "nothing was added, not even kysely's bookkeeping tables");
+
+  // The service itself refuses to start on it, saying why.
+  const refused = startService({ DATABASE_URL: database.url, PLUGBOARD_PORT: "0", DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-adopt-")), LOG_LEVEL: "info" });
+  assert.equal((await refused.exited).code, 1);
+  assert.ok(refused.output().includes("user 3: its phone number does not parse"), refused.output().slice(-2000));
+  assert.equal(await snapshot(database), before);
 
   // Fixed by the operator: the take-over goes through.
   await sql`update users set email = 'eve.two@example.com' where id = 2`.execute(database.db);

@@ -65,8 +65,15 @@ export interface MigrateOptions {
  * Throws MigrationError when a migration fails (kysely's migrateToLatest only returns the error).
  */
 export async function migrateToLatest(db: Kysely<any>, log: Logger, options: MigrateOptions = {}): Promise<string[]> {
-  const migrator = new Migrator({ db, provider: options.provider ?? folderMigrations() });
+  const provider = options.provider ?? folderMigrations();
+  const migrator = new Migrator({ db, provider });
   const run = async () => {
+    // What a migration's check finds stops the run before kysely creates anything, its bookkeeping tables included.
+    const { problems } = await checkPending(db, provider);
+    if (problems.length > 0) {
+      const first = problems[0]!.migration;
+      throw new MigrationError(`migration ${first} cannot run on this database (nothing was changed):\n${problems.map((p) => `  - ${p.migration}: ${p.problem}`).join("\n")}`);
+    }
     const { error, results = [] } = await migrator.migrateToLatest();
     for (const r of results) {
       if (r.status === "Success") log.info({ migration: r.migrationName }, "migration applied");
