@@ -18,6 +18,7 @@
  */
 import { sql, type Kysely } from "kysely";
 import { normalizeEmail, normalizeUsername, parsePhone } from "./identifiers.ts";
+import { createLiveIdentifierIndexes } from "./live-indexes.ts";
 
 export const PY_REVISIONS = ["c7478657dc4c", "438ee0af9127"] as const;
 
@@ -121,13 +122,7 @@ export async function adoptPyUsers(db: Kysely<any>): Promise<void> {
   // Every token the Python service issued ends here (see above).
   await sql`update users set tokens_valid_after = now()`.execute(db);
   await sql`alter table users add constraint users_identifier_present check (username_normalized is not null or email_normalized is not null)`.execute(db);
-  for (const [index, column] of [
-    ["users_username_live_key", "username_normalized"],
-    ["users_email_live_key", "email_normalized"],
-    ["users_phone_live_key", "phone_number"],
-  ] as const) {
-    await db.schema.createIndex(index).on("users").column(column).unique().where(sql.ref("deleted_at"), "is", null).execute();
-  }
+  await createLiveIdentifierIndexes(db);
   await identityAfterHighestId(db);
 }
 

@@ -8,6 +8,7 @@
  */
 import { sql, type Kysely } from "kysely";
 import { adoptPyUsers, pyAdoptionProblems, pyRevision } from "../account/py-adoption.ts";
+import { createLiveIdentifierIndexes } from "../account/live-indexes.ts";
 
 export async function check(db: Kysely<any>): Promise<string[]> {
   try {
@@ -36,13 +37,7 @@ export async function up(db: Kysely<any>): Promise<void> {
     .addCheckConstraint("users_identifier_present", sql`username_normalized is not null or email_normalized is not null`)
     .execute();
 
-  for (const [index, column] of [
-    ["users_username_live_key", "username_normalized"],
-    ["users_email_live_key", "email_normalized"],
-    ["users_phone_live_key", "phone_number"],
-  ] as const) {
-    await db.schema.createIndex(index).on("users").column(column).unique().where(sql.ref("deleted_at"), "is", null).execute();
-  }
+  await createLiveIdentifierIndexes(db);
 }
 
 export async function down(db: Kysely<any>): Promise<void> {
