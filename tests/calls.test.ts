@@ -2,16 +2,17 @@
  * Calls to another service through the plugboard's HTTP API (src/calls/caller.ts), against a
  * dev plugboard hosting the callee as a second service, in both of its HTTP modes: the callee's
  * fields come back; no consumer → retried, then a clear failure within the deadline; a slow
- * callee → cut at the caller's deadline; 400 and 408 never retried; a bad API token refused;
+ * callee → cut at the caller's deadline; 400, 408 and 502 never retried; a bad API token refused;
  * the breaker opens, answers at once, and recovers through a half-open probe; the API token and
  * the fields never in a log.
  */
 import { after, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { DevPlugboard, type HttpMode } from "../src/devboard/server.ts";
-import { ServiceCaller, type BreakerState, type CallObserver } from "../src/calls/caller.ts";
+import { configuredCaller, ServiceCaller, type BreakerState, type CallObserver } from "../src/calls/caller.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 import { captureLogs } from "./support/logs.ts";
+import { joinedClient } from "./support/raw-client.ts";
 import type { MessageFormat } from "../src/actions/responses.ts";
 
 const boards: DevPlugboard[] = [];
@@ -194,4 +195,51 @@ test("the circuit breaker: opens after repeated failures and answers at once, pr
   assert.ok(observed.outcomes.includes("circuit_open"));
   assert.ok(!logs.text().includes("secret-field-value"), "fields never logged");
   assert.ok(logs.lines().some((l) => l.msg === "service call" && l.target === callee.id && l.outcome === "ok"));
+});
+
+test("a 502 (the callee answered without status or message: it ran) is never retried", async () => {
+  const board = await DevPlugboard.start({ httpMode: "vera" });
+  boards.push(board);
+  const callee = board.addService({ name: "old-style" });
+  const { client } = await joinedClient(board, { token: callee.token });
+  let runs = 0;
+  client.serve(() => {
+    runs++;
+    return { result: "an answer of the Python era" }; // no status, no message
+  });
+  const { log } = captureLogs("silent");
+  const caller = new ServiceCaller({ httpUrl: board.url, apiToken: board.accountToken, log, timeoutMs: 2_000 });
+  callers.push(caller);
+  const answer = await caller.call(callee.id, "Login", { password: "x" });
+  assert.deepEqual({ reason: !answer.ok && answer.reason, statusCode: answer.statusCode, attempts: answer.attempts }, { reason: "bad_gateway", statusCode: 502, attempts: 1 });
+  assert.equal(runs, 1, "the callee ran once");
+  await client.close();
+});
+
+test("PLUGBOARD_HTTP_URL with a path: calls go to POST on that path", async () => {
+  const { board, callee } = await setup();
+  const { log } = captureLogs("silent");
+  // A path the board does not serve: the caller must keep it (a proxy would route it), so the board answers 404.
+  const prefixed = new ServiceCaller({ httpUrl: `${board.url}/plugboard`, apiToken: board.accountToken, log, timeoutMs: 1_000 });
+  callers.push(prefixed);
+  const answer = await prefixed.call(callee.id, "Echo", { text: "x" });
+  assert.match(answer.message, /HTTP 404/);
+  const plain = new ServiceCaller({ httpUrl: `${board.url}/`, apiToken: board.accountToken, log, timeoutMs: 1_000 });
+  callers.push(plain);
+  assert.equal((await plain.call(callee.id, "Echo", { text: "x" })).ok, true);
+});
+
+test("the caller from the configuration: the dev plugboard's token never goes to a URL given from outside", async () => {
+  const { log } = captureLogs("silent");
+  const fallback = { httpUrl: "http://127.0.0.1:4000", apiToken: "the-dev-boards-own-token" };
+  assert.equal(configuredCaller({ httpUrl: "https://plugboard.example", apiToken: undefined, timeoutMs: 1000 }, log, { fallback }), undefined);
+  assert.equal(configuredCaller({ httpUrl: undefined, apiToken: undefined, timeoutMs: 1000 }, log), undefined);
+  for (const caller of [
+    configuredCaller({ httpUrl: undefined, apiToken: "given", timeoutMs: 1000 }, log, { fallback }),
+    configuredCaller({ httpUrl: undefined, apiToken: undefined, timeoutMs: 1000 }, log, { fallback }),
+    configuredCaller({ httpUrl: "https://plugboard.example", apiToken: "given", timeoutMs: 1000 }, log),
+  ]) {
+    assert.ok(caller instanceof ServiceCaller);
+    caller.close();
+  }
 });

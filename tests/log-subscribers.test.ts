@@ -154,6 +154,15 @@ describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {
     assert.deepEqual(runner.stats.get("flaky"), { handled: 1, failed: 2, deadLettered: 0 });
   });
 
+  test("a retry of a subscriber this replica does not have (a rolling deploy) is left for one that has it", async () => {
+    const group = `svc-${++n}`;
+    await run(group, [subscriber({ name: "present", events: [`t${n}.x`], schema: z.object({}).passthrough(), handle: () => undefined })]);
+    const envelope = { event_id: "8f2d7a52-0000-4000-8000-000000000001", event_type: `t${n}.x`, subject: "user:1", data: {} };
+    await loose(database).insertInto("event_retries").values({ group_name: group, subscriber: "newer", event_id: envelope.event_id, envelope: JSON.stringify(envelope), attempts: 1, next_at: new Date(0), problem: "x" }).execute();
+    await new Promise((resolve) => setTimeout(resolve, 600)); // several looks at the due retries
+    assert.equal((await retries(group)).length, 1, "kept");
+  });
+
   test("data that does not match the subscriber's schema: dead-lettered at once, the handler never called", async () => {
     const type = `t${++n}.happened`;
     let calls = 0;

@@ -109,4 +109,19 @@ describe("subscribers", { skip: hasRedisServer() ? undefined : "no redis-server 
     await until(async () => (await client.xlen(`${stream}:dead`)) === 1, 10_000);
     assert.equal(calls, 2, "a mismatched event never reaches the handler");
   });
+
+  test("an event one subscriber cannot read and another fails on: dead-lettered once for the first, retried for the second", async () => {
+    const stream = `subs:${++n}`;
+    const strict = subscriber({ name: `strict-${n}`, events: ["user.updated"], schema: z.object({ user_id: z.number() }), handle: () => undefined });
+    const failing = subscriber({ name: `failing-${n}`, events: ["user.updated"], schema: z.object({}).passthrough(), handle: () => {
+      throw new Error("down");
+    } });
+    const runner = run(stream, [strict, failing], { maxAttempts: 3 });
+    await groupReady(stream);
+    await publish(stream, "user.updated", { user_id: "not a number" });
+    await until(() => runner.stats.get(`failing-${n}`)!.deadLettered === 1, 15_000);
+    const dead = (await client.xrange(`${stream}:dead`, "-", "+")) as Array<[string, string[]]>;
+    assert.deepEqual(dead.map(([, f]) => f[f.indexOf("attempts") + 1]), ["0", "3"], "the mismatch once (at once), the failure once (after 3 deliveries)");
+    assert.equal(runner.stats.get(`strict-${n}`)!.deadLettered, 1);
+  });
 });

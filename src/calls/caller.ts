@@ -6,9 +6,12 @@
  * - Deadline: a call gets its own timeout (CALL_TIMEOUT_MS, or the call's option) and, while
  *   serving a request, at most that request's remaining time less a margin, so the caller can
  *   still answer; the HTTP request is aborted at it, and with the request's AbortSignal.
- * - Retries where the callee cannot have run: no consumer (422), a bad gateway (502) and
- *   connection errors, with jittered exponential backoff inside the deadline (p-retry). A 400
- *   or a 408 (the callee may have run) is never retried, nor is the callee's own answer.
+ * - Retries only where the callee cannot have run: no consumer (422), and a connection that
+ *   failed before the request was sent (refused, no such host, connect timeout), with jittered
+ *   exponential backoff inside the deadline (p-retry). Never a 400 or a 408 (the callee may
+ *   have run), nor a 502: the plugboard answers it when the callee's answer lacked `status` or
+ *   `message` (docs/protocol.md), so the callee ran; nor a connection lost after sending; nor
+ *   the callee's own answer.
  * - A circuit breaker per target service (opossum): after half of at least 5 calls in 10 s fail
  *   (unreachable, no consumer, bad gateway, timeout, deadline, or the callee's 5xx) it opens and
  *   calls fail at once with `circuit_open` (the action decides what to answer); after 10 s one
@@ -55,9 +58,11 @@ export interface CallScope {
 /** Failures the breaker counts. */
 const COUNTED = new Set<CallFailureReason>(["unreachable", "no_consumer", "bad_gateway", "timeout", "deadline"]);
 /** Failures retried: the callee cannot have run. */
-const RETRIED = new Set<CallFailureReason>(["no_consumer", "bad_gateway"]);
+const RETRIED = new Set<CallFailureReason>(["no_consumer"]);
+/** Connection errors raised before a request is sent: retried. A reset or a close after sending is not (the callee may have run). */
+const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
 
-/** A failed attempt the breaker counts; `connection` when the plugboard was not reached at all (retried). */
+/** A failed attempt the breaker counts; `connection` when the request never left (retried). */
 class CountedFailure extends Error {
   constructor(
     readonly answer: ReadAnswer & { ok: false },
@@ -78,8 +83,10 @@ export function configuredCaller(
   log: Logger,
   options: { fallback?: { httpUrl: string; apiToken: string }; observer?: CallObserver } = {},
 ): ServiceCaller | undefined {
+  // The dev plugboard's own URL with a given token (its account token is that token then), but
+  // never its random token sent to a URL given from outside.
   const httpUrl = calls.httpUrl ?? options.fallback?.httpUrl;
-  const apiToken = calls.apiToken ?? options.fallback?.apiToken;
+  const apiToken = calls.apiToken ?? (calls.httpUrl === undefined ? options.fallback?.apiToken : undefined);
   if (httpUrl === undefined || apiToken === undefined) return undefined;
   return new ServiceCaller({ httpUrl, apiToken, timeoutMs: calls.timeoutMs, log: log.child({ component: "calls" }), ...(options.observer ? { observer: options.observer } : {}) });
 }
@@ -89,7 +96,8 @@ export class ServiceCaller {
   private readonly endpoint: string;
 
   constructor(private readonly options: CallerOptions) {
-    this.endpoint = new URL("/", options.httpUrl).href;
+    // `POST /` of the plugboard, under a path prefix when a proxy puts it there.
+    this.endpoint = options.httpUrl.endsWith("/") ? options.httpUrl : `${options.httpUrl}/`;
   }
 
   async call(target: string | ServiceTarget<any>, action: string, fields: unknown, options: CallOptions & CallScope = {}): Promise<CallResult<any>> {
@@ -196,7 +204,7 @@ export class ServiceCaller {
     } catch (error) {
       if (signal.aborted) throw new CountedFailure(failure("deadline", 504, "The call's deadline passed before an answer"));
       const code = (error as { cause?: { code?: string } }).cause?.code ?? "connection failed";
-      throw new CountedFailure(failure("unreachable", 503, `The plugboard could not be reached (${code})`), true);
+      throw new CountedFailure(failure("unreachable", 503, `The plugboard could not be reached (${code})`), NOT_SENT.has(code));
     }
     let body: unknown;
     try {

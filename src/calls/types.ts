@@ -34,9 +34,9 @@ export type CallFailureReason =
   | "no_consumer"
   /** The plugboard waited 30 s for the callee (408): it may have run. Never retried. */
   | "timeout"
-  /** The callee's answer was not one the plugboard could pass on (502). Retried. */
+  /** The callee's answer was not one the plugboard could pass on (502): the callee ran. Never retried. */
   | "bad_gateway"
-  /** The plugboard could not be reached, or answered what no plugboard answers. Connection errors are retried. */
+  /** The plugboard could not be reached, or answered what no plugboard answers. Retried when the request never left (connection refused, no such host). */
   | "unreachable"
   /** The caller's deadline (its request's, or the call's own) passed first. */
   | "deadline"

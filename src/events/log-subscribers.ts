@@ -8,7 +8,8 @@
  *   the failures and moves the cursor: a replica that dies mid-batch moves nothing, and the batch
  *   is read again (at least once; finished handlers are skipped, src/events/subscribers.ts).
  * - A handler that fails does not hold up the others: its event gets a row in `event_retries`,
- *   tried again after a growing, jittered backoff (any replica may take it), and after
+ *   tried again after a growing, jittered backoff (by any replica that has that subscriber: in a
+ *   rolling deploy, not by an older one that lacks it), and after
  *   `maxAttempts` failures it stays there as a dead letter (dead_at set) and is logged.
  * - A new group starts at the newest event, as a new Redis consumer group does.
  */
@@ -137,8 +138,8 @@ export class LogSubscriberRunner {
     await inTransaction(client, async () => {
       const { rows } = await client.query<RetryRow>(
         `select subscriber, event_id, envelope, attempts from event_retries
-          where group_name = $1 and dead_at is null and next_at <= now() order by next_at limit $2 for update skip locked`,
-        [group, this.batchSize],
+          where group_name = $1 and subscriber = any($3) and dead_at is null and next_at <= now() order by next_at limit $2 for update skip locked`,
+        [group, this.batchSize, this.handlers.names],
       );
       const finished = await this.handlers.finished(rows.map((r) => r.event_id));
       const forget = (subscriber: string, eventId: string) => client.query("delete from event_retries where group_name = $1 and subscriber = $2 and event_id = $3", [group, subscriber, eventId]);
@@ -146,7 +147,7 @@ export class LogSubscriberRunner {
         const s = this.handlers.byName(row.subscriber);
         const event = incomingEvent(row.envelope);
         if (!s || !event) {
-          await forget(row.subscriber, row.event_id); // the subscriber is gone from this service: nothing will handle it
+          await forget(row.subscriber, row.event_id); // an envelope that is not an event: nothing can handle it
           continue;
         }
         const [outcome] = await this.handlers.run(event, finished, [s]);

@@ -126,7 +126,11 @@ export class SubscriberRunner {
       for (const outcome of event ? await this.handlers.run(event, finished) : []) {
         if (outcome.result === "handled") done.push({ subscriber: outcome.subscriber.name, event_id: event!.id });
         else if (outcome.result === "failed") allDone = false;
-        else await redis.xadd(this.deadStream, "*", ...fields, "attempts", "0", "problem", "data does not match the subscriber's schema");
+        else {
+          await redis.xadd(this.deadStream, "*", ...fields, "attempts", "0", "problem", "data does not match the subscriber's schema");
+          // Finished for this subscriber: a redelivery for a failing sibling must not dead-letter it again.
+          done.push({ subscriber: outcome.subscriber.name, event_id: event!.id });
+        }
       }
       if (allDone) acked.push(entryId);
     }

@@ -111,6 +111,11 @@ export class Handlers {
     return type === undefined ? [] : this.base.subscribers.filter((s) => s.events.includes(type));
   }
 
+  /** The names of the subscribers this runner has. */
+  get names(): string[] {
+    return this.base.subscribers.map((s) => s.name);
+  }
+
   byName(name: string): Subscriber | undefined {
     return this.base.subscribers.find((s) => s.name === name);
   }
