@@ -4,7 +4,8 @@
  * (src/events/log-subscribers.ts). Each event handled once per service across replicas, in
  * commit order per subject; every service (group) gets every event; a failing handler retried
  * with a growing backoff, then kept as a dead letter; a flaky one handled once; data that misses
- * the schema dead-lettered at once; a stopped service catches up; purge waits for every group.
+ * the schema dead-lettered at once; a stopped service catches up; purge waits for every group
+ * that has read within the retention.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -196,12 +197,15 @@ describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {
   test("purge: published events past the retention are deleted only once every group has read them", async () => {
     const fresh = await createTestDatabase();
     const freshDb = fresh.db as unknown as Kysely<Database>;
-    const purging = new EventRelay({ databaseUrl: fresh.url, sink: postgresSink(), retentionMs: 0, purgeEveryMs: 50, log: silent, pollMs: 50 }).start();
+    const purging = new EventRelay({ databaseUrl: fresh.url, sink: postgresSink(), retentionMs: 300, purgeEveryMs: 50, log: silent, pollMs: 50 }).start();
     try {
-      await loose(fresh).insertInto("event_cursors").values({ group_name: "lagging", position: 0 }).execute();
+      // Read "just now" for the whole test (its time set ahead): a group the purge must wait for.
+      await loose(fresh).insertInto("event_cursors").values({ group_name: "lagging", position: 0, updated_at: new Date(Date.now() + 3_600_000) }).execute();
+      // A service that has not read for longer than the retention is not waited for.
+      await loose(fresh).insertInto("event_cursors").values({ group_name: "gone", position: 0, updated_at: new Date(Date.now() - 3_600_000) }).execute();
       for (let i = 0; i < 5; i++) await recordEvent(freshDb, { type: "x.happened", subject: "user:1", data: { i } });
       await until(async () => (await freshDb.selectFrom("events").select("id").where("published_at", "is", null).execute()).length === 0);
-      await new Promise((resolve) => setTimeout(resolve, 300)); // several purges
+      await new Promise((resolve) => setTimeout(resolve, 700)); // past the retention, several purges
       assert.equal((await freshDb.selectFrom("events").select("id").execute()).length, 5, "kept: the lagging group has not read them");
       await loose(fresh).updateTable("event_cursors").set({ position: 3 }).where("group_name", "=", "lagging").execute();
       await until(async () => (await freshDb.selectFrom("events").select("id").execute()).length === 2);

@@ -13,7 +13,9 @@
  * - Redis down: the batch fails, the rows stay, the relay retries with a growing backoff.
  * - Woken by LISTEN/NOTIFY (migrations/0006_events_notify.ts) and by a poll as a fallback.
  * - Published rows are deleted after `retentionMs`, and never before every consumer group reading
- *   them from PostgreSQL has (event_cursors); the Redis stream is capped near EVENTS_MAXLEN.
+ *   them from PostgreSQL has (event_cursors), unless that group has not read for `retentionMs`
+ *   either (a service gone for good must not keep every event); the Redis stream is capped near
+ *   EVENTS_MAXLEN.
  */
 import type pg from "pg";
 import type { Logger } from "../ops/logger.ts";
@@ -169,7 +171,7 @@ export class EventRelay {
     this.lastPurge = Date.now();
     await this.client!.query(
       `delete from events where published_at < now() - make_interval(secs => $1)
-         and not exists (select 1 from event_cursors c where c.position < events.position)`,
+         and not exists (select 1 from event_cursors c where c.position < events.position and c.updated_at > now() - make_interval(secs => $1))`,
       [this.options.retentionMs / 1000],
     );
   }
