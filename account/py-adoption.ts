@@ -66,11 +66,15 @@ async function pyUsers(db: Kysely<any>): Promise<PyUser[]> {
 
 /** Why the take-over cannot go ahead, one line per problem naming the rows: nothing when it can. */
 export async function pyAdoptionProblems(db: Kysely<any>): Promise<string[]> {
+  return problemsOf(await pyUsers(db));
+}
+
+function problemsOf(users: readonly PyUser[]): string[] {
   const problems: string[] = [];
   const live = new Map<string, Map<string, number[]>>([["username", new Map()], ["email", new Map()], ["phone", new Map()]]);
   const noIdentifier: number[] = [];
   const badPhones: Array<{ id: number; problem: string }> = [];
-  for (const user of await pyUsers(db)) {
+  for (const user of users) {
     const n = normalized(user);
     if (n.username === null && n.email === null) noIdentifier.push(user.id);
     if (user.deleted_at !== null) continue; // a deleted account reserves nothing
@@ -100,9 +104,9 @@ export class PyAdoptionError extends Error {
 
 /** Takes over the Python service's users table in place; throws PyAdoptionError with the report when it cannot. */
 export async function adoptPyUsers(db: Kysely<any>): Promise<void> {
-  const problems = await pyAdoptionProblems(db);
-  if (problems.length > 0) throw new PyAdoptionError(problems);
   const users = await pyUsers(db);
+  const problems = problemsOf(users);
+  if (problems.length > 0) throw new PyAdoptionError(problems);
   // The exact-case unique indexes (deleted rows included) give way to this service's live-account ones.
   await sql`drop index if exists ix_users_username, ix_users_email, ix_users_phone_number`.execute(db);
   await sql`alter table users

@@ -110,7 +110,11 @@ export class App {
     const relay = events?.relay;
     const runner = events?.subscribers;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
-    const caller = serviceCaller(config, board, log, metrics);
+    // In dev mode, calls go through the dev plugboard with its account token unless others are configured.
+    const caller = configuredCaller(config.calls, log, {
+      ...(board ? { fallback: { httpUrl: board.url, apiToken: board.accountToken } } : {}),
+      ...(metrics ? { observer: metrics.calls } : {}),
+    });
     const dispatcher = new Dispatcher({
       ...(caller ? { caller } : {}),
       registry,
@@ -284,17 +288,6 @@ export class App {
     })();
     return this.closing;
   }
-}
-
-/**
- * What ctx.call sends through: the plugboard's HTTP side with the account API token, or in dev
- * mode the dev plugboard's own (its URL and dev account token). None without a token.
- */
-function serviceCaller(config: Readonly<Config>, board: DevPlugboard | undefined, log: Logger, metrics: Metrics | undefined): ServiceCaller | undefined {
-  return configuredCaller(config.calls, log, {
-    ...(board ? { fallback: { httpUrl: board.url, apiToken: board.accountToken } } : {}),
-    ...(metrics ? { observer: metrics.calls } : {}),
-  });
 }
 
 /** The events not yet relayed, and the age of the oldest: for the metrics, at scrape time. */

@@ -121,7 +121,10 @@ test("no consumer joined (422): retried with backoff, then a clear failure withi
 });
 
 test("a deadline shorter than the retries: the call ends at it, with reason deadline or the last failure", async () => {
-  const { callee, caller } = await setup({ join: false });
+  const { board, callee, logs } = await setup({ join: false });
+  // Without the deadline these retries would take seconds.
+  const caller = new ServiceCaller({ httpUrl: board.url, apiToken: board.accountToken, log: logs.log, timeoutMs: 10_000, retry: { retries: 20, minTimeoutMs: 200, maxTimeoutMs: 400 }, breaker: { volumeThreshold: 1_000 } });
+  callers.push(caller);
   const started = Date.now();
   const result = await caller.call(callee.id, "Echo", { text: "x" }, { deadlineAt: Date.now() + 150 });
   const elapsed = Date.now() - started;

@@ -158,21 +158,23 @@ export class Dispatcher {
   private encodable(request: Request, payload: AnswerPayload): { payload: AnswerPayload; text: string } {
     const limit = this.options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
     const format = this.options.messageFormat ?? "text";
+    const instead = (response: ActionResponse) => {
+      const replaced = toAnswer(response);
+      return { payload: replaced, text: answerText(replaced, format) };
+    };
     let text: string;
     try {
       text = answerText(payload, format);
     } catch (error) {
       this.options.log.error({ err: error, action: printable(request.action), response_ref: request.response_ref }, "the answer cannot be encoded as JSON");
-      const replaced = toAnswer(internalError());
-      return { payload: replaced, text: answerText(replaced, format) };
+      return instead(internalError());
     }
     if (!exceedsBytes(text, limit)) return { payload, text };
     this.options.log.error(
       { action: printable(request.action), response_ref: request.response_ref, status_code: payload.status_code, bytes: Buffer.byteLength(text), limit },
       "answer larger than MAX_ANSWER_BYTES: replaced by a 500",
     );
-    const replaced = toAnswer(answerTooLarge());
-    return { payload: replaced, text: answerText(replaced, format) };
+    return instead(answerTooLarge());
   }
 
   private respond(request: Request, reply: (response: ActionResponse) => void): void {

@@ -33,10 +33,11 @@ export class RequestContext implements BaseContext {
     private readonly caller: ServiceCaller | undefined,
   ) {}
 
-  readonly call: CallFunction = (target, action, fields, options) => {
+  // A method, not a property: a context is made per request, and most never call.
+  call(...[target, action, fields, options]: Parameters<CallFunction>): ReturnType<CallFunction> {
     if (!this.caller) return Promise.reject(new CallsNotConfiguredError());
     return this.caller.call(target, action, fields, { ...options, deadlineAt: this.deadlineAt, signal: this.signal });
-  };
+  }
 
   get log(): Logger {
     this.childLog ??= this.baseLog.child({ action: this.action, response_ref: this.responseRef });

@@ -62,13 +62,18 @@ const RETRIED = new Set<CallFailureReason>(["no_consumer"]);
 /** Connection errors raised before a request is sent: retried. A reset or a close after sending is not (the callee may have run). */
 const NOT_SENT = new Set(["ECONNREFUSED", "ENOTFOUND", "EAI_AGAIN", "EHOSTUNREACH", "ENETUNREACH", "UND_ERR_CONNECT_TIMEOUT"]);
 
-/** A failed attempt the breaker counts; `connection` when the request never left (retried). */
+/** A failed attempt the breaker counts; `notSent` when the request never left. */
 class CountedFailure extends Error {
   constructor(
     readonly answer: ReadAnswer & { ok: false },
-    readonly connection = false,
+    readonly notSent = false,
   ) {
     super(answer.message);
+  }
+
+  /** Whether sending it again cannot run the callee twice. */
+  get retryable(): boolean {
+    return this.notSent || RETRIED.has(this.answer.reason);
   }
 }
 
@@ -135,9 +140,9 @@ export class ServiceCaller {
           randomize: true,
           maxRetryTime: budgetMs,
           signal,
-          shouldRetry: ({ error }) => error instanceof CountedFailure && (error.connection || RETRIED.has(error.answer.reason)) && !signal.aborted,
+          shouldRetry: ({ error }) => error instanceof CountedFailure && error.retryable && !signal.aborted,
           onFailedAttempt: ({ error, retriesLeft }) => {
-            if (retriesLeft > 0 && error instanceof CountedFailure && (error.connection || RETRIED.has(error.answer.reason)) && !signal.aborted) this.options.observer?.retried(label);
+            if (retriesLeft > 0 && error instanceof CountedFailure && error.retryable && !signal.aborted) this.options.observer?.retried(label);
           },
         },
       );

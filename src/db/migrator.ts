@@ -15,7 +15,7 @@ import type { Logger } from "../ops/logger.ts";
 const MIGRATIONS_DIR = fileURLToPath(new URL("../../migrations/", import.meta.url));
 
 /** Arbitrary but fixed: the advisory-lock key every replica of this service agrees on. */
-export const MIGRATION_LOCK_KEY = 0x7665_7261; // "vera"
+const MIGRATION_LOCK_KEY = 0x7665_7261; // "vera"
 
 export class MigrationError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -230,7 +230,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     this.accountToken = options.accountToken ?? randomBytes(24).toString("hex");
     this.httpMode = options.httpMode ?? "full";
     this.log = options.log ?? silentLogger();
-    this.host_(makeIdentity(options.service), this.token);
+    this.hostService(makeIdentity(options.service), this.token);
     for (const service of options.services ?? []) this.addService(service);
     this.sockets = new WebSocketServer({ noServer: true, maxPayload: options.maxFrameBytes ?? DEFAULT_MAX_FRAME_BYTES });
     const api: HttpApi = {
@@ -270,7 +270,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     return this.hosted[0]!.identity;
   }
 
-  private host_(identity: Identity, token: string): void {
+  private hostService(identity: Identity, token: string): void {
     const service: HostedService = {
       identity,
       token,
@@ -341,7 +341,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     if (this.hosted.some((h) => h.token === token)) throw new Error(`the dev plugboard already hosts a service with that token`);
     const id = service.id ?? serviceIdFor(service.name);
     if (this.hostedById(id)) throw new Error(`the dev plugboard already hosts a service with id ${id}`);
-    this.host_(makeIdentity({ id, name: service.name }), token);
+    this.hostService(makeIdentity({ id, name: service.name }), token);
     return { id, name: service.name, token };
   }
 

@@ -17,7 +17,7 @@ import type pg from "pg";
 import { PUBLISHED_CHANNEL } from "./channel.ts";
 import { Nap, retryWaitMs } from "./nap.ts";
 import { inTransaction, listeningSession } from "./pg-session.ts";
-import { Handlers, incomingEvent, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
+import { Handlers, incomingEvent, SCHEMA_MISMATCH, type IncomingEvent, type Outcome, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
 
 export interface LogRunnerOptions extends RunnerBase {
   databaseUrl: string;
@@ -122,7 +122,7 @@ export class LogSubscriberRunner {
         if (!event) continue;
         for (const outcome of await this.handlers.run(event, finished)) {
           if (outcome.result === "handled") done.push({ subscriber: outcome.subscriber.name, event_id: event.id });
-          else await this.failed(outcome.subscriber.name, event.id, event.envelope, 0, outcome.result === "mismatch" ? "data does not match the subscriber's schema" : describe(outcome.error), outcome.result === "mismatch");
+          else await this.failed(event, 0, outcome);
         }
       }
       await this.handlers.record(done);
@@ -151,8 +151,8 @@ export class LogSubscriberRunner {
           continue;
         }
         const [outcome] = await this.handlers.run(event, finished, [s]);
-        if (outcome?.result === "failed" || outcome?.result === "mismatch") {
-          await this.failed(s.name, event.id, row.envelope, row.attempts, outcome.result === "mismatch" ? "data does not match the subscriber's schema" : describe(outcome.error), outcome.result === "mismatch");
+        if (outcome !== undefined && outcome.result !== "handled") {
+          await this.failed(event, row.attempts, outcome);
           continue;
         }
         if (outcome) await this.handlers.record([{ subscriber: s.name, event_id: event.id }]);
@@ -161,10 +161,12 @@ export class LogSubscriberRunner {
     });
   }
 
-  /** Records a failed delivery (attempt `before + 1`): a retry after a backoff, or a dead letter. */
-  private async failed(subscriber: string, eventId: string, envelope: unknown, before: number, problem: string, deadAtOnce: boolean): Promise<void> {
+  /** Records a failed delivery (attempt `before + 1`): a retry after a backoff, or a dead letter (at once for a schema mismatch). */
+  private async failed(event: IncomingEvent, before: number, outcome: Exclude<Outcome, { result: "handled" }>): Promise<void> {
     const attempts = before + 1;
-    const dead = deadAtOnce || attempts >= this.handlers.maxAttempts;
+    const mismatch = outcome.result === "mismatch";
+    const dead = mismatch || attempts >= this.handlers.maxAttempts;
+    const problem = mismatch ? SCHEMA_MISMATCH : describe(outcome.error);
     const base = this.options.retryBaseMs ?? 1000;
     const backoffMs = Math.min(this.options.retryMaxMs ?? 60_000, base * 2 ** (attempts - 1)) * (0.5 + Math.random() / 2);
     await this.client!.query(
@@ -172,19 +174,18 @@ export class LogSubscriberRunner {
        values ($1, $2, $3, $4, $5, clock_timestamp() + make_interval(secs => $6), $7, case when $8 then clock_timestamp() end)
        on conflict (group_name, subscriber, event_id) do update
          set attempts = excluded.attempts, next_at = excluded.next_at, problem = excluded.problem, dead_at = excluded.dead_at`,
-      [this.options.group, subscriber, eventId, JSON.stringify(envelope), attempts, backoffMs / 1000, problem.slice(0, 500), dead],
+      [this.options.group, outcome.subscriber.name, event.id, JSON.stringify(event.envelope), attempts, backoffMs / 1000, problem.slice(0, 500), dead],
     );
-    const s = this.handlers.byName(subscriber);
     // A schema mismatch is counted and logged as it is found (src/events/subscribers.ts).
-    if (dead && !deadAtOnce && s) this.handlers.deadLettered(s, incomingEvent(envelope), attempts, "event_retries");
+    if (dead && !mismatch) this.handlers.deadLettered(outcome.subscriber, event, attempts, "event_retries");
   }
 
   /** Until the next poll, or sooner when a retry falls due. */
   private async untilNextLook(): Promise<number> {
     const pollMs = this.options.pollMs ?? 1000;
     const { rows } = await this.client!.query<{ ms: number | null }>(
-      "select (extract(epoch from min(next_at) - now()) * 1000)::float8 as ms from event_retries where group_name = $1 and dead_at is null",
-      [this.options.group],
+      "select (extract(epoch from min(next_at) - now()) * 1000)::float8 as ms from event_retries where group_name = $1 and subscriber = any($2) and dead_at is null",
+      [this.options.group, this.handlers.names],
     );
     const dueMs = rows[0]?.ms;
     // At least 10 ms: a due retry another replica holds must not make this one spin.

@@ -11,7 +11,7 @@
 import { hostname } from "node:os";
 import type { Redis } from "ioredis";
 import { retryWaitMs } from "./nap.ts";
-import { Handlers, incomingEvent, type IncomingEvent, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
+import { Handlers, incomingEvent, SCHEMA_MISMATCH, type IncomingEvent, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
 
 const DEFAULT_RETRY_AFTER_MS = 30_000;
 
@@ -127,7 +127,7 @@ export class SubscriberRunner {
         if (outcome.result === "handled") done.push({ subscriber: outcome.subscriber.name, event_id: event!.id });
         else if (outcome.result === "failed") allDone = false;
         else {
-          await redis.xadd(this.deadStream, "*", ...fields, "attempts", "0", "problem", "data does not match the subscriber's schema");
+          await redis.xadd(this.deadStream, "*", ...fields, "attempts", "0", "problem", SCHEMA_MISMATCH);
           // Finished for this subscriber: a redelivery for a failing sibling must not dead-letter it again.
           done.push({ subscriber: outcome.subscriber.name, event_id: event!.id });
         }

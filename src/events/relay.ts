@@ -28,7 +28,7 @@ import type { EventSink, OutboxRow } from "./sinks.ts";
  * The advisory lock key of the relay: a constant every replica shares, and not the migrations'
  * (src/db/migrator.ts), which a leading relay would otherwise hold for good.
  */
-export const RELAY_LOCK = 0x7665_7261_7265n; // "verare"
+const RELAY_LOCK = 0x7665_7261_7265n; // "verare"
 
 export interface RelayOptions {
   databaseUrl: string;

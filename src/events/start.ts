@@ -20,8 +20,6 @@ import type { Subscriber, SubscriberStats } from "./subscribers.ts";
 export interface StartedEvents {
   relay: EventRelay;
   subscribers: { readonly stats: Map<string, SubscriberStats> } | undefined;
-  /** Where the events go: "redis" or "postgresql". */
-  transport: "redis" | "postgresql";
   stop(): Promise<void>;
 }
 
@@ -41,7 +39,6 @@ export function startEvents(
     return {
       relay,
       subscribers: runner,
-      transport: "postgresql",
       async stop() {
         await runner?.stop();
         await relay.stop();
@@ -62,7 +59,6 @@ export function startEvents(
   return {
     relay,
     subscribers: runner,
-    transport: "redis",
     async stop() {
       // A read blocks for a second at most; ending its connection ends it sooner.
       const stopping = runner?.stop();

@@ -91,16 +91,25 @@ export function incomingEvent(envelope: unknown): IncomingEvent | undefined {
   return { id: String(e.event_id), type: String(e.event_type), subject: String(e.subject), actor: (e.actor as string | null) ?? null, envelope: e };
 }
 
-export const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 export type Outcome = { subscriber: Subscriber; result: "handled" } | { subscriber: Subscriber; result: "failed"; error: unknown } | { subscriber: Subscriber; result: "mismatch" };
+
+/** Why an event goes to the dead letters without a retry. */
+export const SCHEMA_MISMATCH = "data does not match the subscriber's schema";
 
 /** Runs the handlers, keeps the counts, records what finished; shared by both runners. */
 export class Handlers {
   readonly stats = new Map<string, SubscriberStats>();
+  readonly names: string[];
+  private readonly get: SubscriberContext["get"];
 
   constructor(private readonly base: RunnerBase) {
     for (const s of base.subscribers) this.stats.set(s.name, { handled: 0, failed: 0, deadLettered: 0 });
+    this.names = base.subscribers.map((s) => s.name);
+    this.get = (base.get ?? ((provider: Provider<unknown>) => {
+      throw new ProviderNotStartedError(provider.name);
+    })) as SubscriberContext["get"];
   }
 
   get maxAttempts(): number {
@@ -109,11 +118,6 @@ export class Handlers {
 
   of(type: string | undefined): Subscriber[] {
     return type === undefined ? [] : this.base.subscribers.filter((s) => s.events.includes(type));
-  }
-
-  /** The names of the subscribers this runner has. */
-  get names(): string[] {
-    return this.base.subscribers.map((s) => s.name);
   }
 
   byName(name: string): Subscriber | undefined {
@@ -150,11 +154,8 @@ export class Handlers {
         continue;
       }
       const log = this.base.log.child({ subscriber: s.name, event_id: event.id });
-      const get = this.base.get ?? ((provider: Provider<unknown>) => {
-        throw new ProviderNotStartedError(provider.name);
-      });
       try {
-        await s.handle({ ...event, data: data.data }, { log, get: get as SubscriberContext["get"] });
+        await s.handle({ ...event, data: data.data }, { log, get: this.get });
         stats.handled++;
         outcomes.push({ subscriber: s, result: "handled" });
       } catch (error) {

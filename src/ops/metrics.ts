@@ -32,7 +32,7 @@ export interface MetricsSources {
   outbox(): Readonly<OutboxStats>;
   /** The heavy-work lane a provider reported (the account module's bcrypt pool), when there is one. */
   lane?(): LaneStats;
-  /** The events relay and the outbox behind it, when REDIS_URL is set. */
+  /** The events relay and the outbox behind it, when the app has a database. */
   events?(): EventsStats;
   /** Per subscriber: events handled, handler failures, events dead-lettered (src/events/subscribers.ts). */
   subscribers?(): ReadonlyMap<string, { handled: number; failed: number; deadLettered: number }>;
@@ -222,7 +222,7 @@ export class Metrics implements DispatchObserver {
     });
   }
 
-  /** The events relay's figures (src/events/relay.ts); zero without REDIS_URL. */
+  /** The events relay's figures (src/events/relay.ts); zero without a database. */
   private registerEventMetrics(registers: Registry[]): void {
     const events = () => this.sources?.events?.();
     new Gauge({
@@ -236,7 +236,7 @@ export class Metrics implements DispatchObserver {
     const published = countedSince(() => events()?.published ?? 0);
     new Counter({
       name: METRIC_NAMES.eventsPublished,
-      help: "Events this replica's relay added to the Redis stream",
+      help: "Events this replica's relay published (to the Redis stream, or in PostgreSQL without REDIS_URL)",
       registers,
       collect() {
         published(this);
@@ -260,7 +260,7 @@ export class Metrics implements DispatchObserver {
         .finally(() => setImmediate(() => (backlog = undefined))));
     new Gauge({
       name: METRIC_NAMES.eventsBacklog,
-      help: "Events in the outbox not yet on the stream",
+      help: "Events in the outbox not yet published",
       registers,
       async collect() {
         this.set((await readBacklog()).count);
@@ -284,7 +284,7 @@ export class Metrics implements DispatchObserver {
     });
     new Gauge({
       name: METRIC_NAMES.eventsLag,
-      help: "Age in seconds of the oldest event not yet on the stream (0 when none)",
+      help: "Age in seconds of the oldest event not yet published (0 when none)",
       registers,
       async collect() {
         this.set((await readBacklog()).oldestSeconds);
