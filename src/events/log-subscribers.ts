@@ -15,7 +15,7 @@
  */
 import type pg from "pg";
 import { PUBLISHED_CHANNEL } from "./channel.ts";
-import { Nap, retryWaitMs } from "./nap.ts";
+import { NappingLoop, retryWaitMs } from "./nap.ts";
 import { inTransaction, listeningSession } from "./pg-session.ts";
 import { Handlers, incomingEvent, SCHEMA_MISMATCH, type IncomingEvent, type Outcome, type RunnerBase, type SubscriberStats } from "./subscribers.ts";
 
@@ -42,14 +42,12 @@ interface RetryRow {
   attempts: number;
 }
 
-export class LogSubscriberRunner {
+export class LogSubscriberRunner extends NappingLoop {
   private readonly handlers: Handlers;
   private client: pg.Client | undefined;
-  private stopped = false;
-  private readonly nap = new Nap();
-  private running: Promise<void> | undefined;
 
   constructor(private readonly options: LogRunnerOptions) {
+    super();
     this.handlers = new Handlers(options);
   }
 
@@ -57,18 +55,7 @@ export class LogSubscriberRunner {
     return this.handlers.stats;
   }
 
-  start(): this {
-    this.running = this.loop();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.nap.wake();
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
+  protected async loop(): Promise<void> {
     const { log } = this.options;
     let failures = 0;
     while (!this.stopped) {

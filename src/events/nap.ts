@@ -35,3 +35,24 @@ export class Nap {
 
 /** The wait of the events loops after `failures` failures in a row: 100 ms, doubling up to 5 s. */
 export const retryWaitMs = (failures: number): number => Math.min(5000, 50 * 2 ** Math.min(failures, 7));
+
+/** A background loop that sleeps on a Nap between rounds: started once, stopped by waking it (the relay, the PostgreSQL subscribers). */
+export abstract class NappingLoop {
+  protected stopped = false;
+  protected readonly nap = new Nap();
+  private running: Promise<void> | undefined;
+
+  start(): this {
+    this.running = this.loop();
+    return this;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    this.nap.wake();
+    await this.running;
+  }
+
+  /** Runs until `stopped`; must not throw. */
+  protected abstract loop(): Promise<void>;
+}

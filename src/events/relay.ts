@@ -20,7 +20,7 @@
 import type pg from "pg";
 import type { Logger } from "../ops/logger.ts";
 import { EVENTS_CHANNEL } from "./channel.ts";
-import { Nap, retryWaitMs } from "./nap.ts";
+import { NappingLoop, retryWaitMs } from "./nap.ts";
 import { inTransaction, listeningSession } from "./pg-session.ts";
 import type { EventSink, OutboxRow } from "./sinks.ts";
 
@@ -59,15 +59,14 @@ export const RELAY_STUCK_MS = 60_000;
 
 export type RelayState = "leading" | "standby" | "stuck";
 
-export class EventRelay {
+export class EventRelay extends NappingLoop {
   readonly stats: RelayStats = { leader: false, published: 0, failures: 0, lastPublishedAt: undefined, lastProgressAt: Date.now() };
   private client: pg.Client | undefined;
-  private stopped = false;
-  private readonly nap = new Nap();
-  private running: Promise<void> | undefined;
   private lastPurge = 0;
 
-  constructor(private readonly options: RelayOptions) {}
+  constructor(private readonly options: RelayOptions) {
+    super();
+  }
 
   /** leading, standby (another replica leads), or stuck (no progress for RELAY_STUCK_MS: Redis or the database failing). */
   get state(): RelayState {
@@ -75,18 +74,7 @@ export class EventRelay {
     return this.stats.leader ? "leading" : "standby";
   }
 
-  start(): this {
-    this.running = this.loop();
-    return this;
-  }
-
-  async stop(): Promise<void> {
-    this.stopped = true;
-    this.nap.wake();
-    await this.running;
-  }
-
-  private async loop(): Promise<void> {
+  protected async loop(): Promise<void> {
     let failures = 0;
     while (!this.stopped) {
       try {
