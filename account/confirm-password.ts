@@ -16,9 +16,10 @@ export async function confirmPassword(ctx: SignedInContext, password: string, fi
   const { passwords, throttle } = ctx.get(accounts);
   const tooLong = passwordByteError(password);
   if (tooLong) return invalidFields([{ ...tooLong, field }]);
-  // The lane's place is held from before the reservation: a full lane refuses at once (503).
-  const attempt = await passwords.withSlot((bcrypt) =>
-    attemptPassword(throttle, THROTTLE_KEY.account(ctx.user.id), () => bcrypt.verify(password, ctx.user.password_digest, ctx.signal)),
+  // The lane's place is admitted before the reservation: a lane that could not compare in time
+  // refuses at once (503).
+  const attempt = await passwords.withSlot(ctx, (bcrypt) =>
+    attemptPassword(throttle, THROTTLE_KEY.account(ctx.user.id), () => bcrypt.verify(password, ctx.user.password_digest)),
   );
   if (attempt === "throttled") {
     ctx.log.warn({ event: "password_confirmation_throttled", user_id: ctx.user.id }, "password confirmation throttled");

@@ -9,6 +9,7 @@
  */
 import { readlinkSync } from "node:fs";
 import { setPriority } from "node:os";
+import { workerData } from "node:worker_threads";
 import bcrypt from "bcryptjs";
 
 const MAX_BYTES = 72;
@@ -30,7 +31,7 @@ function lowerThisThreadsPriority() {
     // No /proc, or not allowed: run at the normal priority.
   }
 }
-lowerThisThreadsPriority();
+if (workerData?.lowerPriority !== false) lowerThisThreadsPriority();
 
 /** @param {import("./passwords.ts").PasswordTask} task */
 export default function run(task) {

@@ -52,7 +52,7 @@ export async function buildServices(
   options: BuildOptions = {},
 ): Promise<Services> {
   const tokens = new Tokens({ ...config.jwt, secret: config.jwt.secret ?? options.jwtSecret });
-  const starting = Passwords.start({ cost: config.bcrypt.cost, threads: config.bcrypt.threads, queue: config.bcrypt.queue });
+  const starting = Passwords.start({ cost: config.bcrypt.cost, threads: config.bcrypt.threads, maxWaitMs: config.bcrypt.maxWaitMs, maxQueued: config.bcrypt.maxQueued });
   let db: Kysely<Database>;
   try {
     db = await database;

@@ -5,6 +5,7 @@
  */
 import { z } from "zod";
 import { intSetting, optionalSetting, type SettingsMode } from "vera-service";
+import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_WAIT_MS } from "./passwords.ts";
 import { KeyConfigError, parsePreviousKeys, parseSigningKey, type AsymmetricAlgorithm } from "./keys.ts";
 
 const HS_ALGORITHMS = ["HS256", "HS384", "HS512"] as const;
@@ -33,7 +34,8 @@ const envSchema = z.object({
   MAX_PASSWORD_LENGTH: intSetting(1, 72).default("72"),
   BCRYPT_COST: intSetting(4, 31).default("12"),
   BCRYPT_THREADS: optionalSetting.pipe(intSetting(1, 64).optional()),
-  BCRYPT_QUEUE: optionalSetting.pipe(intSetting(0, 10_000).optional()),
+  BCRYPT_MAX_WAIT_MS: intSetting(0, 29_000).default(String(DEFAULT_MAX_WAIT_MS)),
+  BCRYPT_QUEUE: intSetting(1, 100_000).default(String(DEFAULT_MAX_QUEUED)),
   LOGIN_MAX_FAILURES: intSetting(1).default("10"),
   LOGIN_WINDOW_SECONDS: intSetting(1).default("900"),
 });
@@ -58,8 +60,11 @@ export interface AccountSettings {
     email: { min: number; max: number };
     password: { min: number; max: number };
   };
-  /** threads: worker threads (default: the core count); queue: hashes that may wait for one (default: 2 per thread). */
-  bcrypt: { cost: number; threads: number | undefined; queue: number | undefined };
+  /**
+   * threads: worker threads (default: the core count); maxWaitMs: the longest expected wait a
+   * hash is admitted with; maxQueued: the most hashes waiting at once, a safety cap on memory.
+   */
+  bcrypt: { cost: number; threads: number | undefined; maxWaitMs: number; maxQueued: number };
   login: { maxFailures: number; windowSeconds: number };
 }
 
@@ -94,7 +99,7 @@ function toSettings(env: Env): AccountSettings {
       email: { min: env.MIN_EMAIL_LENGTH, max: env.MAX_EMAIL_LENGTH },
       password: { min: env.MIN_PASSWORD_LENGTH, max: env.MAX_PASSWORD_LENGTH },
     },
-    bcrypt: { cost: env.BCRYPT_COST, threads: env.BCRYPT_THREADS, queue: env.BCRYPT_QUEUE },
+    bcrypt: { cost: env.BCRYPT_COST, threads: env.BCRYPT_THREADS, maxWaitMs: env.BCRYPT_MAX_WAIT_MS, maxQueued: env.BCRYPT_QUEUE },
     login: { maxFailures: env.LOGIN_MAX_FAILURES, windowSeconds: env.LOGIN_WINDOW_SECONDS },
   };
 }

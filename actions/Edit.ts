@@ -63,7 +63,7 @@ export class Edit extends Action.with({
     }
     const changes: AccountChanges = { name, username, email, phoneNumber };
     if (password !== undefined) {
-      changes.passwordDigest = await passwords.hash(password, ctx.signal);
+      changes.passwordDigest = await passwords.hash(password, ctx);
       // Every token issued up to now stops working, the caller's too; the answer brings a new one.
       changes.tokensValidAfter = new Date();
     }

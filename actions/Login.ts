@@ -26,15 +26,15 @@ export class Login extends Action.with({
     const lifetime = tokens.lifetime(fields);
     if (!lifetime.ok) return badRequest(LIFETIME_MESSAGES[lifetime.problem]);
 
-    // A place in the bcrypt lane first: when it is full the answer is 503 at once, before the
-    // lookup and the reservation that a refusal would waste.
-    const { user, attempt } = await passwords.withSlot(async (bcrypt) => {
+    // A place in the bcrypt lane first: when the comparison could not be done in time the answer
+    // is 503 at once, before the lookup and the reservation that a refusal would waste.
+    const { user, attempt } = await passwords.withSlot(ctx, async (bcrypt) => {
       const user = await users.findLive(key);
       // Failures count per account, whichever identifier was typed (Edit and Delete count there
       // too); an identifier that names no account has a counter of its own. Both paths do the
       // same work: a lookup, a reservation, a bcrypt comparison.
       const attempt = await attemptPassword(throttle, user ? THROTTLE_KEY.account(user.id) : THROTTLE_KEY.identifier(key), () =>
-        user ? bcrypt.verify(fields.password, user.password_digest, ctx.signal) : bcrypt.verifyWithoutAccount(fields.password, ctx.signal),
+        user ? bcrypt.verify(fields.password, user.password_digest) : bcrypt.verifyWithoutAccount(fields.password),
       );
       return { user, attempt };
     });
@@ -82,7 +82,7 @@ async function rehashIfOutdated(ctx: Context, user: User, password: string): Pro
   const { passwords, users } = ctx.get(accounts);
   if (!passwords.needsRehash(user.password_digest)) return;
   try {
-    const digest = await passwords.hash(password, ctx.signal);
+    const digest = await passwords.hash(password, ctx);
     if (await users.replaceDigest(user.id, user.password_digest, digest)) {
       ctx.log.info({ event: "password_rehashed", user_id: user.id, cost: passwords.cost }, "password rehashed at the current cost");
     }

@@ -38,7 +38,7 @@ export class Register extends Action.with({
     // The password is hashed before anything is said about the identifiers, so "already exists"
     // costs what a registration costs: no cheap way to learn which names are taken. The unique
     // indexes decide; a name answered 409 too often lately is throttled (429) instead.
-    const passwordDigest = await passwords.hash(fields.password, ctx.signal);
+    const passwordDigest = await passwords.hash(fields.password, ctx);
     const keys: AccountKey[] = [];
     if (fields.username !== undefined) keys.push({ kind: "username", normalized: normalizeUsername(fields.username) });
     if (fields.email !== undefined) keys.push({ kind: "email", normalized: normalizeEmail(fields.email) });

@@ -5,8 +5,9 @@
  * Nothing else in src/ is public; the account module (account/) is built on this entry alone.
  */
 export { Action, type ActionDefinition, type BaseContext, type Context, type Fields, type FieldsSchema, type Input } from "./actions/action.ts";
+export { Lane, type LaneCaller, type LaneOptions, type LaneStats, type LaneTicket } from "./actions/lane.ts";
 export { middleware, type Middleware, type MiddlewareCall, type MiddlewareDefinition } from "./actions/middleware.ts";
-export { provider, type LaneStats, type Provider, type ProviderDefinition, type ProviderStart, type SettingsMode } from "./providers.ts";
+export { provider, type Provider, type ProviderDefinition, type ProviderStart, type SettingsMode } from "./providers.ts";
 export { postgres, type Postgres } from "./db/postgres.ts";
 export { runCommand, type CommandContext } from "./command.ts";
 export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./events/subscribers.ts";

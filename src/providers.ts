@@ -10,6 +10,7 @@
 import type { z } from "zod";
 import { readSettings, ConfigError } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
+import type { LaneStats } from "./actions/lane.ts";
 
 /** Whether the service runs behind a real plugboard, and whether under tests (NODE_ENV=test). */
 export interface SettingsMode {
@@ -17,12 +18,7 @@ export interface SettingsMode {
   test: boolean;
 }
 
-/** A bounded heavy-work lane (the account module's bcrypt pool), for the metrics. */
-export interface LaneStats {
-  threads: number;
-  utilization: number;
-  queued: number;
-}
+export type { LaneStats } from "./actions/lane.ts";
 
 /** What a provider's start function receives. */
 export interface ProviderStart<S = undefined> {

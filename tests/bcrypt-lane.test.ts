@@ -1,7 +1,9 @@
 /**
- * bcrypt has a lane of its own: a job per worker thread and a short backlog, and past that an
- * immediate 503. The attack: 400 logins at once for distinct unknown users kept every request
- * slot busy waiting for bcrypt, and every Verify or Jwks meanwhile took 16–24 s.
+ * bcrypt has a lane of its own (src/actions/lane.ts): a job per worker thread, the rest waiting
+ * in order, admitted while their expected wait is within BCRYPT_MAX_WAIT_MS; past that an
+ * immediate 503. The attack it answers: 400 logins at once for distinct unknown users kept every
+ * request slot busy waiting for bcrypt, and every Verify or Jwks meanwhile took 16–24 s. What it
+ * must not do: refuse an ordinary burst of sign-ups (tests/bursts.test.ts).
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
@@ -10,28 +12,33 @@ import { OverloadedError } from "../src/actions/responses.ts";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { loginFlood, measureCapacity } from "../bench/flood.ts";
 
-test("past its threads and backlog the lane refuses at once, and takes jobs again when they finish", async () => {
-  const passwords = await Passwords.start({ cost: 4, threads: 1, queue: 1 });
+test("an ordinary burst waits its turn and is served: 60 hashes at once on one thread", async () => {
+  const passwords = await Passwords.start({ cost: 4, threads: 1 });
   try {
-    const digest = await passwords.hash("password123");
-    const slow = await Passwords.start({ cost: 12, threads: 1, queue: 1 });
-    try {
-      const slowDigest = await slow.hash("password123");
-      assert.equal(slow.capacity, 2);
-      const admitted = [slow.verify("password123", slowDigest), slow.verify("wrong-password", slowDigest)];
-      assert.equal(slow.admits(), false);
-      const started = performance.now();
-      await assert.rejects(slow.verify("password123", slowDigest), OverloadedError);
-      assert.ok(performance.now() - started < 50, "refused without waiting");
-      assert.deepEqual(await Promise.all(admitted), [true, false]);
-      assert.equal(slow.admits(), true);
-      assert.equal(await slow.verify("password123", slowDigest), true);
-    } finally {
-      await slow.close();
-    }
-    assert.equal(await passwords.verify("password123", digest), true);
+    const digests = await Promise.all(Array.from({ length: 60 }, (_, i) => passwords.hash(`password-${i}`)));
+    assert.equal(digests.length, 60);
+    assert.equal(await passwords.verify("password-59", digests[59]!), true);
+    assert.equal(passwords.stats().refused, 0);
   } finally {
     await passwords.close();
+  }
+});
+
+test("past BCRYPT_MAX_WAIT_MS of expected wait the lane refuses at once, and admits again as it drains", async () => {
+  const slow = await Passwords.start({ cost: 10, threads: 1, maxWaitMs: 1 });
+  try {
+    const digest = await slow.hash("password123");
+    const one = slow.stats().estimateMs;
+    // One thread, 1 ms of wait allowed: the first job runs at once, the second would wait a whole job.
+    const admitted = slow.verify("password123", digest);
+    const started = performance.now();
+    await assert.rejects(slow.verify("password123", digest), OverloadedError);
+    assert.ok(performance.now() - started < 50, "refused without waiting");
+    assert.equal(await admitted, true);
+    assert.equal(await slow.verify("wrong-password", digest), false, "admitted again once the lane is free");
+    assert.ok(one > 1, `a job at cost 10 measured at ${one} ms`);
+  } finally {
+    await slow.close();
   }
 });
 
@@ -39,9 +46,10 @@ describe("a flood of logins", () => {
   let accounts: Accounts;
   let token: string;
   before(async () => {
-    // The production shape of the lane (a thread per core, two waiting per thread), at a cost
-    // that keeps the test short; the dispatcher has its production bounds (64 running, 1024 queued).
-    accounts = await startAccounts({ env: { BCRYPT_COST: "10", BCRYPT_THREADS: "2", BCRYPT_QUEUE: "4", LOGIN_MAX_FAILURES: "1000000" }, logLevel: "warn" });
+    // A thread per core, at a cost that keeps the test short, and a wait bound short enough that
+    // a flood of a few seconds reaches it; the dispatcher has its production bounds (64 running,
+    // 1024 queued).
+    accounts = await startAccounts({ env: { BCRYPT_COST: "10", BCRYPT_THREADS: "2", BCRYPT_MAX_WAIT_MS: "500", LOGIN_MAX_FAILURES: "1000000" }, logLevel: "warn" });
     token = await register(accounts, { username: "flood-watcher" });
     for (let i = 0; i < 4; i++) await register(accounts, { username: `flood-known-${i}` });
   });

@@ -26,6 +26,14 @@ export interface BaseContext {
   readonly signal: AbortSignal;
   /** The plugboard's reference of this request. */
   readonly responseRef: string;
+  /** When this request's deadline passes (ms since epoch): its answer is 504 from then on. */
+  readonly deadline: number;
+  /**
+   * Awaits `waiting` without holding one of the replica's MAX_CONCURRENCY places: for a wait in
+   * a queue of its own (a Lane), so cheap requests are not held up behind it. The run goes on
+   * when a place is free again, ahead of requests that have not started.
+   */
+  withoutSlot<T>(waiting: Promise<T>): Promise<T>;
   /** A provider's value; the action (or a middleware of it) must list the provider in `needs`. */
   get<T>(provider: Provider<T>): T;
   /**

@@ -8,6 +8,7 @@ import type { Logger } from "../ops/logger.ts";
 import type { ProviderHost } from "../providers.ts";
 import type { Middleware } from "./middleware.ts";
 import { RequestContext } from "./request-context.ts";
+import { Slots } from "./slots.ts";
 import { Deadlines, type Deadline } from "./deadlines.ts";
 import type { ServiceCaller } from "../calls/caller.ts";
 import type { Registry, RegisteredAction } from "./registry.ts";
@@ -88,7 +89,8 @@ interface Job {
 export class Dispatcher {
   private readonly options: DispatcherOptions;
   private readonly queue: Job[] = [];
-  private running = 0;
+  /** The MAX_CONCURRENCY places, and the requests parked outside theirs (ctx.withoutSlot). */
+  private readonly slots: Slots;
   /** next() is starting queued jobs; a call from inside it sets lookAgain instead. */
   private starting = false;
   private lookAgain = false;
@@ -100,6 +102,7 @@ export class Dispatcher {
 
   constructor(options: DispatcherOptions) {
     this.options = { ...options };
+    this.slots = new Slots(options.maxConcurrency, () => this.next());
   }
 
   /** New requests are served by `registry` from now on; running and queued ones finish as they started (the dev loop). */
@@ -107,8 +110,9 @@ export class Dispatcher {
     this.options.registry = registry;
   }
 
+  /** Requests started and not answered: running, or parked outside their slot. */
   get inFlight(): number {
-    return this.running;
+    return this.slots.inFlight;
   }
 
   get queued(): number {
@@ -186,17 +190,21 @@ export class Dispatcher {
     const validated = validateFields(action.validator, request.fields);
     if (!validated.ok) return reply(invalidFieldsAnswer(validated.errors, validated.omitted));
 
-    if (this.running >= this.options.maxConcurrency && this.queue.length >= this.options.queueLimit) {
+    if (this.slots.full && this.queue.length >= this.options.queueLimit) {
       this.options.log.warn({ action: action.name, response_ref: request.response_ref }, "queue full: request refused");
       return reply(unavailable(MESSAGES.overloaded));
     }
     const job: Job = { action, fields: validated.data, ref: request.response_ref, receivedAt: Date.now(), resolve: reply };
-    if (this.running < this.options.maxConcurrency && hasRoom(action)) this.start(job);
+    if (!this.slots.full && hasRoom(action)) this.start(job);
     else this.queue.push(job);
-    this.options.observer?.queueChanged?.(this.running, this.queue.length);
+    this.options.observer?.queueChanged?.(this.inFlight, this.queue.length);
   }
 
-  /** Runs a job in a slot; the slot is freed at the answer or at the deadline, whichever is first. */
+  /**
+   * Runs a job in a slot; the slot is freed at the answer or at the deadline, whichever is first.
+   * While the action waits in a queue of its own (ctx.withoutSlot) it holds no slot, and counts
+   * as parked instead: still in flight, not answered.
+   */
   private start(job: Job): void {
     // The deadline counts from arrival, so time spent queued counts too: the plugboard's
     // caller waits 30 s at most, whatever the reason. A job already past it never runs.
@@ -206,7 +214,7 @@ export class Dispatcher {
       job.resolve(timedOut());
       return;
     }
-    this.running++;
+    const slot = this.slots.take();
     job.action.running++;
     let settled = false;
     let deadline: Deadline | undefined;
@@ -215,12 +223,12 @@ export class Dispatcher {
       settled = true;
       deadline?.cancel();
       this.contexts.delete(ctx);
-      this.running--;
+      slot.settle();
       job.action.running--;
       job.resolve(response);
       this.next();
     };
-    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers, job.receivedAt + timeoutMs, this.options.caller);
+    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers, job.receivedAt + timeoutMs, this.options.caller, slot);
     this.contexts.add(ctx);
 
     let result: unknown;
@@ -314,9 +322,11 @@ export class Dispatcher {
     try {
       do {
         this.lookAgain = false;
+        // A parked request that may go on comes before anything new.
+        this.slots.resumeWaiting();
         // The first queued job whose action has room: one bounded by its own concurrency waits
         // without holding up the others.
-        for (let i = 0; i < this.queue.length && this.running < this.options.maxConcurrency; ) {
+        for (let i = 0; i < this.queue.length && !this.slots.full; ) {
           const job = this.queue[i]!;
           if (!hasRoom(job.action)) {
             i++;
@@ -329,8 +339,8 @@ export class Dispatcher {
     } finally {
       this.starting = false;
     }
-    this.options.observer?.queueChanged?.(this.running, this.queue.length);
-    if (this.running === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
+    this.options.observer?.queueChanged?.(this.inFlight, this.queue.length);
+    if (this.inFlight === 0 && this.queue.length === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const wake of waiters) wake();
@@ -345,7 +355,7 @@ export class Dispatcher {
    */
   drain(): Promise<void> {
     this.draining = true;
-    if (this.running === 0 && this.queue.length === 0) return Promise.resolve();
+    if (this.inFlight === 0 && this.queue.length === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 

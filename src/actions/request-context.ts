@@ -18,6 +18,12 @@ export class CallsNotConfiguredError extends Error {
   }
 }
 
+/** A running request's place in the dispatcher, given up while it waits elsewhere. */
+export interface DispatchSlot {
+  release(): void;
+  retake(): Promise<void>;
+}
+
 export class RequestContext implements BaseContext {
   private childLog: Logger | undefined;
   private controller: AbortController | undefined;
@@ -29,14 +35,30 @@ export class RequestContext implements BaseContext {
     readonly responseRef: string,
     private readonly providers: ProviderHost,
     /** When the request's deadline passes (ms since epoch): calls it makes end before it. */
-    private readonly deadlineAt: number,
+    readonly deadline: number,
     private readonly caller: ServiceCaller | undefined,
+    /** The request's place among the dispatcher's MAX_CONCURRENCY (src/actions/dispatcher.ts). */
+    private readonly slot: DispatchSlot,
   ) {}
+
+  /**
+   * Waits for `waiting` without holding the request's dispatcher slot, so other requests may
+   * start meanwhile; once it settles, the run goes on as soon as a slot is free again (ahead of
+   * requests that have not started). For waits in a queue of their own, such as a Lane's.
+   */
+  async withoutSlot<T>(waiting: Promise<T>): Promise<T> {
+    this.slot.release();
+    try {
+      return await waiting;
+    } finally {
+      await this.slot.retake();
+    }
+  }
 
   // A method, not a property: a context is made per request, and most never call.
   call(...[target, action, fields, options]: Parameters<CallFunction>): ReturnType<CallFunction> {
     if (!this.caller) return Promise.reject(new CallsNotConfiguredError());
-    return this.caller.call(target, action, fields, { ...options, deadlineAt: this.deadlineAt, signal: this.signal });
+    return this.caller.call(target, action, fields, { ...options, deadlineAt: this.deadline, signal: this.signal });
   }
 
   get log(): Logger {

@@ -59,6 +59,9 @@ export const METRIC_NAMES = {
   bcryptUtilization: "vera_bcrypt_pool_utilization",
   bcryptThreads: "vera_bcrypt_pool_threads",
   bcryptQueued: "vera_bcrypt_queue_length",
+  bcryptJob: "vera_bcrypt_job_seconds",
+  bcryptWait: "vera_bcrypt_expected_wait_seconds",
+  bcryptRefused: "vera_bcrypt_refused_total",
   eventsLeader: "vera_events_relay_leader",
   eventsPublished: "vera_events_published_total",
   eventsFailures: "vera_events_relay_failures_total",
@@ -313,6 +316,15 @@ export class Metrics implements DispatchObserver {
         reconnects(this);
       },
     });
+    const refused = countedSince(() => metrics.sources?.lane?.().refused ?? 0);
+    new Counter({
+      name: METRIC_NAMES.bcryptRefused,
+      help: "bcrypt jobs refused at once (503): they could not have started within BCRYPT_MAX_WAIT_MS or finished before their deadline",
+      registers,
+      collect() {
+        refused(this);
+      },
+    });
     const outboxSeen: Record<string, number> = {};
     new Counter({
       name: METRIC_NAMES.outbox,
@@ -333,9 +345,11 @@ export class Metrics implements DispatchObserver {
     // Plain readings at scrape time; 0 while there is no source (before the watch, or an app without a lane).
     const readings: Array<[name: string, help: string, read: (sources: MetricsSources) => number | undefined]> = [
       [METRIC_NAMES.consumers, "Consumers joined to this service, as the plugboard last said", (s) => s.numConsumers()],
-      [METRIC_NAMES.bcryptUtilization, "Share of the bcrypt worker threads' capacity in use (0 to 1)", (s) => s.lane?.().utilization],
-      [METRIC_NAMES.bcryptThreads, "bcrypt worker threads", (s) => s.lane?.().threads],
-      [METRIC_NAMES.bcryptQueued, "Password hashes and checks waiting for a bcrypt worker", (s) => s.lane?.().queued],
+      [METRIC_NAMES.bcryptUtilization, "Share of the bcrypt worker threads busy now (0 to 1)", (s) => laneReading(s, (l) => l.running / l.workers)],
+      [METRIC_NAMES.bcryptThreads, "bcrypt worker threads (the most that run at once)", (s) => laneReading(s, (l) => l.workers)],
+      [METRIC_NAMES.bcryptQueued, "Password hashes and checks admitted and waiting for a bcrypt worker", (s) => laneReading(s, (l) => l.queued)],
+      [METRIC_NAMES.bcryptJob, "The moving figure of one bcrypt job on this machine now, in seconds", (s) => laneReading(s, (l) => l.estimateMs / 1000)],
+      [METRIC_NAMES.bcryptWait, "The wait a bcrypt job admitted now would expect, in seconds (admitted up to BCRYPT_MAX_WAIT_MS)", (s) => laneReading(s, (l) => l.expectedWaitMs / 1000)],
     ];
     for (const [name, help, read] of readings) {
       new Gauge({
@@ -348,6 +362,12 @@ export class Metrics implements DispatchObserver {
       });
     }
   }
+}
+
+/** A reading of the lane, when the app has one. */
+function laneReading(sources: MetricsSources, read: (lane: LaneStats) => number): number | undefined {
+  const lane = sources.lane?.();
+  return lane ? read(lane) : undefined;
 }
 
 /** Counters fed at scrape time by what a source has counted so far (sources only count up). */

@@ -31,8 +31,6 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
     JWT_SECRET: TEST_JWT_SECRET,
     BCRYPT_COST: "4",
     BCRYPT_THREADS: "2",
-    // Race tests fire dozens of hashes at once; the bounded bcrypt lane has tests of its own.
-    BCRYPT_QUEUE: "100",
     ...env,
   };
   return { ...readSettings(accountSettings({ production: false, test: true }), source), database: { url: databaseUrl } };
