@@ -15,6 +15,7 @@ export const ACCOUNT_MESSAGES = {
   userExists: "User already exists",
   userNotFound: "User not found",
   invalidPassword: "Invalid password",
+  signInAgain: "Sign-in interrupted: the account's password changed or the account was deleted meanwhile; sign in again",
   throttled: "Too many attempts, try again later",
   alreadyRevoked: "Token has already been revoked",
   invalidToken: (reason: string) => `Invalid token: ${reason}`,

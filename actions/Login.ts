@@ -50,15 +50,17 @@ export class Login extends Action.with({
       await loginFailed(ctx, user, key, reason);
       return user ? unauthorized(ACCOUNT_MESSAGES.invalidPassword) : notFound(ACCOUNT_MESSAGES.userNotFound);
     }
-    await rehashIfOutdated(ctx, user, fields.password);
     // Waits out the second of a password change that just happened, and refuses a token for a
     // password that was changed while bcrypt was comparing it (account/mint.ts).
     const token = await mintToken(ctx.get(accounts), user, lifetime.lifetime, ctx.signal);
     if (!token) {
-      ctx.log.info({ event: "login_failed", reason: "password_changed", identifier_kind: key.kind, user_id: user.id }, "login failed");
-      return unauthorized(ACCOUNT_MESSAGES.invalidPassword);
+      // The password was right when compared, but it changed (or the account went) meanwhile.
+      ctx.log.info({ event: "login_failed", reason: "account_changed", identifier_kind: key.kind, user_id: user.id }, "login failed");
+      return unauthorized(ACCOUNT_MESSAGES.signInAgain);
     }
     ctx.log.info({ event: "login_success", user_id: user.id, jti: token.claims.jti }, "login succeeded");
+    // After minting: a new digest of the same password is no change the token must answer for.
+    await rehashIfOutdated(ctx, user, fields.password);
     await recordEvent(ctx.get(accounts).db, { type: "login.success", subject: `user:${user.id}`, data: { user_id: user.id, jti: token.claims.jti, identifier_kind: key.kind } });
     return ok(ACCOUNT_MESSAGES.loggedIn, tokenFields(token));
   }

@@ -5,6 +5,7 @@
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
+import bcrypt from "bcryptjs";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
 import { IdentifierTakenError } from "../account/users.ts";
 import { mintToken } from "../account/mint.ts";
@@ -173,8 +174,13 @@ describe("account lifecycle: Edit", () => {
       const stale = await userRow(token);
       const { lifetime } = accounts.services.tokens.lifetime({}) as { lifetime: { expiresAt: number } };
       assert.ok(await mintToken(accounts.services, stale, lifetime), "the row unchanged: a token");
+      // A cut-off moved without a new password (a role revoked meanwhile): signed again after it.
+      const cutoff = new Date();
+      await accounts.services.users.update(stale.id, { tokensValidAfter: cutoff }, { validAfter: null });
+      const resigned = await mintToken(accounts.services, stale, lifetime);
+      assert.ok(resigned && resigned.claims.iat > Math.floor(cutoff.getTime() / 1000), "a token from after the cut-off");
       // The change lands between the login's read of the row and its signing.
-      await accounts.services.users.update(stale.id, { passwordDigest: stale.password_digest, tokensValidAfter: new Date() }, { validAfter: null });
+      await accounts.services.users.update(stale.id, { passwordDigest: bcrypt.hashSync("another password", 4), tokensValidAfter: new Date() }, { validAfter: cutoff });
       assert.equal(await mintToken(accounts.services, stale, lifetime), undefined);
       await accounts.services.users.softDelete(stale.id, new Date());
       assert.equal(await mintToken(accounts.services, await userRow(token), lifetime), undefined, "nor for a deleted account");

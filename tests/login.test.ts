@@ -6,6 +6,8 @@ import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
+import { until } from "./support/consumer.ts";
+import { ACCOUNT_MESSAGES } from "../account/messages.ts";
 
 const now = () => Math.floor(Date.now() / 1000);
 
@@ -182,6 +184,30 @@ describe("Login", () => {
       assert.ok(stronger.lines().some((l) => l.event === "password_rehashed" && l.user_id === id));
     } finally {
       await stronger.close();
+    }
+  });
+
+  test("logins in flight while the password changes: 401 'sign in again', never 'Invalid password' for the password that was right", async () => {
+    const slow = await startAccounts({ database: accounts.database, env: { BCRYPT_COST: "10", BCRYPT_THREADS: "1" } });
+    try {
+      await register(slow, { username: "changing" });
+      const { id } = await slow.services.db.selectFrom("users").select("id").where("username", "=", "changing").executeTakeFirstOrThrow();
+      const logins = Array.from({ length: 5 }, () => slow.dispatch("Login", { username: "changing", password: "password123" }));
+      // Every login has read the account and reserved its attempt: they wait for bcrypt now.
+      await until(async () => {
+        const rows = await slow.services.db.selectFrom("login_attempts").select("id").where("identifier", "=", `account:${id}`).execute();
+        return rows.length === 5;
+      });
+      // Made here, not in the lane, where it would wait behind the logins.
+      const digest = bcrypt.hashSync("a new password", 4);
+      assert.ok(await slow.services.users.update(id, { passwordDigest: digest, tokensValidAfter: new Date() }, { validAfter: null }));
+      const answers = await Promise.all(logins);
+      const messages = answers.map((a) => (a.status_code === 200 ? "200" : a.message));
+      assert.ok(messages.every((m) => m === "200" || m === ACCOUNT_MESSAGES.signInAgain), messages.join(" | "));
+      assert.ok(messages.filter((m) => m === ACCOUNT_MESSAGES.signInAgain).length >= 3, messages.join(" | "));
+      assert.equal((await slow.dispatch("Login", { username: "changing", password: "password123" })).message, ACCOUNT_MESSAGES.invalidPassword, "after the change, the old password is wrong");
+    } finally {
+      await slow.close();
     }
   });
 });
