@@ -37,16 +37,17 @@ export class LoginThrottle {
     const window = sql<Date>`now() - make_interval(secs => ${this.options.windowSeconds})`;
     const reservation = await this.db.transaction().execute(async (trx): Promise<Reservation> => {
       await sql`select pg_advisory_xact_lock(hashtextextended(${identifier}, 0))`.execute(trx);
-      // This identifier's expired rows go now; that bounds the table per identifier.
-      await trx.deleteFrom("login_attempts").where("identifier", "=", identifier).where("attempted_at", "<=", window).execute();
-      const { count } = await trx
-        .selectFrom("login_attempts")
-        .select((eb) => eb.fn.countAll<string>().as("count"))
-        .where("identifier", "=", identifier)
-        .executeTakeFirstOrThrow();
-      if (Number(count) >= this.options.maxFailures) return { throttled: true };
-      const { id } = await trx.insertInto("login_attempts").values({ identifier }).returning("id").executeTakeFirstOrThrow();
-      return { throttled: false, attemptId: id };
+      // This identifier's expired rows go, and the attempt is counted and inserted, in one
+      // statement after the lock (a statement of its own, so it sees what the lock's previous
+      // holder committed). No row back means throttled.
+      const { rows } = await sql<{ id: string }>`
+        with expired as (delete from login_attempts where identifier = ${identifier} and attempted_at <= ${window})
+        insert into login_attempts (identifier)
+        select ${identifier}
+        where (select count(*) from login_attempts where identifier = ${identifier} and attempted_at > ${window}) < ${this.options.maxFailures}
+        returning id`.execute(trx);
+      const inserted = rows[0];
+      return inserted ? { throttled: false, attemptId: inserted.id } : { throttled: true };
     });
     if (Math.random() < (this.options.sweepProbability ?? 0.01)) await this.sweep();
     return reservation;

@@ -4,7 +4,7 @@
  * oversized tokens. Pure crypto and clock: whether a token is revoked or its account still
  * alive is asked of the database by account/authenticate.ts.
  */
-import { randomUUID, type KeyObject } from "node:crypto";
+import { createSecretKey, randomUUID, type KeyObject } from "node:crypto";
 import jwt from "jsonwebtoken";
 import type { JwtAlgorithm } from "./settings.ts";
 import { parsePreviousKeys, parseSigningKey, toPublicJwk, type AsymmetricAlgorithm, type PublicJwk, type VerificationKey } from "./keys.ts";
@@ -227,8 +227,11 @@ function loadKeys(options: TokenOptions): Keys {
     if (Buffer.byteLength(secret, "utf8") < 32) throw new Error("the JWT secret must be at least 32 bytes");
     if (options.previousPublicKeys) throw new Error(`previous public keys are for RS256/ES256, not ${options.algorithm}`);
     const alg = options.algorithm;
+    // A key object once, not the string: given a string, jsonwebtoken first tries it as a PEM
+    // private (or public) key and catches the failure, at every sign and verify.
+    const key = createSecretKey(Buffer.from(secret, "utf8"));
     // Our HS* tokens never carry a kid: one that does was not made here.
-    return { signing: secret, kid: undefined, algorithms: new Set([alg]), verifying: (kid) => (kid === undefined ? { key: secret, alg } : undefined), jwks: [] };
+    return { signing: key, kid: undefined, algorithms: new Set([alg]), verifying: (kid) => (kid === undefined ? { key, alg } : undefined), jwks: [] };
   }
   if (!options.privateKey) throw new Error(`a private key is required for ${options.algorithm}`);
   if (!options.keyId) throw new Error(`a key id is required for ${options.algorithm}`);
