@@ -13,13 +13,12 @@
 import type { ChildProcess } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { setTimeout as sleep } from "node:timers/promises";
-import bcrypt from "bcryptjs";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { createTestDatabase, startTestDatabase } from "../tests/support/database.ts";
 import { buildForTests, compiledFixtures } from "../tests/support/build.ts";
 import { closedLoop, median, percentile, type LoadResult } from "./load.ts";
-import { loginFlood } from "./flood.ts";
+import { burstFigures } from "./bursts.ts";
 import { eventsPipeline } from "./events.ts";
 import { measured, probe, spawnConsumer, spawnHelper, stopChild, waitJoined, type Measured, type Probe, type Runtime } from "./consumer.ts";
 
@@ -28,8 +27,6 @@ const n = (count: number) => Math.max(10, Math.round(count * SCALE));
 const BCRYPT_COST = 10;
 const JWT_SECRET = "bench-secret-bench-secret-bench-secret-0123";
 const CORES = availableParallelism();
-/** The consumer's bcrypt lane: a thread per core and two waiting per thread (account/passwords.ts). */
-const LANE = CORES * 3;
 const quiet = createLogger({ level: "silent" });
 
 /**
@@ -155,8 +152,8 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  if (only !== undefined && only !== "dispatch" && only !== "events") {
-    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\` or \`-- events\` one section`);
+  if (only !== undefined && only !== "dispatch" && only !== "events" && only !== "bursts") {
+    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\`, \`-- events\` or \`-- bursts\` one section`);
   }
   // The consumer runs the build output: make it current (npm start's own pre-step), with the
   // examples compiled beside it (examples/Greet.ts, the trivial action).
@@ -175,99 +172,21 @@ async function main(): Promise<void> {
     DATABASE_URL: fresh.url,
     BCRYPT_COST: String(BCRYPT_COST),
   });
+  // Each group of burst figures has a consumer of its own on a fresh database (bench/bursts.ts).
+  const burstEnv = async () => ({ JWT_SECRET, DATABASE_URL: (await createTestDatabase({ adminUrl: database.env.TEST_DATABASE_URL })).url });
   const board = await DevPlugboard.start({ log: quiet });
   const consumer = spawnConsumer("node", consumerEnv(board));
   try {
     await waitJoined(board);
-    if (only !== "events") {
+    if (only === undefined || only === "dispatch") {
       await dispatchFigures("logout", board, consumer, rows);
       await greetFigures(rows);
     }
-    if (only !== "dispatch") await eventFigures(rows);
+    if (only === undefined || only === "events") await eventFigures(rows);
+    if (only === "bursts") await burstFigures(rows, burstEnv, SCALE);
     if (only !== undefined) return;
 
-    // bcrypt: the limit is cores ÷ the time of one compare, measured here, now.
-    const digest = await bcrypt.hash("benchmark-password", BCRYPT_COST);
-    const compareMs: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const t0 = performance.now();
-      await bcrypt.compare("benchmark-password", digest);
-      compareMs.push(performance.now() - t0);
-    }
-    const oneCompare = median(compareMs);
-    const bcryptLimit = (CORES * 1000) / oneCompare;
-
-    const hashMs: number[] = [];
-    for (let i = 0; i < 3; i++) {
-      const t0 = performance.now();
-      await bcrypt.hash("benchmark-password", BCRYPT_COST);
-      hashMs.push(performance.now() - t0);
-    }
-    // As many at once as the bcrypt lane admits: more would only be refused with 503.
-    const registers = await closedLoop(board, {
-      count: n(96),
-      inFlight: LANE,
-      request: (i) => ({ action: "Register", fields: { name: "R", username: `reg${i}`, email: `reg${i}@example.com`, password: "benchmark-password" } }),
-    });
-    // Register hashes once. Share = bcrypt CPU ÷ the CPU the run had (cores × wall time).
-    const bcryptShare = (registers.count * median(hashMs)) / CORES / (registers.seconds * 1000);
-    row(`register throughput (${LANE} concurrent, PostgreSQL, cost 10)`, `${fmt(registers.perSecond, 1)} /s`, `bcrypt share ${fmt(bcryptShare * 100, 0)}% (hash ${fmt(median(hashMs), 1)} ms)`, "", "printed", [...registers.statuses].map(([s, c]) => `${c}×${s}`).join(" "));
-
-    // A lane's worth of logins at a time over 24 accounts (one account's concurrent logins would be one person's).
-    const accounts = Math.min(24, registers.count);
-    await probe(consumer); // reset the loop histogram
-    let storming = true;
-    const cheapDuringStorm: number[] = [];
-    const cheapLoop = (async () => {
-      while (storming) {
-        const t0 = performance.now();
-        await board.request("Logout", { jwt: "not-a-jwt" });
-        cheapDuringStorm.push(performance.now() - t0);
-        await sleep(5);
-      }
-    })();
-    const logins = await closedLoop(board, {
-      count: n(24 * 6),
-      inFlight: LANE,
-      request: (i) => ({ action: "Login", fields: { username: `reg${i % accounts}`, password: "benchmark-password" } }),
-    });
-    storming = false;
-    await cheapLoop;
-    const loop = await probe(consumer);
-    row(`login throughput (${LANE} concurrent, cost 10)`, `${fmt(logins.perSecond, 1)} /s`, `bcrypt limit ${fmt(bcryptLimit, 1)} /s (${CORES} cores ÷ ${fmt(oneCompare, 1)} ms)`, `${fmt(logins.perSecond / bcryptLimit)}×`, "≥ 0.8×", [...logins.statuses].map(([s, c]) => `${c}×${s}`).join(" "));
-    row("cheap requests during the login storm", `p99 ${fmt(percentile(cheapDuringStorm, 99), 1)} ms`, `${cheapDuringStorm.length} requests`, "", "p99 < 20 ms", "");
-    row("consumer event-loop delay during the storm", `max ${fmt(loop.loopMaxMs, 1)} ms`, `p99 ${fmt(loop.loopP99Ms, 1)} ms`, "", "max < 50 ms", "");
-
-    // A sustained flood of logins for distinct unknown users at 4× the bcrypt limit: cheap
-    // requests must not wait behind it, the excess is refused at once, served logins keep parity.
-    const signedIn = await board.request("Login", { username: "reg0", password: "benchmark-password" });
-    const token = (signedIn.body as { fields: { jwt: string } }).fields.jwt;
-    const flood = await loginFlood({
-      call: async (action, fields) => (await board.request(action, fields)).status,
-      capacityPerSecond: bcryptLimit,
-      token,
-      overload: 4,
-      seconds: Math.max(2, 8 * SCALE),
-      knownUsernames: Array.from({ length: accounts }, (_, i) => `reg${i}`),
-    });
-    const byStatus = Object.entries(flood.logins.byStatus).map(([s, c]) => `${c}×${s}`).join(" ");
-    row(
-      `Verify/Jwks during a login flood (4× = ${fmt(flood.offeredPerSecond, 0)} logins/s)`,
-      `p99 ${fmt(flood.cheap.p99Ms, 1)} ms`,
-      `p50 ${fmt(flood.cheap.p50Ms, 1)} ms, max ${fmt(flood.cheap.maxMs, 1)} ms, ${flood.cheap.failed}/${flood.cheap.count} failed`,
-      "",
-      "p99 < 50 ms, none fail",
-      "",
-    );
-    const p50 = flood.logins.p50MsByStatus;
-    row(
-      "logins during the flood",
-      `${flood.logins.served} served, ${flood.logins.refused} × 503`,
-      `503 p99 ${fmt(flood.logins.refusedP99Ms, 1)} ms; served p50 404 ${fmt(p50["404"] ?? NaN, 0)} ms / 401 ${fmt(p50["401"] ?? NaN, 0)} ms`,
-      `${fmt((p50["401"] ?? NaN) / (p50["404"] ?? NaN))}×`,
-      "401/404 ≈ 1×",
-      byStatus,
-    );
+    await burstFigures(rows, burstEnv, SCALE);
 
     const memory: Probe[] = [];
     for (let block = 0; block < 3; block++) {
