@@ -17,4 +17,4 @@ export { mintToken } from "./mint.ts";
 export { tokenAnswer, tokenFields, unixSeconds } from "./token-fields.ts";
 export type { User } from "./schema.ts";
 export { IdentifierTakenError, UserExistsError, type AccountChanges } from "./users.ts";
-export { namedAccount, roleChangeAnswer, roleChangeSchema } from "./role-actions.ts";
+export { namedAccount, roleChangeAnswer, roleChangeRefused, roleChangeSchema } from "./role-actions.ts";

@@ -23,6 +23,8 @@ export const ACCOUNT_MESSAGES = {
   userShown: "User found",
   forbiddenPermission: (permission: string) => `Forbidden: ${permission} required`,
   forbiddenRole: (role: string) => `Forbidden: role ${role} required`,
+  forbiddenEscalation: (role: string, permission: string) => `Forbidden: role ${role} grants ${permission}, which you do not hold`,
+  lastStarHolder: "Conflict: the last account holding * cannot lose it; grant a role with * to another account first",
   roleAssigned: "Role assigned",
   roleRevoked: "Role revoked",
   rolesListed: "Roles found",

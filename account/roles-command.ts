@@ -62,6 +62,8 @@ export async function executeRolesCommand(command: RolesCommand, { get, print }:
       const user = await accountOf(command.username);
       if (!user) return 1;
       const done = command.kind === "grant" ? await roles.grant(user.id, command.role, null) : await roles.revoke(user.id, command.role, null);
+      // The operator is not bound by the escalation rule (account/roles.ts): never refused.
+      if (typeof done === "object") throw new Error(`the operator's ${command.kind} was refused: ${done.refused}`);
       const said = {
         granted: `granted ${command.role} to ${command.username}`,
         held: `${command.username} already holds ${command.role}`,
@@ -70,6 +72,9 @@ export async function executeRolesCommand(command: RolesCommand, { get, print }:
         "no such role": `no role ${command.role}: define it first (npm run roles -- define ${command.role} <permission>...)`,
       }[done];
       print(said);
+      if (done === "revoked" && (await roles.starHolders()) === 0) {
+        print(`note: no live account holds * now. The actions refuse to do this (the last holder of * keeps it); this command does what the operator says. Grant it again with: npm run roles -- grant <username> admin`);
+      }
       return done === "no such role" ? 1 : 0;
     }
     case "list": {

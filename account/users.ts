@@ -3,6 +3,7 @@
  * UserExistsError; the actions decide what the caller hears.
  */
 import { recordEvent } from "./events.ts";
+import { isLastStarHolder } from "./roles.ts";
 import { sql, type Kysely } from "kysely";
 import {
   legacyUsernameForm,
@@ -195,8 +196,10 @@ export class Users {
    * indexes cover live rows only) and every token issued up to `at` stops working. False when
    * it was not live.
    */
-  async softDelete(id: number, at: Date): Promise<boolean> {
+  async softDelete(id: number, at: Date, options: { keepAStarHolder?: boolean } = {}): Promise<boolean | "last holder of *"> {
     return this.db.transaction().execute(async (trx) => {
+      // The Delete action may not remove the last live account holding `*` (account/roles.ts).
+      if (options.keepAStarHolder && (await isLastStarHolder(trx, id))) return "last holder of *";
       const result = await trx
         .updateTable("users")
         .set({ deleted_at: at, tokens_valid_after: at, updated_at: sql`now()` })

@@ -1,8 +1,8 @@
 import { Action, conflict, notFound, ok, type ActionResponse, type Fields } from "vera-service";
-import { ACCOUNT_MESSAGES, accounts, namedAccount, requirePermission, roleChangeAnswer, roleChangeSchema, type PermittedContext } from "../account/index.ts";
+import { ACCOUNT_MESSAGES, accounts, namedAccount, requirePermission, roleChangeAnswer, roleChangeRefused, roleChangeSchema, type PermittedContext } from "../account/index.ts";
 
 export class AssignRole extends Action.with({
-  description: "Give an account a role (needs roles:assign)",
+  description: "Give an account a role (needs roles:assign and every permission the role grants)",
   use: [requirePermission("roles:assign")],
   schema: roleChangeSchema,
   output: roleChangeAnswer,
@@ -11,6 +11,7 @@ export class AssignRole extends Action.with({
     const user = await namedAccount(ctx, fields.username);
     if (!("id" in user)) return user;
     const done = await ctx.get(accounts).roles.grant(user.id, fields.role, ctx.user.id);
+    if (typeof done === "object") return roleChangeRefused(done, fields.role);
     if (done === "no such role") return notFound(ACCOUNT_MESSAGES.unknownRole);
     if (done === "held") return conflict(ACCOUNT_MESSAGES.roleHeld);
     ctx.log.info({ event: "role_assigned", user_id: user.id, role: fields.role, by: ctx.user.id }, "role assigned");

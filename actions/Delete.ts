@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { Action, type Fields, ok, unauthorized, type ActionResponse } from "vera-service";
+import { Action, type Fields, conflict, ok, unauthorized, type ActionResponse } from "vera-service";
 import { confirmPassword, OUTER_BOUNDS, ACCOUNT_MESSAGES, accounts, signedIn, type SignedInContext } from "../account/index.ts";
 
 export class Delete extends Action.with({
@@ -14,9 +14,9 @@ export class Delete extends Action.with({
     if (refused) return refused;
     // Soft delete: the row stays, its identifiers leave the live-account unique indexes, and its
     // cut-off time refuses every token issued so far (deleted_at alone would do; both say it).
-    if (!(await ctx.get(accounts).users.softDelete(ctx.user.id, new Date()))) {
-      return unauthorized(ACCOUNT_MESSAGES.invalidToken("unknown account"));
-    }
+    const deleted = await ctx.get(accounts).users.softDelete(ctx.user.id, new Date(), { keepAStarHolder: true });
+    if (deleted === "last holder of *") return conflict(ACCOUNT_MESSAGES.lastStarHolder);
+    if (!deleted) return unauthorized(ACCOUNT_MESSAGES.invalidToken("unknown account"));
     ctx.log.info({ event: "user_deleted", user_id: ctx.user.id, jti: ctx.claims.jti }, "user deleted");
     return ok(ACCOUNT_MESSAGES.deleted);
   }

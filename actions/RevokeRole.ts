@@ -1,8 +1,8 @@
 import { Action, conflict, notFound, ok, type ActionResponse, type Fields } from "vera-service";
-import { ACCOUNT_MESSAGES, accounts, namedAccount, requirePermission, roleChangeAnswer, roleChangeSchema, type PermittedContext } from "../account/index.ts";
+import { ACCOUNT_MESSAGES, accounts, namedAccount, requirePermission, roleChangeAnswer, roleChangeRefused, roleChangeSchema, type PermittedContext } from "../account/index.ts";
 
 export class RevokeRole extends Action.with({
-  description: "Take a role back; the account's older tokens stop working (needs roles:assign)",
+  description: "Take a role back; the account's older tokens stop working (needs roles:assign and every permission the role grants)",
   use: [requirePermission("roles:assign")],
   schema: roleChangeSchema,
   output: roleChangeAnswer,
@@ -11,6 +11,7 @@ export class RevokeRole extends Action.with({
     const user = await namedAccount(ctx, fields.username);
     if (!("id" in user)) return user;
     const done = await ctx.get(accounts).roles.revoke(user.id, fields.role, ctx.user.id);
+    if (typeof done === "object") return roleChangeRefused(done, fields.role);
     if (done === "no such role") return notFound(ACCOUNT_MESSAGES.unknownRole);
     if (done === "not held") return conflict(ACCOUNT_MESSAGES.roleNotHeld);
     ctx.log.info({ event: "role_revoked", user_id: user.id, role: fields.role, by: ctx.user.id }, "role revoked");

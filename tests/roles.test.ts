@@ -50,6 +50,10 @@ test("grant and revoke: the answers, the permissions read at once, one event eac
   await roles.define("editor", ["posts:write", "posts:read"]);
   const user = await newUser();
   const by = await newUser();
+  const unprivileged = await newUser();
+  // An account acting must hold what the role grants (tests/escalation.test.ts has the rule whole).
+  assert.deepEqual(await roles.grant(user, "editor", unprivileged), { refused: "missing permission", permission: "posts:write" });
+  assert.equal(await roles.grant(by, "editor", null), "granted");
   assert.equal(await roles.grant(user, "editor", by), "granted");
   assert.equal(await roles.grant(user, "editor", by), "held");
   assert.equal(await roles.grant(user, "no-such-role", by), "no such role");
