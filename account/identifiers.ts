@@ -65,8 +65,8 @@ const INVISIBLE_ALL = new RegExp(INVISIBLE.source, "gu");
 /** Other (control, format, unassigned, private use, lone surrogate) and white space. */
 const OTHER = /\p{C}/u;
 const SPACE = /\s/u;
-/** Combining marks of Script=Inherited: accents and other marks shared by many scripts. */
-const INHERITED_MARKS = /(?=\p{M})\p{Script=Inherited}/gu;
+/** Nonspacing marks (General_Category Mn), of any script: accents, Cyrillic titlo, Thai and Arabic vowel marks… */
+const NONSPACING_MARKS = /\p{Mn}/gu;
 
 /**
  * Why a new username (Register, Edit) is refused, as a field message; undefined when it is
@@ -86,40 +86,62 @@ export function usernameProblem(username: string): string | undefined {
 }
 
 /**
- * The key that decides whether a username is too close to another: the confusable skeleton
- * of Unicode TS #39 (section 4: NFD, remove default-ignorable characters, replace each
- * character by its prototype from confusables.txt, NFD again) of normalizeUsername(username),
- * with two additions:
+ * The keys that decide whether a username is too close to another: two confusable skeletons
+ * in the manner of Unicode TS #39 (section 4: NFD, remove default-ignorable characters,
+ * replace each character by its prototype from confusables.txt, NFD again), each unique among
+ * live accounts, so a new username is refused when either of its keys is taken.
  *
- * - Combining marks of Script=Inherited (accents such as U+0301, Arabic harakat, the kana
- *   voicing marks) are removed after each NFD, so "admiń" (or "admin" + U+0301) collides with
- *   "admin" and "josé" with "jose". Marks of one script (Devanagari vowel signs, for instance)
- *   stay: in "विकास" they make a different word, not a decoration. Removing them again after
- *   the mapping also catches marks of other scripts that look like accents (U+0618 ARABIC SMALL
- *   DAMMA maps to U+0301).
+ * - usernameCasedSkeleton takes the skeleton of the name as it shows (NFKC, letter case kept)
+ *   and only then folds case: a capital I has the prototype l, so "aIice" meets "alice" and
+ *   "paypaI" meets "paypal".
+ * - usernameSkeleton folds case first (normalizeUsername), then takes the skeleton: "АDMIN"
+ *   (Cyrillic А) meets "admin" through "аdmin".
+ *
+ * Beyond TS #39, in both:
+ * - Every nonspacing mark (General_Category Mn, of any script) is removed after each NFD, so
+ *   "admiń", "admin" + U+0301, "admin" with a Cyrillic titlo (U+0483), a Thai mark (U+0E47), an
+ *   Arabic one (U+0610), a Myanmar one (U+1037) or a Tibetan one (U+0F35) all meet "admin".
+ *   The price: names of scripts whose vowels are nonspacing marks (some Devanagari or Thai
+ *   vowel signs) collide when they differ only in those; spacing vowel signs (Mc) stay.
  * - U+2800 BRAILLE PATTERN BLANK is removed like the default-ignorables, and the result is case
  *   folded and mapped again until it settles, so a letter of a caseless script whose prototype
  *   is a capital (Lisu "ꓮ" → "A") meets the folded Latin letter ("a").
  *
  * The prototypes are confusables.txt of Unicode 13.0.0 as the package unhomoglyph ships it (no
- * npm package ships a newer one; a newer one would need a migration recomputing the stored
- * skeletons). A skeleton is only ever compared, never shown: "m" maps to "rn", so "admin"
- * becomes "adrnin".
+ * npm package ships a newer one). A skeleton is only ever compared, never shown: "m" maps to
+ * "rn", so "admin" becomes "adrnin". When the rules change, USERNAME_KEYS_VERSION goes up and
+ * the stored keys are made again (account/username-keys.ts).
  */
 export function usernameSkeleton(username: string): string {
-  let skeleton = prototypes(normalizeUsername(username));
+  return settled(prototypes(normalizeUsername(username)));
+}
+
+/** The skeleton of the name as it shows, then case folded (see usernameSkeleton). */
+export function usernameCasedSkeleton(username: string): string {
+  return settled(fold(prototypes(username.normalize("NFKC"))));
+}
+
+/** The version of the rules above that a row's keys were made by (users.username_keys_version). */
+export const USERNAME_KEYS_VERSION = 2;
+
+/** Case folded and mapped again until nothing changes (three rounds at most). */
+function settled(skeleton: string): string {
   for (let round = 0; round < 3; round++) {
-    const again = prototypes(caseFold(skeleton).normalize("NFKC"));
+    const again = prototypes(fold(skeleton));
     if (again === skeleton) break;
     skeleton = again;
   }
   return skeleton;
 }
 
-/** TS #39's skeleton steps, less the invisible characters and Script=Inherited marks. */
+function fold(text: string): string {
+  return caseFold(text).normalize("NFKC");
+}
+
+/** TS #39's skeleton steps, less the invisible characters and every nonspacing mark. */
 function prototypes(text: string): string {
-  const stripped = text.normalize("NFD").replace(INVISIBLE_ALL, "").replace(INHERITED_MARKS, "");
-  return unhomoglyph(stripped).normalize("NFD").replace(INVISIBLE_ALL, "").replace(INHERITED_MARKS, "");
+  const stripped = text.normalize("NFD").replace(INVISIBLE_ALL, "").replace(NONSPACING_MARKS, "");
+  return unhomoglyph(stripped).normalize("NFD").replace(INVISIBLE_ALL, "").replace(NONSPACING_MARKS, "");
 }
 
 export function normalizeEmail(email: string): string {

@@ -1,6 +1,7 @@
 /**
  * Housekeeping: revocations whose token has expired (plus the clock skew a verifier allows) are
- * deleted now and then. Every replica runs the timer at a jittered interval; a transaction-level
+ * deleted now and then, and usernames whose lookalike keys an older replica made get the
+ * current ones (account/username-keys.ts). Every replica runs the timer at a jittered interval; a transaction-level
  * advisory try-lock lets whichever gets there first do a round while the others skip it, and the
  * work goes in short batches (one small transaction each) so no request ever waits behind it.
  */
@@ -8,6 +9,7 @@ import { setImmediate as yieldToRequests } from "node:timers/promises";
 import { sql, type Kysely } from "kysely";
 import type { Logger } from "vera-service";
 import { Revocations } from "./revocations.ts";
+import { rekeyStaleUsernames } from "./username-keys.ts";
 import type { Database } from "./schema.ts";
 
 export interface PurgeOptions {
@@ -82,6 +84,13 @@ export class RevocationPurge {
         else this.log.debug({ result }, "revocation purge round");
       },
       (error: unknown) => this.log.warn({ err: error }, "revocation purge failed; trying again next round"),
+    ).then(() =>
+      rekeyStaleUsernames(this.db).then(
+        (rekeyed) => {
+          if (rekeyed > 0) this.log.info({ event: "username_keys_remade", accounts: rekeyed }, "lookalike keys made anew for usernames an older replica registered");
+        },
+        (error: unknown) => this.log.warn({ err: error }, "remaking username keys failed; trying again next round"),
+      ),
     );
     this.running = round;
     await round;

@@ -25,6 +25,14 @@ export interface UsersTable {
    * column whose skeleton an older account already had (migrations/0004_username_skeleton.ts).
    */
   username_skeleton: string | null;
+  /**
+   * usernameCasedSkeleton: the skeleton of the name as it shows, before case folding (a capital
+   * I meets an l); unique among live accounts, null as username_skeleton is
+   * (migrations/0009_username_keys.ts).
+   */
+  username_cased_skeleton: string | null;
+  /** USERNAME_KEYS_VERSION of the rules that made the two keys; null: made by an older replica (account/username-keys.ts). */
+  username_keys_version: number | null;
   name: string;
   email: string | null;
   email_normalized: string | null;
@@ -99,6 +107,7 @@ export type User = Selectable<UsersTable>;
 export const USER_UNIQUE_INDEXES = [
   "users_username_live_key",
   "users_username_skeleton_live_key",
+  "users_username_cased_skeleton_live_key",
   "users_email_live_key",
   "users_phone_live_key",
 ] as const;

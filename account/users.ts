@@ -9,7 +9,9 @@ import {
   legacyUsernameForm,
   normalizeEmail,
   normalizeUsername,
+  usernameCasedSkeleton,
   usernameSkeleton,
+  USERNAME_KEYS_VERSION,
   type AccountKey,
   type IdentifierKind,
 } from "./identifiers.ts";
@@ -47,6 +49,7 @@ export interface AccountChanges {
 const INDEX_KIND: Record<(typeof USER_UNIQUE_INDEXES)[number], IdentifierKind> = {
   users_username_live_key: "username",
   users_username_skeleton_live_key: "username",
+  users_username_cased_skeleton_live_key: "username",
   users_email_live_key: "email",
   users_phone_live_key: "phone_number",
 };
@@ -67,12 +70,14 @@ export interface NewAccount {
 
 const COLUMN = { username: "username_normalized", email: "email_normalized", phone_number: "phone_number" } as const;
 
-/** The username columns of a new or changed username: NFKC for display, and its two comparison forms. */
+/** The username columns of a new or changed username: NFKC for display, its comparison form, and its two lookalike keys. */
 function usernameColumns(username: string) {
   return {
     username: username.normalize("NFKC"),
     username_normalized: normalizeUsername(username),
     username_skeleton: usernameSkeleton(username),
+    username_cased_skeleton: usernameCasedSkeleton(username),
+    username_keys_version: USERNAME_KEYS_VERSION,
   };
 }
 
@@ -91,7 +96,7 @@ export class Users {
           .values({
             name: account.name,
             ...(account.username === undefined
-              ? { username: null, username_normalized: null, username_skeleton: null }
+              ? { username: null, username_normalized: null, username_skeleton: null, username_cased_skeleton: null, username_keys_version: null }
               : usernameColumns(account.username)),
             email: account.email?.normalize("NFC") ?? null,
             email_normalized: account.email === undefined ? null : normalizeEmail(account.email),

@@ -14,7 +14,8 @@ import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { register, startAccounts, testConfig, type Accounts } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
 import { folderMigrations, migrateToLatest } from "../src/db/migrator.ts";
-import { legacyUsernameForm, normalizeUsername, usernameProblem, usernameSkeleton } from "../account/identifiers.ts";
+import { legacyUsernameForm, normalizeUsername, USERNAME_KEYS_VERSION, usernameCasedSkeleton, usernameProblem, usernameSkeleton } from "../account/identifiers.ts";
+import { rekeyStaleUsernames } from "../account/username-keys.ts";
 import { lengthErrors } from "../account/limits.ts";
 
 const PASSWORD = "password123";
@@ -38,6 +39,23 @@ const INVISIBLES: Array<[string, string]> = [
   ["U+FFA0 HALFWIDTH HANGUL FILLER", "ad\uFFA0min"],
   ["U+115F HANGUL CHOSEONG FILLER", "\u115Fadmin"],
 ];
+
+/**
+ * What a second outside attack registered beside "alice", "paypal" and "admin": a capital I for
+ * an l (case was folded before the skeleton was taken, so I → l never applied), and nonspacing
+ * marks of other scripts than Inherited, appended or inserted.
+ */
+const SECOND_ATTACK: Array<[string, string, string]> = [
+  ["capital I for l", "alice", "aIice"],
+  ["capital I for l, last", "paypal", "paypaI"],
+  ...(["\u0483", "\u0E47", "\u0610", "\u1037", "\u0F35"].flatMap((mark) => [
+    [`U+${mark.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")} appended`, "admin", `admin${mark}`],
+    [`U+${mark.codePointAt(0)!.toString(16).toUpperCase().padStart(4, "0")} inserted`, "admin", `adm${mark}in`],
+  ]) as Array<[string, string, string]>),
+];
+
+/** Whether two usernames are too close: either lookalike key is the same. */
+const collide = (a: string, b: string) => usernameSkeleton(a) === usernameSkeleton(b) || usernameCasedSkeleton(a) === usernameCasedSkeleton(b);
 
 const subjectOf = (jwt: string) => Number(JSON.parse(Buffer.from(jwt.split(".")[1]!, "base64url").toString()).sub);
 
@@ -64,6 +82,14 @@ describe("username rules (account/identifiers.ts)", () => {
     // A Devanagari vowel sign is part of the word, not an accent: it stays.
     assert.notEqual(usernameSkeleton("विकास"), usernameSkeleton("वकास"));
     for (const other of ["adman", "admins", "bdmin", "東京tokyo"]) assert.notEqual(usernameSkeleton(other), admin, other);
+  });
+
+  test("the second attack's lookalikes collide through one key or the other; plain distinct names stay distinct", () => {
+    for (const [what, original, lookalike] of SECOND_ATTACK) assert.ok(collide(original, lookalike), `${what}: ${lookalike}`);
+    assert.equal(usernameCasedSkeleton("aIice"), usernameCasedSkeleton("alice"), "the skeleton before case folding");
+    assert.equal(usernameCasedSkeleton("AIice"), usernameCasedSkeleton("Alice"));
+    for (const [a, b] of [["anna", "ana"], ["alice", "alicia"], ["bob", "rob"], ["l1", "l2"], ["admin", "adman"]]) assert.ok(!collide(a!, b!), `${a} and ${b} stay distinct`);
+    assert.ok(collide("m", "rn"), "rn for m stays refused");
   });
 
   test("usernameProblem: invisible and formatting characters, spaces, a leading combining mark", () => {
@@ -149,6 +175,24 @@ describe("lookalike usernames through Register, Edit and Login", () => {
     assert.deepEqual([edited?.username, edited?.username_normalized, edited?.username_skeleton], ["EDITH", "edith", usernameSkeleton("edith")]);
   });
 
+  test("the second attack's lookalikes beside alice, paypal and admin → 409; anna and ana both register", async () => {
+    // A database of its own: the tests above used up admin's count of 409s (then 429).
+    const own = await startAccounts();
+    try {
+      const registerHere = (username: string) => own.dispatch("Register", { name: "Mallory", username, password: PASSWORD });
+      for (const name of ["alice", "paypal", "admin", "anna"]) assert.equal((await registerHere(name)).status_code, 201, name);
+      for (const [what, , lookalike] of SECOND_ATTACK) {
+        const answer = await registerHere(lookalike);
+        assert.deepEqual([answer.status_code, answer.message], [409, "User already exists"], what);
+      }
+      assert.equal((await registerHere("ana")).status_code, 201, "a plain distinct name");
+      assert.equal((await registerHere("tern")).status_code, 201);
+      assert.equal((await registerHere("tem")).status_code, 409, "m looks like rn");
+    } finally {
+      await own.close();
+    }
+  });
+
   test("Login with fullwidth ａｄｍｉｎ (or ADMIN) signs in to admin", async () => {
     for (const username of ["ａｄｍｉｎ", "ADMIN", "\u{1D41A}dmin"]) {
       const answer = await accounts.dispatch("Login", { username, password: PASSWORD });
@@ -213,7 +257,7 @@ describe("accounts from before the change", () => {
       ids[key] = row.id;
     }
     const applied = await migrateToLatest(database.db, silent);
-    assert.deepEqual(applied, ["0004_username_skeleton", "0005_roles", "0006_events_notify", "0007_handled_events", "0008_event_log"]);
+    assert.deepEqual(applied, ["0004_username_skeleton", "0005_roles", "0006_events_notify", "0007_handled_events", "0008_event_log", "0009_username_keys"]);
     accounts = await startAccounts({ database });
   });
   after(async () => {
@@ -276,3 +320,69 @@ describe("accounts from before the change", () => {
     assert.equal((await login("Groß")).status_code, 200);
   });
 });
+
+describe("accounts keyed by the earlier rules (migrations/0009_username_keys.ts and the housekeeping round)", () => {
+  const silent = captureLogs("silent").log;
+  let database: FreshDatabase;
+  let accounts: Accounts;
+  const ids: Record<string, number> = {};
+  const digest = bcrypt.hashSync(PASSWORD, 4);
+  /** A row as a replica of the earlier version wrote it: the skeleton by its rules, nothing more. */
+  const earlierRow = (username: string, earlierSkeleton: string) => ({
+    name: username,
+    username,
+    username_normalized: normalizeUsername(username),
+    username_skeleton: earlierSkeleton,
+    password_digest: digest,
+  });
+
+  before(async () => {
+    database = await createTestDatabase({ migrate: false });
+    const all = await folderMigrations().getMigrations();
+    const upTo8: Record<string, Migration> = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0009"));
+    await migrateToLatest(database.db, silent, { provider: { getMigrations: async () => upTo8 } });
+    // The earlier rules folded case first and kept marks of a script: these pairs were allowed.
+    for (const [key, username, earlier] of [
+      ["alice", "alice", "alice"],
+      ["lookalikeAlice", "aIice", "aiice"],
+      ["admin", "admin", "adrnin"],
+      ["titloAdmin", "admin\u0483", "adrnin\u0483"],
+    ] as const) {
+      ids[key] = (await database.db.insertInto("users").values(earlierRow(username, earlier)).returning("id").executeTakeFirstOrThrow()).id;
+    }
+    assert.deepEqual(await migrateToLatest(database.db, silent), ["0009_username_keys"]);
+    accounts = await startAccounts({ database });
+  });
+  after(async () => {
+    await accounts?.close();
+    await database?.drop();
+  });
+
+  const keys = (id: number) =>
+    database.db.selectFrom("users").select(["username_skeleton", "username_cased_skeleton", "username_keys_version"]).where("id", "=", id).executeTakeFirstOrThrow();
+  const login = (username: string) => accounts.dispatch("Login", { username, password: PASSWORD });
+
+  test("the migration makes both keys anew; of two lookalikes the older keeps a shared key, and each logs in as typed", async () => {
+    assert.deepEqual(await keys(ids.alice!), { username_skeleton: "alice", username_cased_skeleton: "alice", username_keys_version: USERNAME_KEYS_VERSION });
+    assert.deepEqual(await keys(ids.lookalikeAlice!), { username_skeleton: "aiice", username_cased_skeleton: null, username_keys_version: USERNAME_KEYS_VERSION });
+    assert.deepEqual(await keys(ids.titloAdmin!), { username_skeleton: null, username_cased_skeleton: null, username_keys_version: USERNAME_KEYS_VERSION });
+    for (const [typed, key] of [["alice", "alice"], ["aIice", "lookalikeAlice"], ["admin", "admin"], ["admin\u0483", "titloAdmin"]] as const) {
+      const answer = await login(typed);
+      assert.equal(answer.status_code, 200, typed);
+      assert.equal(subjectOf((answer.fields as { jwt: string }).jwt), ids[key], typed);
+    }
+    for (const name of ["alIce", "adm\u0E47in"]) assert.equal((await accounts.dispatch("Register", { name: "M", username: name, password: PASSWORD })).status_code, 409, name);
+  });
+
+  test("an account an older replica registered after the migration gets the current keys in the next housekeeping round", async () => {
+    await register(accounts, { username: "paypal" });
+    // The earlier rules let "paypaI" in beside "paypal"; the replica wrote no cased key and no version.
+    const { id } = await database.db.insertInto("users").values(earlierRow("paypaI", "paypai")).returning("id").executeTakeFirstOrThrow();
+    assert.equal(await rekeyStaleUsernames(accounts.services.db), 1);
+    assert.deepEqual(await keys(id), { username_skeleton: "paypai", username_cased_skeleton: null, username_keys_version: USERNAME_KEYS_VERSION }, "paypal holds the cased key");
+    assert.equal(await rekeyStaleUsernames(accounts.services.db), 0, "nothing left");
+    assert.equal((await login("paypaI")).status_code, 200);
+    assert.equal((await accounts.dispatch("Register", { name: "M", username: "paypaI", password: PASSWORD })).status_code, 409);
+  });
+});
+

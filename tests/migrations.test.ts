@@ -90,6 +90,7 @@ describe("migrations", () => {
       assert.deepEqual(columns("users"), [
         "id", "username", "username_normalized", "name", "email", "email_normalized", "phone_number",
         "password_digest", "tokens_valid_after", "created_at", "updated_at", "deleted_at", "username_skeleton",
+        "username_cased_skeleton", "username_keys_version",
       ]);
       assert.deepEqual(columns("revocations"), ["jti", "user_id", "expires_at", "created_at"]);
       assert.deepEqual(columns("login_attempts"), ["id", "identifier", "attempted_at"]);
