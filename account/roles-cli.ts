@@ -8,14 +8,18 @@
  *   revoke <username> <role>                                take it back (the account's tokens minted before stop working)
  *   list [<username>]                                       the roles, or one account's roles and permissions
  *
- * Exit codes: 0 done (also when there was nothing to change), 1 an unknown account or role or a
- * failure, 2 a usage or configuration problem.
+ * Exit codes: 0 done (also when there was nothing to change, and for --help), 1 an unknown
+ * account or role or a failure, 2 a usage or configuration problem (an unknown option too).
  */
 import { runCommand } from "vera-service";
 import { accounts } from "./accounts.ts";
 import { USAGE, executeRolesCommand, parseRolesCommand } from "./roles-command.ts";
 
 const parsed = parseRolesCommand(process.argv.slice(2));
+if ("help" in parsed) {
+  process.stdout.write(`${parsed.help}\n`);
+  process.exit(0);
+}
 if ("problem" in parsed) {
   process.stderr.write(`${parsed.problem}\n${USAGE}\n`);
   process.exit(2);

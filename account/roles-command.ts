@@ -3,11 +3,13 @@ import type { CommandContext } from "vera-service";
 import { accounts } from "./accounts.ts";
 import { normalizeUsername } from "./identifiers.ts";
 import { PERMISSION, ROLE_NAME } from "./roles.ts";
+import { parseCommandLine } from "vera-service";
 
 export const USAGE = `usage: npm run roles -- define <role> <permission>... [--description <text>]
                      grant <username> <role>
                      revoke <username> <role>
                      list [<username>]
+                     --help
 roles: lower-case letters, digits, - and _ (at most 64); permissions: resource:action, resource:*, or *`;
 
 export type RolesCommand =
@@ -15,16 +17,18 @@ export type RolesCommand =
   | { kind: "grant" | "revoke"; username: string; role: string }
   | { kind: "list"; username: string | undefined };
 
-/** The command in the arguments, or what is wrong with them. */
-export function parseRolesCommand(args: readonly string[]): RolesCommand | { problem: string } {
-  const [verb, ...rest] = args;
+/** The command in the arguments; `help` for --help or -h; or what is wrong with them (exit 2). */
+export function parseRolesCommand(args: readonly string[]): RolesCommand | { help: string } | { problem: string } {
+  // Strict: an option it does not know (--descripton, -d) is refused, never taken for a name.
+  const line = parseCommandLine(args, { usage: USAGE, options: { description: { type: "string" } }, positionals: { max: Infinity } });
+  if (!line.ok) return line.exitCode === 0 ? { help: USAGE } : { problem: line.problem };
+  const [verb, ...rest] = line.positionals;
+  const description = line.values.description;
   const badRole = (role: string | undefined) => (role === undefined || !ROLE_NAME.test(role) ? `not a role name: ${JSON.stringify(role ?? "")}` : undefined);
+  if (description !== undefined && verb !== "define") return { problem: "--description is for define only" };
   switch (verb) {
     case "define": {
-      const at = rest.indexOf("--description");
-      const description = at === -1 ? undefined : rest[at + 1];
-      if (at !== -1 && description === undefined) return { problem: "--description needs a text" };
-      const [role, ...permissions] = at === -1 ? rest : [...rest.slice(0, at), ...rest.slice(at + 2)];
+      const [role, ...permissions] = rest;
       const problem = badRole(role) ?? permissions.map((p) => (PERMISSION.test(p) ? undefined : `not a permission: ${JSON.stringify(p)}`)).find(Boolean);
       if (problem) return { problem };
       return { kind: "define", role: role!, permissions, description };

@@ -212,7 +212,7 @@ export type VerifyResult = Record<string, unknown> | null;
 
 /** Every action of vera-service: its fields, and the fields of its successful answer. */
 export interface VeraServiceActions {
-  /** Give an account a role (needs roles:assign) */
+  /** Give an account a role (needs roles:assign and every permission the role grants) */
   AssignRole: { fields: AssignRoleFields; result: AssignRoleResult };
   /** Delete your account; its tokens stop working */
   Delete: { fields: DeleteFields; result: DeleteResult };
@@ -228,7 +228,7 @@ export interface VeraServiceActions {
   Logout: { fields: LogoutFields; result: LogoutResult };
   /** Create an account (username or email) and get a token */
   Register: { fields: RegisterFields; result: RegisterResult };
-  /** Take a role back; the account's older tokens stop working (needs roles:assign) */
+  /** Take a role back; the account's older tokens stop working (needs roles:assign and every permission the role grants) */
   RevokeRole: { fields: RevokeRoleFields; result: RevokeRoleResult };
   /** Your account */
   Show: { fields: ShowFields; result: ShowResult };

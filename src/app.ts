@@ -151,6 +151,7 @@ export class App {
       try {
         health = await HealthServer.start({
           port: config.healthPort,
+          ...(config.healthHost ? { host: config.healthHost } : {}),
           log: log.child({ component: "health" }),
           checks: {
             // A draining replica leaves the channel on purpose; it is alive until it exits.

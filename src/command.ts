@@ -12,6 +12,8 @@ import { createLogger, flushLogs, type Logger } from "./ops/logger.ts";
 import { loadConfigOrExit } from "./ops/startup.ts";
 import type { Provider } from "./providers.ts";
 import { startProviders } from "./start-providers.ts";
+import { describeDatabase } from "./db/database.ts";
+import { innermostMessage, isUnavailable } from "./db/errors.ts";
 
 export interface CommandContext {
   get<T>(provider: Provider<T>): T;
@@ -21,7 +23,7 @@ export interface CommandContext {
 }
 
 export async function runCommand(needs: readonly Provider<unknown>[], run: (ctx: CommandContext) => Promise<number>): Promise<never> {
-  const config = loadConfigOrExit();
+  const config = loadConfigOrExit(undefined, process.stderr);
   const log = createLogger({
     level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel,
     format: config.logFormat ?? (process.stderr.isTTY ? "pretty" : "json"),
@@ -39,6 +41,11 @@ export async function runCommand(needs: readonly Provider<unknown>[], run: (ctx:
     if (error instanceof ConfigError) {
       for (const problem of error.problems) log.fatal({ problem }, `configuration: ${problem}`);
       code = EXIT_CODE.config;
+    } else if (isUnavailable(error)) {
+      // An operator's mistake as often as an outage: one plain line, not a stack trace.
+      const where = config.database ? describeDatabase(config.database.url) : "the embedded database";
+      process.stderr.write(`cannot reach ${where}: ${innermostMessage(error)}\n`);
+      code = EXIT_CODE.failed;
     } else {
       log.fatal({ err: error }, "the command failed");
       code = EXIT_CODE.failed;

@@ -62,11 +62,30 @@ const hostList = z
   .transform((v) => v.split(",").map((h) => h.trim()).filter((h) => h !== ""))
   .refine((hosts) => hosts.every((h) => /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(h)), "must be host names separated by commas, each with an optional :port");
 
+/**
+ * A PostgreSQL URL. A value that does not parse is named as such (pg would read "not a url" as
+ * a host name and fail later with ENOTFOUND); the value itself is never echoed: it may hold a password.
+ */
+const postgresUrl = z.string().superRefine((value, ctx) => {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "cannot be parsed as a URL: expected postgres://user:password@host:5432/database" });
+    return;
+  }
+  if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a postgres:// (or postgresql://) URL, not ${url.protocol}//` });
+  } else if (url.hostname === "" && !url.searchParams.has("host")) {
+    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "names no host: expected postgres://user:password@host:5432/database" });
+  }
+});
+
 /** Raw environment schema: names and defaults exactly as the README's table. */
 const envSchema = z.object({
   WEBSOCKET_URL: optionalSetting.pipe(wsUrl.optional()),
   TOKEN: optionalSetting,
-  DATABASE_URL: optionalSetting,
+  DATABASE_URL: optionalSetting.pipe(postgresUrl.optional()),
   POSTGRES_HOST: z.string().default("localhost"),
   POSTGRES_PORT: intSetting(1, 65535).default("5432"),
   POSTGRES_USER: optionalSetting,
@@ -81,6 +100,7 @@ const envSchema = z.object({
   SHUTDOWN_TIMEOUT_MS: intSetting(0).default("20000"),
   HEARTBEAT_INTERVAL_MS: intSetting(10, 50_000).default("30000"),
   HEALTH_PORT: optionalSetting.pipe(intSetting(0, 65535).optional()),
+  HEALTH_HOST: optionalSetting,
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   LOG_FORMAT: optionalSetting.pipe(z.enum(LOG_FORMATS).optional()),
   PLUGBOARD_PORT: intSetting(0, 65535).default("4000"),
@@ -122,6 +142,11 @@ export interface Config {
   shutdownTimeoutMs: number;
   heartbeatIntervalMs: number;
   healthPort: number | undefined;
+  /**
+   * Where HEALTH_PORT listens: HEALTH_HOST; unset, every interface in production (a container's
+   * probes come from outside it) and 127.0.0.1 in dev mode (a laptop's metrics are nobody else's).
+   */
+  healthHost: string | undefined;
   logLevel: (typeof LOG_LEVELS)[number];
   /** Unset: pretty when stdout is a terminal, JSON otherwise (src/ops/logger.ts). */
   logFormat: LogFormat | undefined;
@@ -214,6 +239,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     shutdownTimeoutMs: env.SHUTDOWN_TIMEOUT_MS,
     heartbeatIntervalMs: env.HEARTBEAT_INTERVAL_MS,
     healthPort: env.HEALTH_PORT,
+    healthHost: env.HEALTH_HOST ?? (production ? undefined : "127.0.0.1"),
     logLevel: env.LOG_LEVEL,
     logFormat: env.LOG_FORMAT,
     plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP, services: env.PLUGBOARD_SERVICES },

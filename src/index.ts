@@ -10,6 +10,7 @@ export { middleware, type Middleware, type MiddlewareCall, type MiddlewareDefini
 export { provider, type Provider, type ProviderDefinition, type ProviderStart, type SettingsMode } from "./providers.ts";
 export { postgres, type Postgres } from "./db/postgres.ts";
 export { runCommand, type CommandContext } from "./command.ts";
+export { commandLineOrExit, parseCommandLine, type CommandLine, type CommandLineSpec, type ParsedCommandLine } from "./cli/arguments.ts";
 export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./events/subscribers.ts";
 export { isUniqueViolation } from "./db/errors.ts";
 export {

@@ -64,6 +64,19 @@ test("database URL from DATABASE_URL or the POSTGRES_* variables", () => {
   assert.equal(loadConfig({ DATABASE_URL: "postgres://u:p@h:1/d" }).database?.url, "postgres://u:p@h:1/d");
   const url = loadConfig({ POSTGRES_USER: "vera", POSTGRES_PASSWORD: "p@ss word", POSTGRES_DB: "accounts", POSTGRES_HOST: "db" }).database?.url;
   assert.equal(url, "postgres://vera:p%40ss%20word@db:5432/accounts");
+  assert.equal(loadConfig({ DATABASE_URL: "postgresql://u@h/d" }).database?.url, "postgresql://u@h/d");
+  assert.equal(loadConfig({ DATABASE_URL: "postgres:///d?host=/var/run/postgresql" }).database?.url, "postgres:///d?host=/var/run/postgresql");
+  // pg would take "not a url" for a host name and fail later with ENOTFOUND; the value is never echoed.
+  assert.throws(() => loadConfig({ DATABASE_URL: "not a url secret" }), (error: ConfigError) =>
+    error.problems.join() === "DATABASE_URL: cannot be parsed as a URL: expected postgres://user:password@host:5432/database" && !error.message.includes("secret"));
+  assert.throws(() => loadConfig({ DATABASE_URL: "mysql://u:p@h/d" }), /DATABASE_URL: must be a postgres:\/\/ \(or postgresql:\/\/\) URL, not mysql:\/\//);
+});
+
+test("HEALTH_HOST: unset, 127.0.0.1 in dev mode and every interface in production", () => {
+  assert.equal(loadConfig({}).healthHost, "127.0.0.1");
+  assert.equal(loadConfig({ WEBSOCKET_URL: "ws://plugboard:4000/websocket", TOKEN: "t" }).healthHost, undefined);
+  assert.equal(loadConfig({ HEALTH_HOST: "0.0.0.0" }).healthHost, "0.0.0.0");
+  assert.equal(loadConfig({ WEBSOCKET_URL: "ws://plugboard:4000/websocket", TOKEN: "t", HEALTH_HOST: "10.0.0.5" }).healthHost, "10.0.0.5");
 });
 
 test("PLUGBOARD_ALLOWED_HOSTS: comma-separated names with optional ports, none by default", () => {

@@ -44,7 +44,9 @@ test("arguments: each command's shape, and clear refusals", () => {
     [["grant", "alice", "__proto__"], /not a role name/],
     [["define", "r".repeat(10_000), "a:b"], /not a role name/],
     [["define", "ok", "no-colon"], /not a permission/],
-    [["define", "ok", "a:b", "--description"], /--description needs a text/],
+    [["define", "ok", "a:b", "--description"], /--description <value>' argument missing/],
+    [["define", "ok", "a:b", "--descripton", "x"], /unknown option '--descripton'/],
+    [["grant", "alice", "admin", "--description", "x"], /--description is for define only/],
     [["revoke", "alice", "admin", "extra"], /takes a username and a role/],
   ] as const) {
     const parsed = parseRolesCommand(args as unknown as string[]);

@@ -7,12 +7,18 @@
  */
 import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { parseArgs } from "node:util";
+import { commandLineOrExit } from "../cli/arguments.ts";
 import { createLogger } from "../ops/logger.ts";
 import { loadActions } from "../actions/registry.ts";
 import { ClientSourceError, clientModule } from "./client-code.ts";
 
-const USAGE = "usage: npm run client -- <actions.json | http://dev-plugboard[/actions?service_id=…] | actions folder> [--name <service>] [--out <file>]";
+const USAGE = `usage: npm run client -- <source> [--name <service>] [--out <file>]
+  Writes a typed client of a service's actions. <source>: a JSON file of its published actions,
+  a running dev plugboard's URL (http://host:port, or …/actions?service_id=… for another service
+  it hosts), or a folder of actions (this service's own: dist/actions).
+  --name <service>   the service's name in the client (default: from the source)
+  --out <file>       write there (default: standard output)
+  -h, --help         this text`;
 
 async function readActions(source: string): Promise<unknown> {
   if (/^https?:\/\//.test(source)) {
@@ -37,18 +43,8 @@ async function readActions(source: string): Promise<unknown> {
 }
 
 async function main(): Promise<number> {
-  let parsed;
-  try {
-    parsed = parseArgs({ allowPositionals: true, options: { name: { type: "string" }, out: { type: "string" } } });
-  } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`);
-    return 2;
-  }
-  const [source, ...extra] = parsed.positionals;
-  if (source === undefined || extra.length > 0) {
-    process.stderr.write(`${USAGE}\n`);
-    return 2;
-  }
+  const parsed = commandLineOrExit(process.argv.slice(2), { usage: USAGE, options: { name: { type: "string" }, out: { type: "string" } }, positionals: { min: 1, max: 1 } });
+  const source = parsed.positionals[0]!;
   const name = parsed.values.name ?? (/^https?:/.test(source) ? "service" : path.basename(source, path.extname(source)));
   try {
     const code = await clientModule(await readActions(source), name);

@@ -172,3 +172,10 @@ export function withDependencyErrors(dialect: Dialect): Dialect {
     createIntrospector: (db: Kysely<any>): DatabaseIntrospector => dialect.createIntrospector(db),
   };
 }
+
+/** The innermost cause's message ("connect ECONNREFUSED 127.0.0.1:1", not its wrapper's): for a person to read. */
+export function innermostMessage(error: unknown): string {
+  let inner = error;
+  while (inner instanceof Error && inner.cause instanceof Error) inner = inner.cause;
+  return inner instanceof Error ? inner.message : String(inner);
+}

@@ -1,45 +1,59 @@
 /**
- * `npm run migrate`: applies pending migrations to the configured database and exits —
- * 0 when the schema is up to date, 1 when a migration failed, 2 on a configuration problem.
- * `npm run migrate -- --check` changes nothing: it prints the pending migrations and what would
- * stop them (a migration's `check`, src/db/migrator.ts), and exits 1 when something would.
+ * `npm run migrate`: applies pending migrations to the service's database and exits — 0 when
+ * the schema is up to date, 1 when a migration failed, 2 on a usage or configuration problem.
+ * The database is the one the service would use: DATABASE_URL (or POSTGRES_*), else the
+ * embedded one under DATA_DIR; the first line says which. `--check` changes nothing: it prints
+ * the pending migrations and what would stop them (a migration's `check`, src/db/migrator.ts),
+ * and exits 1 when something would.
  */
+import path from "node:path";
+import { commandLineOrExit } from "../cli/arguments.ts";
 import { createLogger, flushLogs } from "../ops/logger.ts";
 import { loadConfigOrExit } from "../ops/startup.ts";
-import { createDatabase } from "./database.ts";
+import { EXIT_CODE } from "../ops/exit-codes.ts";
+import { embeddedDatabase } from "../embedded.ts";
+import { createDatabase, describeDatabase } from "./database.ts";
+import { innermostMessage, isUnavailable } from "./errors.ts";
 import { checkPending, migrateToLatest } from "./migrator.ts";
 
+const USAGE = `usage: npm run migrate [-- --check]
+  Applies the pending migrations to the service's database: DATABASE_URL (or POSTGRES_*),
+  or with neither the embedded one under DATA_DIR (.data).
+  --check      change nothing: print the pending migrations and what would stop them
+               (exit 1 when something would)
+  -h, --help   this text`;
+
 async function main(): Promise<number> {
-  const config = loadConfigOrExit();
-  const log = createLogger({ level: config.logLevel, format: config.logFormat });
-  if (!config.database) {
-    log.fatal("no database configured: set DATABASE_URL or POSTGRES_HOST/_PORT/_USER/_PASSWORD/_DB");
-    return 2;
-  }
-  const db = createDatabase({ url: config.database.url, poolMax: 2, statementTimeoutMs: 0 }, log);
-  if (process.argv.includes("--check")) {
-    try {
-      const { pending, problems } = await checkPending(db);
-      process.stdout.write(pending.length > 0 ? `pending migrations: ${pending.join(", ")}\n` : "schema up to date: nothing pending\n");
-      for (const { migration, problem } of problems) process.stdout.write(`${migration}: ${problem}\n`);
-      process.stdout.write(problems.length > 0 ? `${problems.length} problem(s): the migrations would stop; nothing was changed\n` : "no problems found; nothing was changed\n");
-      return problems.length > 0 ? 1 : 0;
-    } catch (error) {
-      log.fatal({ err: error }, "the check failed");
-      return 1;
-    } finally {
-      await db.destroy();
-    }
-  }
+  const { values } = commandLineOrExit(process.argv.slice(2), { usage: USAGE, options: { check: { type: "boolean" } } });
+  const config = loadConfigOrExit(undefined, process.stderr);
+  // Logs on stderr: stdout is the command's own output.
+  const log = createLogger({ level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel, format: config.logFormat, destination: process.stderr });
+  const say = (line: string) => process.stdout.write(`${line}\n`);
+  const where = config.database
+    ? `${describeDatabase(config.database.url)} (${config.env.DATABASE_URL ? "DATABASE_URL" : "POSTGRES_*"})`
+    : `the embedded database in ${path.resolve(config.dataDir, "postgres")} (no DATABASE_URL or POSTGRES_* set)`;
+  say(values.check ? `checking ${where}; nothing will be changed` : `migrating ${where}`);
+  const embedded = config.database ? undefined : await embeddedDatabase(config, log);
+  const db = createDatabase({ url: config.database?.url ?? embedded!.url, poolMax: 2, statementTimeoutMs: 0 }, log);
   try {
+    if (values.check) {
+      const { pending, problems } = await checkPending(db);
+      say(pending.length > 0 ? `pending migrations: ${pending.join(", ")}` : "schema up to date: nothing pending");
+      for (const { migration, problem } of problems) say(`${migration}: ${problem}`);
+      say(problems.length > 0 ? `${problems.length} problem(s): the migrations would stop; nothing was changed` : "no problems found; nothing was changed");
+      return problems.length > 0 ? EXIT_CODE.failed : EXIT_CODE.ok;
+    }
     const applied = await migrateToLatest(db, log);
-    log.info({ applied }, applied.length > 0 ? `applied ${applied.length} migration(s)` : "schema already up to date");
-    return 0;
+    say(applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "schema already up to date");
+    return EXIT_CODE.ok;
   } catch (error) {
-    log.fatal({ err: error }, "migration failed");
-    return 1;
+    // One plain line for a database that cannot be reached; the whole error for anything else.
+    if (isUnavailable(error)) process.stderr.write(`npm run migrate: cannot reach ${where}: ${innermostMessage(error)}\n`);
+    else log.fatal({ err: error }, values.check ? "the check failed" : "migration failed");
+    return EXIT_CODE.failed;
   } finally {
     await db.destroy();
+    await embedded?.release();
   }
 }
 

@@ -3,6 +3,7 @@
  * Consumers connect with the printed socket URL and token; the explorer is at the printed URL;
  * callers of the real plugboard's API shape use the printed curl line (service id, account token).
  */
+import { commandLineOrExit } from "../cli/arguments.ts";
 import { loadConfigOrExit } from "../ops/startup.ts";
 import { createLogger, flushLogs, type Logger } from "../ops/logger.ts";
 import { DevPlugboard } from "./server.ts";
@@ -42,7 +43,13 @@ function stopOnSignals(log: Logger, board: DevPlugboard): void {
   process.on("SIGTERM", onSignal);
 }
 
+const USAGE = `usage: npm run plugboard
+  Runs the dev plugboard alone on PLUGBOARD_HOST:PLUGBOARD_PORT (127.0.0.1:4000), configured by
+  the environment (PLUGBOARD_*, TOKEN, PLUGBOARD_API_TOKEN); prints its socket URL and token.
+  -h, --help   this text`;
+
 async function main(): Promise<void> {
+  commandLineOrExit(process.argv.slice(2), { usage: USAGE, options: {} });
   const config = loadConfigOrExit();
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const board = await DevPlugboard.start({

@@ -6,6 +6,8 @@ export const EXIT_CODE = {
   failed: 1,
   /** A bad configuration: one log line per problem, before anything connects. */
   config: 2,
+  /** A command-line tool given an option or argument it does not know: its usage, nothing done. */
+  usage: 2,
   /** The plugboard deleted this service: nothing left to serve. */
   serviceDeleted: 3,
 } as const;

@@ -7,8 +7,11 @@ import { ConfigError, LOG_FORMATS, loadConfig, type Config, type LogFormat } fro
 import { createLogger, flushLogs } from "./logger.ts";
 
 
-/** `check`: rules of one command on top of loadConfig's (the service's: serviceProblems). */
-export function loadConfigOrExit(check: (config: Readonly<Config>) => string[] = () => []): Readonly<Config> {
+/**
+ * `check`: rules of one command on top of loadConfig's (the service's: serviceProblems).
+ * `destination`: where the problems go (an operator command's are on stderr: its stdout is its output).
+ */
+export function loadConfigOrExit(check: (config: Readonly<Config>) => string[] = () => [], destination?: NodeJS.WritableStream): Readonly<Config> {
   let problems: string[];
   try {
     const config = loadConfig();
@@ -20,7 +23,7 @@ export function loadConfigOrExit(check: (config: Readonly<Config>) => string[] =
   }
   // The configuration did not load: honour LOG_FORMAT if it is one of the formats at least.
   const format = LOG_FORMATS.find((f) => f === process.env.LOG_FORMAT?.trim()) as LogFormat | undefined;
-  const log = createLogger({ format });
+  const log = createLogger({ format, ...(destination ? { destination } : {}) });
   for (const problem of problems) log.fatal({ problem }, `configuration: ${problem}`);
   flushLogs();
   process.exit(EXIT_CODE.config);
