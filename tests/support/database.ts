@@ -18,7 +18,7 @@ import { join } from "node:path";
 import pg from "pg";
 import type { Kysely } from "kysely";
 import { createDatabase } from "../../src/db/database.ts";
-import { packagedPostgresBinaries, serverUser } from "../../src/db/embedded-postgres.ts";
+import { binariesFor, packagedPostgresBinaries, serverUser } from "../../src/db/embedded-postgres.ts";
 import { migrateToLatest } from "../../src/db/migrator.ts";
 import type { Database } from "../../account/schema.ts";
 import { createLogger } from "../../src/ops/logger.ts";
@@ -74,10 +74,12 @@ export interface Cluster {
 
 /** Starts a throw-away cluster: trust auth, 127.0.0.1 only, fsync off. */
 export async function startCluster(options: { binaries?: string } = {}): Promise<Cluster> {
-  const binaries = options.binaries ?? findPostgresBinaries();
-  if (!binaries) throw new Error("no PostgreSQL binaries (initdb, pg_ctl) found");
-  // initdb and postgres refuse to run as root: as root they run as the postgres (or nobody) user.
+  const found = options.binaries ?? findPostgresBinaries();
+  if (!found) throw new Error("no PostgreSQL binaries (initdb, pg_ctl) found");
+  // initdb and postgres refuse to run as root: as root they run as the postgres (or nobody) user,
+  // from a copy it can reach when the checkout is in a private folder (as the service does).
   const user = serverUser();
+  const binaries = user ? binariesFor(found, user) : found;
   const base = mkdtempSync(join(tmpdir(), "vera-pg-"));
   const dataDir = join(base, "data");
   if (user) chownSync(base, user.uid, user.gid);

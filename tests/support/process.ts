@@ -5,6 +5,7 @@
  * tests/fixtures/ are given to it compiled: ACTIONS_DIR: compiledFixtures("actions").
  */
 import { spawn, type ChildProcess } from "node:child_process";
+import path from "node:path";
 import { createTestDatabase } from "./database.ts";
 import { compiledEntry, startCommand } from "./build.ts";
 
@@ -28,6 +29,16 @@ export interface ServiceProcess {
 export function startService(env: Record<string, string | undefined>, options: { nodeArgs?: string[] } = {}): ServiceProcess {
   const child = spawn(process.execPath, [...startCommand().flags, ...(options.nodeArgs ?? []), compiledEntry()], {
     env: { PATH: process.env.PATH, NODE_ENV: "test", LOG_LEVEL: "debug", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  return collect(child, (signal) => child.kill(signal));
+}
+
+/** npm start's command in another folder holding the package (its dist/, node_modules and package.json), run from there. */
+export function startServiceIn(cwd: string, env: Record<string, string | undefined>): ServiceProcess {
+  const child = spawn(process.execPath, [...startCommand().flags, path.join(cwd, "dist", "src", "main.js")], {
+    cwd,
+    env: { PATH: process.env.PATH, LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
   return collect(child, (signal) => child.kill(signal));
