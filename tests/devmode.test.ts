@@ -220,3 +220,15 @@ test("npm run dev: the TypeScript sources under tsx, in dev mode, serving POST /
     dev.kill();
   }
 });
+
+test("one Ctrl-C on npm run dev is one clean stop (the terminal signals the whole process group)", async () => {
+  const dev = startNpmDev({ DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-devint-")), BCRYPT_COST: "4", ACTIONS_DIR: path.join(ROOT, "examples") });
+  await dev.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
+  dev.kill("SIGINT"); // to the group: npm, its shell and the service, as a terminal's Ctrl-C
+  await dev.exited;
+  const said = dev.lines().map((l) => String(l.msg ?? l.raw ?? ""));
+  assert.equal(said.filter((m) => m === "shutting down").length, 1, said.join("\n"));
+  assert.ok(!said.some((m) => /stopping at once|second SIG/.test(m)), said.join("\n"));
+  assert.ok(said.includes("stopped cleanly"), said.join("\n"));
+});
+
