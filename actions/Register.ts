@@ -60,7 +60,8 @@ export class Register extends Action.with({
       throw error;
     }
     await claim.settled(undefined);
-    const token = tokens.sign(String(user.id), lifetime.lifetime);
+    // A new account holds no roles yet; its tokens say so, as every token does (README "Roles").
+    const token = tokens.sign(String(user.id), lifetime.lifetime, []);
     ctx.log.info({ event: "user_created", user_id: user.id, jti: token.claims.jti }, "user created");
     return created(ACCOUNT_MESSAGES.registered, tokenFields(token));
   }

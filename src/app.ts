@@ -182,7 +182,7 @@ export class App {
       // The dev account token is the local board's own secret, not the service TOKEN: printing it is fine.
       log.info(
         { explorer: board.url, socket: board.socketUrl, http_mode: board.httpMode, service_id: board.service.id },
-        `dev mode: open ${board.url} to call the actions (POST ${board.url}/ works too; as on the Vera Plugboard: ${board.curlExample(registry.names[0])})`,
+        `dev mode: open ${board.url} to call the actions (POST ${board.url}/ works too; as on the Vera Plugboard: ${board.curlExample(registry.exampleCall)})`,
       );
     }
     return app;

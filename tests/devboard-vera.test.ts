@@ -218,14 +218,13 @@ describe("the real shape's refusals, in every mode", () => {
 
   it("the printed curl example calls the board in the real shape", async () => {
     const board = await boardWithConsumer({ httpMode: "vera" });
-    const example = board.curlExample("Echo");
+    const example = board.curlExample({ action: "Echo", fields: { text: "hi" } });
     assert.ok(example.startsWith(`curl -s ${board.url}/ `), example);
     assert.ok(example.includes(`-H 'authorization: Bearer ${board.accountToken}'`));
     assert.ok(example.includes("-H 'content-type: application/json'"));
     const body = JSON.parse(/-d '([^']+)'/.exec(example)![1]!) as Record<string, unknown>;
-    assert.deepEqual(body, { service_id: board.service.id, action: "Echo", fields: {} });
-    // The same request with Echo's fields filled in.
-    const answer = await post(board, { ...body, fields: { text: "hi" } }, { authorization: `Bearer ${board.accountToken}` });
+    assert.deepEqual(body, { service_id: board.service.id, action: "Echo", fields: { text: "hi" } });
+    const answer = await post(board, body, { authorization: `Bearer ${board.accountToken}` });
     assert.deepEqual(answer, { status: 200, body: { status: "success", message: "Echoed" } });
   });
 });

@@ -44,6 +44,12 @@ test("npm start with nothing configured: dev plugboard + embedded database, even
   const first = await devStart(dataDir, { SUBSCRIBERS_DIR: compiledFixtures("subscribers") });
   const line = first.service.lines().find((l) => typeof l.explorer === "string")!;
   assert.match(String(line.msg), /^dev mode: open http:\/\/127\.0\.0\.1:\d+/);
+  // The curl it prints, sent as printed, is answered 200 (an action that needs no fields: Jwks).
+  const curl = /curl -s (\S+) -H 'content-type: application\/json' -H 'authorization: (Bearer [^']+)' -d '([^']+)'/.exec(String(line.msg));
+  assert.ok(curl, String(line.msg));
+  const printed = await fetch(curl[1]!, { method: "POST", headers: { "content-type": "application/json", authorization: curl[2]! }, body: curl[3]! });
+  assert.equal(printed.status, 200, `${curl[3]} → ${await printed.clone().text()}`);
+  assert.equal((JSON.parse(curl[3]!) as { action: string }).action, "Jwks");
 
   const registered = await post(first.url, { action: "Register", fields: { name: "Ada", username: "ada", password: "correct horse" } });
   assert.equal(registered.status, 201);

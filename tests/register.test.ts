@@ -30,6 +30,8 @@ describe("Register", () => {
     assert.equal(answer.status, "success");
     const fields = answer.fields as { jwt: string; not_before: number | null; expires_at: number };
     assert.equal(typeof fields.jwt, "string");
+    // Every token carries the account's roles; a new account's are none.
+    assert.deepEqual(JSON.parse(Buffer.from(fields.jwt.split(".")[1]!, "base64url").toString()).roles, []);
     assert.equal(fields.not_before, null);
     assert.ok(Math.abs(fields.expires_at - (now() + 3600)) <= 2, "default lifetime JWT_TTL_SECONDS");
     const row = await userRow(subject(fields.jwt));

@@ -1,8 +1,8 @@
 /**
- * `npm test` after the type-check: builds the service once when dist/ is stale (the
- * process-level tests run the compiled entry, as production does; tests/support/build.ts),
- * provides a database for the suite (DATABASE_URL when set, else an ephemeral PostgreSQL
- * cluster from the system's binaries or the npm package's), then runs every
+ * `npm test` after the type-check: provides a database for the suite (DATABASE_URL when set,
+ * else an ephemeral PostgreSQL cluster from the system's binaries or the npm package's) and
+ * says which, builds the service once when dist/ is stale (the process-level tests run the
+ * compiled entry, as production does; tests/support/build.ts), then runs every
  * tests/**\/*.test.ts and examples/**\/*.test.ts file with node:test through tsx.
  * Extra arguments select files: `npm test -- tests/dispatcher.test.ts`.
  */
@@ -15,10 +15,10 @@ const selected = process.argv.slice(2);
 const files = selected.length > 0 ? selected : await fg(["tests/**/*.test.ts", "examples/**/*.test.ts"], { ignore: ["**/node_modules/**"] });
 files.sort();
 
-buildForTests();
-
+// Which database first, then the build's line: the first line of the output says which.
 const database = await startTestDatabase();
 console.log(`# database for the tests: ${database.description}`);
+buildForTests();
 
 const child = spawn(
   process.execPath,

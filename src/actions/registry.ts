@@ -73,9 +73,41 @@ export class Registry {
     return [...this.byName.keys()];
   }
 
+  /**
+   * A call that shows how to call this service, for the dev start line's curl: an action that
+   * needs no fields when there is one (it answers as it is), else the first, with its required
+   * fields given placeholder values of their type.
+   */
+  get exampleCall(): { action: string; fields: Record<string, unknown> } | undefined {
+    const entries = Object.entries(this.published);
+    const [name, action] = entries.find(([, a]) => a.required.length === 0) ?? entries[0] ?? [];
+    if (name === undefined || action === undefined) return undefined;
+    return { action: name, fields: Object.fromEntries(action.required.map((field) => [field, placeholder(action.fields[field])])) };
+  }
+
   /** The providers the actions need, each once. */
   get providers(): Provider<unknown>[] {
     return [...new Set([...this.byName.values()].flatMap((a) => a.needs))];
+  }
+}
+
+/** A value of a published field's type, for an example call. */
+function placeholder(schema: unknown): unknown {
+  const s = (schema ?? {}) as { type?: unknown; enum?: unknown[]; default?: unknown; minimum?: number };
+  if (s.default !== undefined) return s.default;
+  if (Array.isArray(s.enum) && s.enum.length > 0) return s.enum[0];
+  switch (Array.isArray(s.type) ? s.type[0] : s.type) {
+    case "integer":
+    case "number":
+      return s.minimum ?? 1;
+    case "boolean":
+      return true;
+    case "array":
+      return [];
+    case "object":
+      return {};
+    default:
+      return "text";
   }
 }
 

@@ -366,8 +366,8 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
    * A curl command calling `action` the way the Vera Plugboard is called: with the board's
    * service id and its dev account token (which it contains: print it in dev mode only).
    */
-  curlExample(action = "ACTION"): string {
-    const body = JSON.stringify({ service_id: this.identity.service.id, action, fields: {} });
+  curlExample(call: { action: string; fields: Record<string, unknown> } = { action: "ACTION", fields: {} }): string {
+    const body = JSON.stringify({ service_id: this.identity.service.id, action: call.action, fields: call.fields });
     // A token the board was given (PLUGBOARD_API_TOKEN) is a caller's secret: named, never printed.
     const token = this.options.accountToken === undefined ? this.accountToken : "'\"$PLUGBOARD_API_TOKEN\"'";
     return `curl -s ${this.url}/ -H 'content-type: application/json' -H 'authorization: Bearer ${token}' -d '${body.replace(/'/g, "'\\''")}'`;
