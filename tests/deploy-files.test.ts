@@ -9,7 +9,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn, spawnSync } from "node:child_process";
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import fg from "fast-glob";
 import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -17,33 +18,13 @@ import { loadConfig, readSettings } from "../src/config.ts";
 import { accountSettings } from "../account/settings.ts";
 import { configVariables } from "./support/variables.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
-import { DIST } from "./support/build.ts";
+import { ROOT } from "./support/build.ts";
+import { buildContext, instructions, removeStages, replayDockerfile, ReplayError, type Instruction, type ReplayedStage } from "./support/dockerfile.ts";
+import { freePort } from "../src/net.ts";
 import { until } from "./support/consumer.ts";
 import { serviceDatabaseEnv } from "./support/process.ts";
 
 const read = (file: string) => readFileSync(file, "utf8");
-
-interface Instruction {
-  name: string;
-  args: string;
-}
-
-/** Dockerfile instructions, with continuation lines joined and comments dropped. */
-function instructions(text: string): Instruction[] {
-  const joined = text
-    .split("\n")
-    .filter((line) => !line.trimStart().startsWith("#"))
-    .join("\n")
-    .replace(/\\\n/g, " ");
-  return joined
-    .split("\n")
-    .map((line) => line.trim())
-    .filter(Boolean)
-    .map((line) => {
-      const [name, ...rest] = line.split(/\s+/);
-      return { name: name!.toUpperCase(), args: rest.join(" ") };
-    });
-}
 
 /** The instructions of the last stage (the image that runs). */
 function runtimeStage(all: Instruction[]): Instruction[] {
@@ -115,17 +96,12 @@ function stage(all: Instruction[], name: string): Instruction[] {
   return all.slice(from, next < 0 ? undefined : next);
 }
 
-/** The production-only node_modules `npm ci --omit=dev` installs: the lockfile's packages not marked dev, copied. */
-function productionNodeModules(into: string): void {
-  const lock = JSON.parse(read("package-lock.json")) as { packages: Record<string, { dev?: boolean }> };
-  for (const [key, entry] of Object.entries(lock.packages)) {
-    // Nested packages come with their parent.
-    if (!key.startsWith("node_modules/") || key.slice("node_modules/".length).includes("node_modules/") || entry.dev) continue;
-    if (existsSync(key)) cpSync(key, path.join(into, key), { recursive: true });
-  }
-}
-
 const all = () => instructions(read("Dockerfile"));
+
+/** TypeScript sources under `root`, node_modules aside (.d.ts declarations are not sources). */
+function typeScriptSources(root: string): string[] {
+  return fg.sync(["**/*.{ts,mts,cts}"], { cwd: root, ignore: ["**/node_modules/**", "**/*.d.ts", "**/*.d.mts", "**/*.d.cts"], dot: true });
+}
 
 test("Dockerfile (text, what cannot run here): Node 24 base images, a build stage that builds, a non-root USER, a HEALTHCHECK", () => {
   const dockerfile = all();
@@ -152,48 +128,37 @@ test("Dockerfile (text, what cannot run here): Node 24 base images, a build stag
   for (const entry of [".env", ".data", "node_modules", "dist", "tests"]) assert.ok(ignored.includes(entry), `.dockerignore drops ${entry}`);
 });
 
-test("the image, run without Docker: its runtime stage's files (the build output, a production-only install) and its CMD serve a request and pass its HEALTHCHECK", async (t) => {
-  const dockerfile = all();
-  const runtime = runtimeStage(dockerfile);
-  const app = mkdtempSync(path.join(tmpdir(), "vera-image-"));
-  t.after(() => rmSync(app, { recursive: true, force: true }));
-  // Each COPY of the runtime stage, from where the stage takes it.
-  for (const copy of runtime.filter((i) => i.name === "COPY")) {
-    const words = copy.args.split(/\s+/);
-    const from = /^--from=(\S+)$/.exec(words[0]!)?.[1];
-    const [source, destination] = from ? [words[1]!, words[2]!] : [words[0]!, words[1]!];
-    if (from === "deps") {
-      assert.equal(source, "/app/node_modules");
-      productionNodeModules(app);
-    } else if (from === "build") {
-      // The build stage's `npm run build`: the same script tests/run.ts ran before this test.
-      assert.equal(source, "/app/dist");
-      cpSync(DIST, path.join(app, destination), { recursive: true });
-    } else {
-      for (const file of words.slice(0, -1)) cpSync(file, path.join(app, destination.endsWith("/") ? path.join(destination, file) : destination), { recursive: true });
-    }
-  }
+test("the image, replayed without Docker from a fresh clone's files: every stage as written, then its CMD joins a plugboard and registers, and its HEALTHCHECK passes", async (t) => {
+  const context = buildContext(ROOT);
+  t.after(() => rmSync(context, { recursive: true, force: true }));
+  // npm's cache of its own: the deps stage cleans it (`npm cache clean --force`).
+  const npmCache = mkdtempSync(path.join(tmpdir(), "vera-npm-cache-"));
+  t.after(() => rmSync(npmCache, { recursive: true, force: true }));
+  const stages = replayDockerfile(path.join(context, "Dockerfile"), context, { env: { npm_config_cache: npmCache } });
+  t.after(() => removeStages(stages));
+  const runtime = stages.at(-1)!;
+  const app = runtime.workdir;
   assert.ok(!existsSync(path.join(app, "node_modules/tsx")) && !existsSync(path.join(app, "node_modules/typescript")) && !existsSync(path.join(app, "node_modules/esbuild")), "no TypeScript tooling");
-  assert.ok(!existsSync(path.join(app, "src")), "no sources");
+  const sources = typeScriptSources(runtime.root);
+  assert.deepEqual(sources, [], "no TypeScript source in the image (beside node_modules)");
+  assert.ok(runtime.user && !["root", "0", "0:0"].includes(runtime.user), `runs as a non-root user, not ${runtime.user}`);
 
   const board = await DevPlugboard.start({ requestTimeoutMs: 15_000 });
   t.after(() => board.stop());
-  const cmd = JSON.parse(runtime.findLast((i) => i.name === "CMD")!.args) as string[];
-  assert.equal(cmd[0], "node");
+  const cmd = runtime.cmd!;
   const scripts = (JSON.parse(read("package.json")) as { scripts: Record<string, string> }).scripts;
   assert.equal(cmd.join(" "), scripts.start, "the image runs `npm start`'s command");
   const env: Record<string, string | undefined> = {
     PATH: process.env.PATH,
-    ...stageEnv(runtime),
-    HEALTH_PORT: "0", // the image's 9090 might be taken here
-    DATA_DIR: path.join(app, ".data"),
+    ...runtime.env,
+    HEALTH_PORT: String(await freePort()), // the image's 9090 might be taken on this machine
     WEBSOCKET_URL: board.socketUrl,
     TOKEN: board.token,
     JWT_SECRET: "image-test-secret-that-is-at-least-32-bytes",
     ...(await serviceDatabaseEnv()),
   };
   assert.equal(env.NODE_ENV, "production");
-  const child = spawn(process.execPath, cmd.slice(1), { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
+  const child = spawn(cmd[0] === "node" ? process.execPath : cmd[0]!, cmd.slice(1), { cwd: app, env, stdio: ["ignore", "pipe", "pipe"] });
   t.after(() => void (child.exitCode === null && child.kill("SIGKILL")));
   let out = "";
   child.stdout.setEncoding("utf8").on("data", (chunk: string) => (out += chunk));
@@ -204,10 +169,8 @@ test("the image, run without Docker: its runtime stage's files (the build output
   assert.equal(registered.status, 201, JSON.stringify(registered.body));
 
   // The HEALTHCHECK command, run as Docker would run it inside the container.
-  const healthPort = Number(lines().find((l) => typeof l.health_port === "number")!.health_port);
-  const healthcheck = runtime.find((i) => i.name === "HEALTHCHECK")!.args;
-  const probe = JSON.parse(healthcheck.slice(healthcheck.indexOf("CMD ") + 4)) as string[];
-  const healthy = spawnSync(process.execPath, probe.slice(1), { cwd: app, env: { ...env, HEALTH_PORT: String(healthPort) } });
+  const probe = runtime.healthcheck!;
+  const healthy = spawnSync(probe[0] === "node" ? process.execPath : probe[0]!, probe.slice(1), { cwd: app, env });
   assert.equal(healthy.status, 0, "healthy while joined");
 
   // The operator's roles command, from the image's files, on the service's settings: the first administrator.
@@ -219,6 +182,28 @@ test("the image, run without Docker: its runtime stage's files (the build output
   child.kill("SIGTERM");
   assert.equal(await exited, 0, out.slice(-2000));
   assert.ok(lines().every((l) => typeof l.level === "string"), "JSON log lines only");
+});
+
+test("the replay fails as docker build would: a COPY of a file the context lacks, a build stage without a folder the compiler needs", () => {
+  const context = buildContext(ROOT);
+  const dockerfileText = read("Dockerfile");
+  const replay = (text: string) => {
+    writeFileSync(path.join(context, "Dockerfile.variant"), text);
+    const stages: ReplayedStage[] = [];
+    try {
+      stages.push(...replayDockerfile(path.join(context, "Dockerfile.variant"), context, { env: { npm_config_offline: "true" } }));
+    } finally {
+      removeStages(stages);
+    }
+  };
+  try {
+    assert.throws(() => replay(dockerfileText.replace("COPY package.json package-lock.json ./", "COPY package.json package-lock.json no-such-file ./")), (e: Error) => e instanceof ReplayError && /holds no no-such-file/.test(e.message));
+    // Today's build stage before this change: it copied src, events, actions and migrations, not account/.
+    const withoutAccount = dockerfileText.replace("COPY . .", "COPY tsconfig.json tsconfig.build.json ./\nCOPY scripts ./scripts\nCOPY src ./src\nCOPY events ./events\nCOPY actions ./actions\nCOPY migrations ./migrations");
+    assert.throws(() => replay(withoutAccount), (e: Error) => e instanceof ReplayError && /RUN npm run build failed/.test(e.message) && /account/.test(e.message));
+  } finally {
+    rmSync(context, { recursive: true, force: true });
+  }
 });
 
 test("Dockerfile: the HEALTHCHECK command exits 0 on a 200 from /healthz and 1 on a 503 or no answer", async () => {
