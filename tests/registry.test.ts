@@ -26,9 +26,27 @@ test("published schema: description, JSON Schema per field, required list", asyn
   assert.deepEqual(echo.required, ["text"]);
   assert.deepEqual(echo.fields.text, { type: "string", minLength: 1, maxLength: 100, description: "What to echo" });
   assert.deepEqual(echo.fields.times, { type: "integer", minimum: 1, maximum: 5, default: 1, description: "How often" });
-  assert.deepEqual(echo.fields.shout, { type: "boolean" });
+  // No .describe(): the field's name is its description (the Vera Plugboard's page fails on a field without one).
+  assert.deepEqual(echo.fields.shout, { type: "boolean", description: "shout" });
   assert.deepEqual(registry.published.Hang, { description: "Never answers", fields: {}, required: [] });
   assert.deepEqual(JSON.parse(registry.json), registry.published);
+});
+
+test("no published field lacks a description, at any depth, in any action of the fixtures, the examples or the account service", async () => {
+  const { log } = captureLogs("silent");
+  const missing: string[] = [];
+  const visit = (where: string, fields: Record<string, unknown>) => {
+    for (const [name, field] of Object.entries(fields)) {
+      const entry = field as { description?: unknown; properties?: Record<string, unknown> };
+      if (typeof entry.description !== "string" || entry.description === "") missing.push(`${where}.${name}`);
+      if (entry.properties) visit(`${where}.${name}`, entry.properties);
+    }
+  };
+  for (const dir of [FIXTURES, "examples", "actions"]) {
+    const registry = await loadActions({ dir, log });
+    for (const [action, published] of Object.entries(registry.published)) visit(`${dir}/${action}`, published.fields);
+  }
+  assert.deepEqual(missing, []);
 });
 
 test("the published JSON is the same text in every process (replicas of one build agree)", async () => {

@@ -171,7 +171,7 @@ export function publish({ cls, fields }: RegisteredAction): PublishedAction {
   const timeout = cls.timeoutMs === undefined ? "" : ` (answers within ${cls.timeoutMs / 1000} s)`;
   const published: PublishedAction = {
     description: `${cls.description ?? ""}${timeout}`,
-    fields: schema.properties ?? {},
+    fields: described(schema.properties ?? {}),
     required: schema.required ?? [],
   };
   if (cls.output) {
@@ -179,6 +179,23 @@ export function publish({ cls, fields }: RegisteredAction): PublishedAction {
     published.output = output;
   }
   return published;
+}
+
+/**
+ * Every field with a description: the schema's, else the field's name. The Vera Plugboard's page
+ * for a service fails (HTTP 500) on a published field without one (docs/protocol.md). Nested
+ * objects' fields too.
+ */
+function described(properties: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(
+    Object.entries(properties).map(([name, field]) => {
+      if (typeof field !== "object" || field === null) return [name, field];
+      const entry = { ...(field as Record<string, unknown>) };
+      if (typeof entry.description !== "string" || entry.description === "") entry.description = name;
+      if (typeof entry.properties === "object" && entry.properties !== null) entry.properties = described(entry.properties as Record<string, unknown>);
+      return [name, entry];
+    }),
+  );
 }
 
 /** The registered form of an action class; throws ActionDeclarationError for a bad declaration. */
