@@ -11,6 +11,7 @@ import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { Dispatcher, configuredLimits, type DispatchObserver } from "./actions/dispatcher.ts";
 import { loadActions, type Registry } from "./actions/registry.ts";
+import { Handover } from "./plugboard/handover.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
@@ -44,6 +45,8 @@ export class App {
   private stopping: Promise<void> | undefined;
   /** What ctx.call sends through, when calls are configured (or the dev plugboard gives them). */
   caller: ServiceCaller | undefined;
+  /** Hands and takes answers between replicas, with a database (src/plugboard/handover.ts). */
+  handover: Handover | undefined;
   private closing: Promise<void> | undefined;
   private fatalExitCode: number | undefined;
   /** Set by stopNow: the drain, if it finishes after all, leaves the exit code to it. */
@@ -135,6 +138,7 @@ export class App {
       onFatal: (reason, exitCode) => void app?.fatal(reason, exitCode),
       heartbeatIntervalMs: config.heartbeatIntervalMs,
       messageFormat: config.messageFormat,
+      answerHoldMs: config.answerHoldMs,
       ...options.client,
     });
     metrics?.watch({
@@ -173,6 +177,15 @@ export class App {
     app = new App(config, log, started, events, registry, dispatcher, client, board, health, metrics);
     app.caller = caller;
     client.start();
+    // With a database, replicas hand each other the answers a drain finishes after its leave
+    // (src/plugboard/handover.ts): a drain then leaves the channel once.
+    if (postgres) {
+      const handover = new Handover(postgres.db, postgres.url, log.child({ component: "handover" }));
+      app.handover = handover;
+      handover
+        .startTaking({ canSend: () => client.takesHandedOver, send: (answer) => client.outbox.sendHandedOver(answer.ref, answer.text) })
+        .catch((error: unknown) => log.warn({ err: error }, "cannot take answers other replicas hand over (a drain of this replica still delivers its own)"));
+    }
     if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
     if (board && postgres) board.showEvents(() => recentEvents(postgres.db));
     for (const service of board?.services().slice(1) ?? []) {
@@ -225,9 +238,9 @@ export class App {
   }
 
   /**
-   * Graceful stop that costs callers nothing: leave the channel so nothing new is routed here,
-   * serve what was routed before, deliver those answers through brief rejoins, close
-   * (PlugboardClient.drain). Past SHUTDOWN_TIMEOUT_MS it stops hard.
+   * Graceful stop that costs callers nothing the consumer can save: leave the channel once,
+   * answer what was routed here, hand those answers to a replica still joined (or deliver them in
+   * one burst), close (PlugboardClient.drain). Past SHUTDOWN_TIMEOUT_MS it stops hard.
    */
   stop(): Promise<void> {
     this.stopping ??= this.drainAndClose();
@@ -255,12 +268,13 @@ export class App {
       "draining: leaving the plugboard; what was routed here is still answered",
     );
     void this.dispatcher.drain();
-    const { rejoins } = await this.client.drain(() => this.client.outbox.whenNothingRunning());
+    await this.handover?.stopTaking();
+    const { leaves, handedOver } = await this.client.drain(() => this.client.outbox.whenNothingRunning(), this.handover);
     await this.closeAll();
     clearTimeout(deadline);
     // A forced stop (the deadline, a second signal) that overtook the drain ends it, with code 1.
     if (this.forced) return;
-    this.log.info({ rejoins }, "stopped cleanly");
+    this.log.info({ leaves, handed_over: handedOver }, "stopped cleanly");
     this.finish(this.fatalExitCode ?? EXIT_CODE.ok);
   }
 
@@ -280,6 +294,7 @@ export class App {
   private closeAll(options: { deliverWithinMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
       this.watcher?.close();
+      await this.handover?.stopTaking();
       await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
       await this.events?.stop();
       this.caller?.close();

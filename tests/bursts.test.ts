@@ -67,7 +67,8 @@ test("60 Registers of distinct users at once: 60 × 201; then 40 Logins of real 
 });
 
 test("a flood of 600 unknown-user logins: what fits in BCRYPT_MAX_WAIT_MS is served, the rest is 503, cheap calls never fail, a real user retrying gets in", async () => {
-  const { board } = await serve({ BCRYPT_COST: "10", BCRYPT_MAX_WAIT_MS: "3000" });
+  // The default wait bound (10 s): what fits in it depends on how fast bcrypt runs here now.
+  const { board } = await serve({ BCRYPT_COST: "10" });
   const registered = await board.request("Register", { name: "Real", username: "real-user", password: "correct horse" });
   assert.equal(registered.status, 201);
   const token = (registered.body as { fields: { jwt: string } }).fields.jwt;
@@ -99,9 +100,9 @@ test("a flood of 600 unknown-user logins: what fits in BCRYPT_MAX_WAIT_MS is ser
 
   const counts = statuses(answers);
   assert.deepEqual(Object.keys(counts).sort(), ["404", "503"], JSON.stringify(counts));
-  // At cost 10 a comparison takes about 0.1–0.2 s on two threads: 3 s of expected wait holds
-  // 30 or more; a lane that counted places served 6.
-  assert.ok(counts[404]! >= 12, `served ${counts[404]} of the flood within 3 s of expected wait`);
+  // At cost 10 a comparison takes about 0.1 s on two threads (up to about 1 s on a machine busy
+  // with other work): 10 s of expected wait holds 20 to 200 of them; a lane that counted places served 6.
+  assert.ok(counts[404]! >= 12, `served ${counts[404]} of the flood within 10 s of expected wait`);
   assert.ok(signedIn, `the real user got in (${tries} tries)`);
   assert.ok(cheap.length > 10 && cheap.every((s) => s === 200), `cheap calls during the flood: ${JSON.stringify(statuses(cheap.map((status) => ({ status }))))}`);
 });

@@ -78,6 +78,7 @@ function requestsSent(board: DevPlugboard): number {
 }
 
 const error = (message: unknown) => ({ status: "error", message });
+const TEXT_FORMAT = { client: { messageFormat: "text" }, dispatcher: { messageFormat: "text" } } as const;
 const NO_CONSUMERS = error(PLUGBOARD_HTTP_MESSAGE.noConsumers);
 const TIMED_OUT = error(PLUGBOARD_HTTP_MESSAGE.timedOut);
 const INVALID_TOKEN = { status: 401, body: error(VERA_HTTP_MESSAGE.invalidToken) };
@@ -133,7 +134,8 @@ describe("both request shapes, in both modes, with the test consumer", () => {
   });
 
   it("vera: success → 200 {status, message} without fields; 404/418/400 payloads → 400 {status: 'error', message}", async () => {
-    const board = await boardWithConsumer({ httpMode: "vera" });
+    // A consumer answering plain payloads (MESSAGE_FORMAT=text): the board's mapping alone.
+    const board = await boardWithConsumer({ httpMode: "vera" }, TEXT_FORMAT);
     const echoed = { status: 200, body: { status: "success", message: "Echoed" } };
     assert.deepEqual(await post(board, { action: "Echo", fields: { text: "hi" } }), echoed);
     assert.deepEqual(await post(board, ...real(board, "Echo", { text: "hi" })), echoed);
@@ -217,7 +219,8 @@ describe("the real shape's refusals, in every mode", () => {
   });
 
   it("the printed curl example calls the board in the real shape", async () => {
-    const board = await boardWithConsumer({ httpMode: "vera" });
+    // A consumer answering plain payloads (MESSAGE_FORMAT=text): the board's mapping alone.
+    const board = await boardWithConsumer({ httpMode: "vera" }, TEXT_FORMAT);
     const example = board.curlExample({ action: "Echo", fields: { text: "hi" } });
     assert.ok(example.startsWith(`curl -s ${board.url}/ `), example);
     assert.ok(example.includes(`-H 'authorization: Bearer ${board.accountToken}'`));

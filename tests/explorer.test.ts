@@ -115,8 +115,11 @@ test("the explorer in headless chromium: Register through the form → 201, then
   assert.match(registered.status, /^HTTP 201 /);
   assert.equal((registered.body as { status_code: number }).status_code, 201);
   assert.equal(typeof (registered.body as { fields: { jwt: unknown } }).fields.jwt, "string");
-  // The real plugboard's caller gets 200 and the message only: no status_code, no JWT.
-  assert.deepEqual(registered.vera, { status: "HTTP 200 OK", body: { status: "success", message: "User registered successfully" } });
+  // The real plugboard's caller gets 200 and `message` only: with MESSAGE_FORMAT=answer (the
+  // default) the status code and the JWT travel inside it.
+  const veraMessage = (registered.vera as { body: { message: { text: string; status_code: number; fields: { jwt: unknown } } } }).body.message;
+  assert.equal(registered.vera.status, "HTTP 200 OK");
+  assert.deepEqual([veraMessage.text, veraMessage.status_code, typeof veraMessage.fields.jwt], ["User registered successfully", 201, "string"]);
 
   const login = await call(page, "Login", { username: "ada", password: "correct horse" });
   t.diagnostic(`Login: ${login.status}`);
@@ -127,7 +130,7 @@ test("the explorer in headless chromium: Register through the form → 201, then
   const wrong = await call(page, "Login", { username: "ada", password: "not the password" });
   assert.match(wrong.status, /^HTTP 401 /);
   assert.equal((wrong.body as { message: string }).message, "Invalid password");
-  assert.deepEqual(wrong.vera, { status: "HTTP 400 Bad Request", body: { status: "error", message: "Invalid password" } });
+  assert.deepEqual(wrong.vera, { status: "HTTP 400 Bad Request", body: { status: "error", message: { text: "Invalid password", status_code: 401, fields: null } } });
 
   if (SCREENSHOTS) {
     await page.locator("header").scrollIntoViewIfNeeded();

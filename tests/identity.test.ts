@@ -257,7 +257,7 @@ describe("accounts from before the change", () => {
       ids[key] = row.id;
     }
     const applied = await migrateToLatest(database.db, silent);
-    assert.deepEqual(applied, ["0004_username_skeleton", "0005_roles", "0006_events_notify", "0007_handled_events", "0008_event_log", "0009_username_keys"]);
+    assert.deepEqual(applied, ["0004_username_skeleton", "0005_roles", "0006_events_notify", "0007_handled_events", "0008_event_log", "0009_username_keys", "0010_handed_answers"]);
     accounts = await startAccounts({ database });
   });
   after(async () => {
@@ -350,7 +350,7 @@ describe("accounts keyed by the earlier rules (migrations/0009_username_keys.ts 
     ] as const) {
       ids[key] = (await database.db.insertInto("users").values(earlierRow(username, earlier)).returning("id").executeTakeFirstOrThrow()).id;
     }
-    assert.deepEqual(await migrateToLatest(database.db, silent), ["0009_username_keys"]);
+    assert.deepEqual(await migrateToLatest(database.db, silent), ["0009_username_keys", "0010_handed_answers"]);
     accounts = await startAccounts({ database });
   });
   after(async () => {

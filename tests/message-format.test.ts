@@ -12,7 +12,8 @@ import { boardKit } from "./support/boards.ts";
 const { boardWithConsumer } = boardKit();
 
 test("MESSAGE_FORMAT is text or answer; anything else stops the start", () => {
-  assert.equal(loadConfig({}).messageFormat, "text");
+  assert.equal(loadConfig({}).messageFormat, "answer", "the default: what callers behind the real plugboard need");
+  assert.equal(loadConfig({ MESSAGE_FORMAT: "text" }).messageFormat, "text");
   assert.equal(loadConfig({ MESSAGE_FORMAT: "answer" }).messageFormat, "answer");
   assert.throws(() => loadConfig({ MESSAGE_FORMAT: "json" }), (error: unknown) => error instanceof ConfigError && /MESSAGE_FORMAT/.test(error.message));
 });
@@ -30,22 +31,24 @@ test("wirePayload: text leaves the payload alone; answer moves everything into m
 
 test("over the wire with MESSAGE_FORMAT=answer: the action's answer and the framework's own", async () => {
   const board = await boardWithConsumer({}, { client: { messageFormat: "answer" }, dispatcher: { messageFormat: "answer" } });
+  /** The payload of the last answer on the wire. */
+  const wire = () => (JSON.parse(board.frames.filter((f) => f.direction === "in" && f.text.includes('"response"')).at(-1)!.text) as unknown[])[4];
 
   const echo = await board.request("Echo", { text: "hi" });
-  assert.deepEqual(echo, {
-    status: 200,
-    body: { status: "success", status_code: 200, message: { text: "Echoed", status_code: 200, fields: { text: "hi" } }, fields: null },
-  });
-  const unknown = await board.request("Nope", {});
-  assert.deepEqual(unknown.body, { status: "error", status_code: 404, message: { text: "Unknown action: Nope", status_code: 404, fields: null }, fields: null });
-  const invalid = await board.request("Echo", { text: "" });
-  const message = (invalid.body as { message: { text: string; status_code: number; fields: { errors: unknown[] } } }).message;
+  assert.deepEqual(wire(), { status: "success", status_code: 200, message: { text: "Echoed", status_code: 200, fields: { text: "hi" } }, fields: null });
+  // The dev plugboard's full mode shows it flat again.
+  assert.deepEqual(echo, { status: 200, body: { status: "success", status_code: 200, message: "Echoed", fields: { text: "hi" } } });
+  await board.request("Nope", {});
+  assert.deepEqual(wire(), { status: "error", status_code: 404, message: { text: "Unknown action: Nope", status_code: 404, fields: null }, fields: null });
+  await board.request("Echo", { text: "" });
+  const message = (wire() as { message: { text: string; status_code: number; fields: { errors: unknown[] } } }).message;
   assert.equal(message.status_code, 400);
   assert.match(message.text, /^Invalid fields: text:/);
   assert.equal(message.fields.errors.length, 1);
-  const teapot = await board.request("Teapot", {});
-  assert.deepEqual((teapot.body as { message: unknown }).message, { text: "I'm a teapot", status_code: 418, fields: { brewing: false } });
-  assert.deepEqual((await board.request("Boom", {})).body, {
+  await board.request("Teapot", {});
+  assert.deepEqual((wire() as { message: unknown }).message, { text: "I'm a teapot", status_code: 418, fields: { brewing: false } });
+  await board.request("Boom", {});
+  assert.deepEqual(wire(), {
     status: "error",
     status_code: 500,
     message: { text: "Internal server error", status_code: 500, fields: null },

@@ -65,7 +65,7 @@ describe("migrations", () => {
     try {
       const env = { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "info" };
       const first = await run(process.execPath, [MIGRATE_CLI], { env });
-      assert.match(first.stdout, /applied 9 migration\(s\)/);
+      assert.match(first.stdout, /applied 10 migration\(s\)/);
       const second = await run(process.execPath, [MIGRATE_CLI], { env });
       assert.match(second.stdout, /schema already up to date/);
       const failed = await run(process.execPath, [MIGRATE_CLI], { env: { ...env, DATABASE_URL: "postgres://postgres@127.0.0.1:1/none" } }).then(

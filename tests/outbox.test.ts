@@ -1,6 +1,6 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { Outbox, RECENT_BYTES, RECENT_LIMIT, RESEND_WINDOW_MS } from "../src/plugboard/outbox.ts";
+import { Outbox, RECENT_BYTES, RECENT_LIMIT, RESEND_MIN_AGE_MS, RESEND_WINDOW_MS } from "../src/plugboard/outbox.ts";
 import type { AnswerPayload } from "../src/actions/responses.ts";
 
 function setup() {
@@ -69,9 +69,10 @@ test("an answer resent after one rejoin is resent once after the next, and remem
   outbox.deliver("a", answer, now());
   outbox.deliver("b", answer, now());
   setJoined(false);
+  advance(RESEND_MIN_AGE_MS);
   setJoined(true);
   outbox.flushAfterRejoin(now()); // both resent: their first records go stale
-  advance(100);
+  advance(RESEND_MIN_AGE_MS);
   setJoined(false);
   setJoined(true);
   outbox.flushAfterRejoin(now());
@@ -135,7 +136,7 @@ test("memory stays bounded: old answers are forgotten", () => {
 test("a frame the plugboard refused (1009): answers that large go out as a 500; a second refusal below it halves the threshold", () => {
   let now = 1_000_000;
   const texts: string[] = [];
-  const outbox = new Outbox({ canSend: () => true, send: (_ref, text) => texts.push(text) }, () => now);
+  const outbox = new Outbox({ canSend: () => true, send: (_ref, text) => texts.push(text) }, () => now, { format: "text" });
   const sized = (bytes: number): AnswerPayload => ({ status: "success", status_code: 200, message: "x".repeat(bytes), fields: null });
   const deliver = (ref: string, bytes: number) => {
     outbox.begin(ref);
@@ -168,3 +169,83 @@ test("answers past RECENT_BYTES of text: a duplicate of one whose text is gone i
   assert.deepEqual(sent.slice(6), ["big5"], "only the kept one is answered again");
   assert.equal(outbox.stats.duplicates, 2);
 });
+
+/** An outbox on the real clock with a hold, its sends awaited as they happen. */
+function heldOutbox(holdMs: number) {
+  let joined = true;
+  const sent: Array<{ ref: string; at: number }> = [];
+  let notify: (() => void) | undefined;
+  const outbox = new Outbox(
+    {
+      canSend: () => joined,
+      send: (ref) => {
+        sent.push({ ref, at: Date.now() });
+        notify?.();
+      },
+    },
+    Date.now,
+    { holdMs },
+  );
+  const sentCount = (n: number) =>
+    new Promise<void>((resolve) => {
+      const check = () => {
+        if (sent.length >= n) resolve();
+      };
+      notify = check;
+      check();
+    });
+  return { outbox, sent, sentCount, setJoined: (value: boolean) => (joined = value) };
+}
+
+test("ANSWER_HOLD_MS: an answer ready sooner than the hold after its request arrived leaves at that moment, not before; a slower one at once", async () => {
+  const { outbox, sent, sentCount } = heldOutbox(30);
+  const arrived = Date.now();
+  for (const ref of ["fast-1", "fast-2", "slow"]) outbox.begin(ref);
+  outbox.deliver("fast-1", answer, arrived);
+  outbox.deliver("fast-2", answer, arrived);
+  assert.equal(sent.length, 0, "held back");
+  assert.equal(outbox.earlyCount, 2);
+  // An answer whose request arrived longer ago than the hold goes at once.
+  outbox.deliver("slow", answer, arrived - 31);
+  assert.deepEqual(sent.map((s) => s.ref), ["slow"]);
+  await sentCount(3);
+  assert.deepEqual(sent.map((s) => s.ref), ["slow", "fast-1", "fast-2"], "one timer sent both, in order");
+  assert.ok(sent[1]!.at - arrived >= 30 - 1, `sent ${sent[1]!.at - arrived} ms after arrival`);
+  assert.equal(outbox.earlyCount, 0);
+});
+
+test("ANSWER_HOLD_MS: a duplicate of a held-back request is not run again; a lost channel holds it for the rejoin; a stop sends it at once", async () => {
+  const { outbox, sent, setJoined } = heldOutbox(10_000);
+  outbox.begin("a");
+  outbox.deliver("a", answer, Date.now());
+  assert.equal(outbox.begin("a"), false, "a duplicate of a request waiting out its hold");
+  let idle = false;
+  void outbox.whenNothingRunning().then(() => (idle = true));
+  await Promise.resolve();
+  assert.equal(idle, false, "not idle while an answer waits out its hold");
+  setJoined(false);
+  outbox.sendEarlyAnswersNow();
+  assert.equal(sent.length, 0, "not joined: held");
+  assert.equal(outbox.heldCount, 1);
+  setJoined(true);
+  outbox.flushAfterRejoin(undefined);
+  assert.deepEqual(sent.map((s) => s.ref), ["a"]);
+  await Promise.resolve();
+  assert.equal(idle, true);
+});
+
+test("a copy resent after a rejoin leaves no sooner than RESEND_MIN_AGE_MS after its original: never while its caller may still be registered", async () => {
+  const { outbox, sent, sentCount, setJoined } = heldOutbox(0);
+  outbox.begin("a");
+  outbox.deliver("a", answer, Date.now());
+  const original = sent[0]!.at;
+  setJoined(false);
+  setJoined(true);
+  outbox.flushAfterRejoin(Date.now()); // the socket was lost right after: "a" may have died with it
+  assert.equal(sent.length, 1, "not at once");
+  await sentCount(2);
+  assert.equal(sent[1]!.ref, "a");
+  assert.ok(sent[1]!.at - original >= RESEND_MIN_AGE_MS - 1, `resent ${sent[1]!.at - original} ms after the original`);
+  assert.equal(outbox.stats.resent, 1);
+});
+

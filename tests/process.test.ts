@@ -40,7 +40,7 @@ async function serve(env: Record<string, string> = {}) {
 
 const requestsPushed = (board: DevPlugboard) => board.frames.filter((f) => f.direction === "out" && f.text.includes('"request"')).length;
 
-test("SIGTERM drains: leave first, answer what was routed here, deliver it through a brief rejoin, leave, exit 0", async () => {
+test("SIGTERM drains alone: leave, answer what was routed here, deliver it in one burst (join, answers, leave), exit 0", async () => {
   const { board, service } = await serve({ SHUTDOWN_TIMEOUT_MS: "10000" });
   const slow = Array.from({ length: 5 }, () => board.request("Slow", { ms: 800 }));
   await until(() => requestsPushed(board) === 5);
@@ -51,16 +51,51 @@ test("SIGTERM drains: leave first, answer what was routed here, deliver it throu
   // Left: nothing new is routed here (with no other replica, the plugboard says so itself).
   assert.equal((await board.request("Echo", { text: "late" })).status, 422);
   const answers = await Promise.all(slow);
-  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200], "answered after the leave, through a rejoin");
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200, 200], "answered after the leave");
   const { code } = await service.exited;
   assert.equal(code, EXIT_CODE.ok);
-  const events = board.frames.filter((f) => f.direction === "in").map((f) => (JSON.parse(f.text) as unknown[])[3]).filter((e) => e !== "heartbeat");
+  const frames = board.frames.filter((f) => f.direction === "in").map((f) => JSON.parse(f.text) as [string | null, string | null, string, string, unknown]);
+  const events = frames.map((f) => f[3]).filter((e) => e !== "heartbeat");
   const firstLeave = events.indexOf("phx_leave");
-  const rejoin = events.indexOf("phx_join", firstLeave);
-  assert.ok(firstLeave >= 0 && rejoin > firstLeave, `leave, then a rejoin: ${events.join(" ")}`);
-  assert.ok(events.indexOf("response", rejoin) > rejoin, "the answers go out on the rejoined channel");
-  assert.equal(events.at(-1), "phx_leave", "and the last word is a leave");
-  assert.ok(service.lines().some((l) => l.msg === "stopped cleanly" && (l.rejoins as number) >= 1));
+  const burst = events.slice(firstLeave + 1);
+  assert.deepEqual(burst, ["phx_join", "response", "response", "response", "response", "response", "phx_leave"], `the burst: ${events.join(" ")}`);
+  const burstJoin = frames.find((f) => f[3] === "phx_join" && frames.indexOf(f) > frames.findIndex((g) => g[3] === "phx_leave"))!;
+  assert.ok(frames.filter((f) => f[3] === "response").slice(-5).every((f) => f[0] === burstJoin[0]), "the answers carry the burst's join_ref");
+  assert.ok(service.lines().some((l) => l.msg === "stopped cleanly" && l.leaves === 2 && l.handed_over === 0));
+});
+
+test("SIGTERM with another replica on the same database: it leaves once, and the other replica delivers its answers", async () => {
+  const board = await DevPlugboard.start({ requestTimeoutMs: 15_000 });
+  boards.push(board);
+  const database = await serviceDatabaseEnv();
+  const replica = (name: string) =>
+    startService({
+      WEBSOCKET_URL: board.socketUrl,
+      TOKEN: board.token,
+      JWT_SECRET: SECRET,
+      ACTIONS_DIR: compiledFixtures("actions"),
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), `vera-handover-${name}-`)),
+      ...database,
+    });
+  const stays = replica("a");
+  processes.push(stays);
+  await stays.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
+  const goes = replica("b");
+  processes.push(goes);
+  await goes.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
+  await board.waitFor(() => board.consumers().filter((c) => c.joined).length === 2);
+  // Round-robin: of eight slow requests, four are the leaving replica's.
+  const slow = Array.from({ length: 8 }, () => board.request("Slow", { ms: 800 }));
+  await until(() => requestsPushed(board) === 8);
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  goes.kill("SIGTERM");
+  const answers = await Promise.all(slow);
+  assert.deepEqual(answers.map((a) => a.status), Array(8).fill(200));
+  assert.equal((await goes.exited).code, EXIT_CODE.ok);
+  const stopped = goes.lines().find((l) => l.msg === "stopped cleanly");
+  assert.deepEqual([stopped?.leaves, stopped?.handed_over], [1, 4], JSON.stringify(stopped));
+  assert.equal(board.consumers().filter((c) => c.joined).length, 1, "the other replica serves on");
+  assert.equal((await board.request("Echo", { text: "after" })).status, 200);
 });
 
 test("a second SIGTERM stops at once, with a log line", async () => {
@@ -93,7 +128,7 @@ test("the deadline answers what is left (503 queued, 504 aborted) through one la
   await until(() => requestsPushed(board) === 3);
   service.kill("SIGTERM");
   const answers = await Promise.all(calls);
-  assert.deepEqual(answers.map((a) => a.status).sort(), [503, 503, 504], "every caller hears back, none waits for the plugboard's 408");
+  assert.deepEqual(answers.map((a) => a.status).sort(), [503, 503, 504], `every caller hears back, none waits for the plugboard's 408: ${service.lines().map((l) => l.msg).join(" | ")} // ${board.frames.filter((f) => f.direction === "in").map((f) => f.text.slice(0, 60)).join(" ")}`);
   const { code } = await service.exited;
   assert.equal(code, EXIT_CODE.failed);
   assert.ok(!service.lines().some((l) => l.msg === "stopped cleanly"));

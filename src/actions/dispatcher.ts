@@ -15,6 +15,7 @@ import type { Registry, RegisteredAction } from "./registry.ts";
 import {
   ActionError,
   DependencyError,
+  DEFAULT_MESSAGE_FORMAT,
   MESSAGES,
   OverloadedError,
   answerText,
@@ -161,7 +162,7 @@ export class Dispatcher {
   /** The payload itself and its wire text, or a small 500's when it cannot be encoded or is too large to send. */
   private encodable(request: Request, payload: AnswerPayload): { payload: AnswerPayload; text: string } {
     const limit = this.options.maxAnswerBytes ?? DEFAULT_MAX_ANSWER_BYTES;
-    const format = this.options.messageFormat ?? "text";
+    const format = this.options.messageFormat ?? DEFAULT_MESSAGE_FORMAT;
     const instead = (response: ActionResponse) => {
       const replaced = toAnswer(response);
       return { payload: replaced, text: answerText(replaced, format) };

@@ -87,13 +87,15 @@ export function isSuccess(statusCode: number): boolean {
 }
 
 /**
- * How an answer travels (MESSAGE_FORMAT). `text`: the payload as it is, `message` a string.
- * `answer`: `message` becomes `{text, status_code, fields}`, because the Vera Plugboard hands its
- * HTTP caller only `status` and `message` (docs/protocol.md); `status` and `status_code` stay
- * beside it and the top-level `fields` is null, so nothing travels twice.
+ * How an answer travels (MESSAGE_FORMAT). `answer`, the default: `message` becomes `{text,
+ * status_code, fields}`, because the Vera Plugboard hands its HTTP caller only `status` and
+ * `message` (docs/protocol.md); `status` and `status_code` stay beside it and the top-level
+ * `fields` is null, so nothing travels twice. `text`: the payload as it is, `message` a string,
+ * for callers that want a plain string and no fields.
  */
 export type MessageFormat = "text" | "answer";
 export const MESSAGE_FORMATS = ["text", "answer"] as const satisfies readonly MessageFormat[];
+export const DEFAULT_MESSAGE_FORMAT: MessageFormat = "answer";
 
 /** The payload as it goes on the wire in `format`. */
 export function wirePayload(payload: AnswerPayload, format: MessageFormat): unknown {
@@ -107,8 +109,22 @@ export function wirePayload(payload: AnswerPayload, format: MessageFormat): unkn
 }
 
 /** The JSON text of an answer as it goes on the wire in `format`. Throws what JSON.stringify throws. */
-export function answerText(payload: AnswerPayload, format: MessageFormat = "text"): string {
+export function answerText(payload: AnswerPayload, format: MessageFormat = DEFAULT_MESSAGE_FORMAT): string {
   return JSON.stringify(wirePayload(payload, format));
+}
+
+/**
+ * A payload as it came off the wire, flat again: an `answer`-format payload back to `{status,
+ * status_code, message, fields}`; anything else as it is. For whoever shows a consumer's whole
+ * answer (the dev plugboard's full mode).
+ */
+export function flatPayload(wire: unknown): unknown {
+  if (typeof wire !== "object" || wire === null || Array.isArray(wire)) return wire;
+  const { status, status_code, message, fields } = wire as Record<string, unknown>;
+  if (fields !== null || typeof message !== "object" || message === null || Array.isArray(message)) return wire;
+  const inner = message as Record<string, unknown>;
+  if (inner.status_code !== status_code || !("text" in inner)) return wire;
+  return { status, status_code, message: inner.text, fields: inner.fields ?? null };
 }
 
 /** UTF-8 size of a text, counted only when its length leaves any doubt against `limit`. */

@@ -4,6 +4,7 @@
  * dropped sockets, unanswered heartbeats). Reached as `board.faults`; the board serves without it.
  */
 import type { ConsumerConnection } from "./connection.ts";
+import type { RequestRouter } from "./router.ts";
 
 /** What the faults need of the board. */
 export interface FaultTarget {
@@ -11,6 +12,8 @@ export interface FaultTarget {
   select(consumerId: string | undefined): ConsumerConnection[];
   /** Whether heartbeats get their reply. */
   answerHeartbeats(enabled: boolean): void;
+  /** The request routers of the hosted services. */
+  routers(): RequestRouter[];
 }
 
 export class DevPlugboardFaults {
@@ -48,5 +51,27 @@ export class DevPlugboardFaults {
   /** With false, heartbeats go unanswered, as on a dead or stalled server. */
   setHeartbeatReplies(enabled: boolean): void {
     this.board.answerHeartbeats(enabled);
+  }
+
+  /**
+   * The Vera Plugboard's registration race (src/devboard/router.ts RouterFaults): each waiting
+   * caller is registered `ms` after its request was pushed; an answer sooner is dropped (0: off).
+   */
+  registerCallersAfter(ms: number): void {
+    for (const router of this.board.routers()) router.faults.registrationDelayMs = ms;
+  }
+
+  /** The Vera Plugboard's round-robin defect: after a consumer leaves, a request can be thrown away. */
+  keepStaleRoundRobin(enabled: boolean): void {
+    for (const router of this.board.routers()) router.faults.staleRoundRobin = enabled;
+  }
+
+  /** Calls the faults above have lost so far, over every hosted service. */
+  get lost(): { answeredTooSoon: number; pastTheEnd: number } {
+    const routers = this.board.routers();
+    return {
+      answeredTooSoon: routers.reduce((n, r) => n + r.lost.answeredTooSoon, 0),
+      pastTheEnd: routers.reduce((n, r) => n + r.lost.pastTheEnd, 0),
+    };
   }
 }

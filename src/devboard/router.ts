@@ -8,6 +8,7 @@ import type { Logger } from "../ops/logger.ts";
 import { EVENT, PLUGBOARD_HTTP_MESSAGE } from "../plugboard/wire.ts";
 import type { ConsumerConnection } from "./connection.ts";
 import { isJsonObject } from "../json.ts";
+import { flatPayload } from "../actions/responses.ts";
 
 /** What the HTTP caller gets: a status code and a JSON body. */
 export interface HttpAnswer {
@@ -21,6 +22,22 @@ export type CallResult = { answered: true; payload: unknown } | { answered: fals
 interface PendingCall {
   resolve(result: CallResult): void;
   timer: NodeJS.Timeout;
+  /** False until the board has registered the waiting caller (RouterFaults.registrationDelayMs). */
+  registered: boolean;
+}
+
+/**
+ * Two defects of the Vera Plugboard (seen at b6f96f3, docs/protocol.md), off by default, for
+ * tests to hold the consumer's answers to them:
+ * - registrationDelayMs: the board pushes a request first and registers its waiting caller this
+ *   long after; an answer that comes back sooner is dropped, and the caller hears 408;
+ * - staleRoundRobin: the round-robin position is kept modulo the consumer count of the last
+ *   request; after a consumer leaves it can point past the end of the list, and that request is
+ *   thrown away (408 at the timeout).
+ */
+export interface RouterFaults {
+  registrationDelayMs: number;
+  staleRoundRobin: boolean;
 }
 
 export interface RouterOptions {
@@ -52,14 +69,28 @@ export function httpStatusOf(payload: unknown): number {
 
 /** The `full` answer to a consumer's payload: the status it implies, the payload as the body. */
 export function fullAnswer(payload: unknown): HttpAnswer {
-  return { status: httpStatusOf(payload), body: payload };
+  const flat = flatPayload(payload);
+  return { status: httpStatusOf(flat), body: flat };
 }
 
 export class RequestRouter {
   private readonly pending = new Map<string, PendingCall>();
   private turn = 0;
+  readonly faults: RouterFaults = { registrationDelayMs: 0, staleRoundRobin: false };
+  /** Calls lost to the faults above. */
+  readonly lost = { answeredTooSoon: 0, pastTheEnd: 0 };
 
   constructor(private readonly options: RouterOptions) {}
+
+  /** The next consumer in turn; undefined when the (stale) position points past the end of the list. */
+  private next(consumers: ConsumerConnection[]): ConsumerConnection | undefined {
+    if (!this.faults.staleRoundRobin) return consumers[this.turn++ % consumers.length];
+    const at = this.turn;
+    this.turn = (at + 1) % consumers.length;
+    if (at < consumers.length) return consumers[at];
+    this.turn = 0;
+    return undefined;
+  }
 
   /** How many callers are waiting for an answer. */
   get waiting(): number {
@@ -70,11 +101,18 @@ export class RequestRouter {
   route(action: string, fields: unknown, timeoutMs = this.options.timeoutMs): Promise<CallResult> {
     const consumers = this.options.joined();
     if (consumers.length === 0) return Promise.resolve(errorResult(422, PLUGBOARD_HTTP_MESSAGE.noConsumers));
-    const consumer = consumers[this.turn++ % consumers.length]!;
+    const consumer = this.next(consumers);
     const responseRef = randomUUID();
     return new Promise<CallResult>((resolve) => {
       const timer = setTimeout(() => this.expire(responseRef), timeoutMs);
-      this.pending.set(responseRef, { resolve, timer });
+      const call: PendingCall = { resolve, timer, registered: this.faults.registrationDelayMs <= 0 };
+      this.pending.set(responseRef, call);
+      if (!consumer) {
+        this.lost.pastTheEnd++;
+        this.options.log.debug({ action, response_ref: responseRef }, "request thrown away: the round-robin position was past the end of the consumers");
+        return;
+      }
+      if (!call.registered) setTimeout(() => (call.registered = true), this.faults.registrationDelayMs);
       this.options.log.debug({ action, response_ref: responseRef, consumer: consumer.id }, "request pushed");
       const push = () => consumer.push(EVENT.request, { action, fields, response_ref: responseRef });
       const transitMs = this.options.transitMs ?? 0;
@@ -92,7 +130,8 @@ export class RequestRouter {
   /** Resolves the caller waiting on `ref`; a repeated or unknown ref is ignored (returns false). */
   answer(ref: string, payload: unknown): boolean {
     const call = this.pending.get(ref);
-    if (!call) {
+    if (!call || !call.registered) {
+      if (call) this.lost.answeredTooSoon++;
       this.options.log.debug({ response_ref: ref }, "answer for no waiting caller ignored");
       return false;
     }

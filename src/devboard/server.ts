@@ -377,6 +377,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
   get faults(): DevPlugboardFaults {
     this.faultHooks ??= new DevPlugboardFaults({
       select: (consumerId) => this.select(consumerId),
+      routers: () => this.hosted.map((h) => h.router),
       answerHeartbeats: (enabled) => (this.heartbeatReplies = enabled),
     });
     return this.faultHooks;

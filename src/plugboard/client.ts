@@ -14,6 +14,7 @@ import type { Request } from "../actions/dispatcher.ts";
 import { decode, encode, encodedFrames, type Message } from "./frames.ts";
 import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
 import { Outbox } from "./outbox.ts";
+import type { HandedAnswer } from "./handover.ts";
 import { PlugboardState } from "./state.ts";
 import { OutageLog } from "./outage-log.ts";
 import { reconnectBackoff, rejoinBackoff } from "./backoff.ts";
@@ -33,8 +34,10 @@ export interface PlugboardClientOptions {
   /** Called when the consumer must stop for good (e.g. service_deleted). */
   onFatal(reason: string, exitCode: number): void;
   heartbeatIntervalMs?: number;
-  /** MESSAGE_FORMAT: how answers are encoded (default text). */
+  /** MESSAGE_FORMAT: how answers are encoded (default answer). */
   messageFormat?: MessageFormat;
+  /** ANSWER_HOLD_MS: an answer leaves no sooner than this after its request arrived (src/plugboard/outbox.ts). */
+  answerHoldMs?: number;
   reconnectAfterMs?: (tries: number, refused: boolean) => number;
   rejoinAfterMs?: (tries: number) => number;
   /** How long to wait for the server to confirm phx_leave. */
@@ -44,6 +47,9 @@ export interface PlugboardClientOptions {
 }
 
 export type ConnectionState = "connecting" | "connected" | "joined" | "closed";
+
+/** How long a drain waits for another replica to take its answers before it delivers them itself. */
+const HANDOVER_WITHIN_MS = 2_000;
 
 /** Matches ws's error for a refused upgrade, e.g. "Unexpected server response: 403". */
 const REFUSAL = /Unexpected server response: (\d{3})/;
@@ -99,7 +105,7 @@ export class PlugboardClient {
           this.log.error({ response_ref: ref, bytes, refused_bytes: limit }, "answer too large for the plugboard's frame limit: sent as a 500 instead"),
       },
       Date.now,
-      options.messageFormat,
+      { format: options.messageFormat, holdMs: options.answerHoldMs },
     );
 
     const reconnectAfterMs = options.reconnectAfterMs ?? reconnectBackoff;
@@ -181,16 +187,77 @@ export class PlugboardClient {
 
   /**
    * The graceful way out behind a plugboard that never retries a request elsewhere
-   * (docs/protocol.md): leave first, so nothing new is routed here; answer what was routed before
-   * the leave took effect, holding the answers; deliver them through a brief rejoin (the
-   * plugboard matches answers by ref per service, for 30 s), answering whatever that moment
-   * brings; leave again; repeat until nothing is held; then close. `whenIdle` resolves once every
-   * request that arrived has its answer. Resolves with how many rejoins it took.
+   * (docs/protocol.md). Every leave of the channel gives the Vera Plugboard's round-robin defect a
+   * chance to throw a request away, so a drain leaves once:
+   *
+   * 1. leave at once: nothing new is routed here; the leave's reply comes after every request the
+   *    plugboard routed here before it;
+   * 2. finish those requests (their answers are held: the channel is gone);
+   * 3. hand the answers to a replica still joined (`handover`, src/plugboard/handover.ts), which
+   *    sends them on its channel: the plugboard matches answers by ref per service;
+   * 4. what no replica took in time (none is joined, or no database to hand over through) goes
+   *    out in one burst on the socket: join, the answers, leave, written together so that the
+   *    plugboard has this replica among its consumers for as short a moment as it can;
+   * 5. close.
    */
-  async drain(whenIdle: () => Promise<void>): Promise<{ rejoins: number }> {
-    const rejoins = await this.leaveAndDeliver(whenIdle);
+  async drain(whenIdle: () => Promise<void>, handover?: { give(answers: HandedAnswer[], withinMs: number): Promise<HandedAnswer[]> }): Promise<{ leaves: number; handedOver: number }> {
+    this.draining = true;
+    // Replicas still joined after this one leaves, as the plugboard last told: none, nobody to hand to.
+    const others = (this.state.numConsumers ?? 1) - 1;
+    await this.leave();
+    await whenIdle();
+    // A forced stop overtook the drain: it delivers what is held (stop's deliverWithinMs).
+    if (this.stopping) {
+      await this.stopping;
+      return { leaves: 1, handedOver: 0 };
+    }
+    const answers = this.outbox.takeHeld();
+    const mine = handover && others > 0 ? await handover.give(answers, HANDOVER_WITHIN_MS).catch((error: unknown) => {
+      this.log.warn({ err: error }, "handing answers to another replica failed; delivering them here");
+      return answers;
+    }) : answers;
+    let leaves = 1;
+    if (mine.length > 0) {
+      await this.deliverInOneBurst(mine);
+      leaves++;
+    }
     await this.stop();
-    return { rejoins };
+    return { leaves, handedOver: answers.length - mine.length };
+  }
+
+  /** Whether answers handed over by other replicas can go out here now: joined, and not on the way out. */
+  get takesHandedOver(): boolean {
+    return this.canSend() && !this.draining;
+  }
+
+  /**
+   * Delivers answers on a channel joined for the moment: the join, the answers and the leave leave
+   * in one write, so the plugboard counts this replica among its consumers only while it reads
+   * them. Resolves on the leave's reply (or after leaveTimeoutMs).
+   */
+  private deliverInOneBurst(answers: HandedAnswer[]): Promise<void> {
+    if (!this.socket.isConnected()) return Promise.resolve();
+    const joinRef = this.socket.makeRef();
+    const leaveRef = this.socket.makeRef();
+    const conn = (this.socket as unknown as { conn: WebSocket }).conn;
+    const frame = encodedFrames(joinRef, TOPIC.service, EVENT.response);
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        this.pendingLeave = undefined;
+        resolve();
+      }, this.options.leaveTimeoutMs ?? 2_000);
+      this.pendingLeave = {
+        ref: leaveRef,
+        done: () => {
+          clearTimeout(timer);
+          this.pendingLeave = undefined;
+          resolve();
+        },
+      };
+      conn.send(encode({ join_ref: joinRef, ref: joinRef, topic: TOPIC.service, event: PHX.join, payload: {} }, "v2"));
+      for (const { ref, text } of answers) conn.send(frame(ref, text));
+      conn.send(encode({ join_ref: joinRef, ref: leaveRef, topic: TOPIC.service, event: PHX.leave, payload: {} }, "v2"));
+    });
   }
 
   /**
@@ -201,7 +268,11 @@ export class PlugboardClient {
    */
   async republish(actionsJson: string, whenIdle: () => Promise<void>): Promise<void> {
     this.actionsJson = actionsJson;
-    await this.leaveAndDeliver(whenIdle);
+    this.draining = true;
+    await this.leave();
+    await whenIdle();
+    const held = this.outbox.takeHeld();
+    if (held.length > 0) await this.deliverInOneBurst(held);
     if (this.stopping) return;
     this.reconnectingOnPurpose = true;
     await new Promise<void>((resolve) => this.socket.disconnect(() => resolve(), 1000, "publishing new actions"));
@@ -209,20 +280,6 @@ export class PlugboardClient {
     this.draining = false;
     this.socket.connect();
     await this.joinAgain();
-  }
-
-  /** Leave; answer what was routed here; deliver held answers through brief rejoins until none is held. Resolves with the rejoins it took. */
-  private async leaveAndDeliver(whenIdle: () => Promise<void>): Promise<number> {
-    this.draining = true;
-    let rejoins = 0;
-    for (;;) {
-      await this.leave();
-      await whenIdle();
-      if (this.outbox.heldCount === 0 || this.stopping) break;
-      rejoins++;
-      await this.joinAgain();
-    }
-    return rejoins;
   }
 
   /**
@@ -233,6 +290,8 @@ export class PlugboardClient {
   stop(options: { deliverWithinMs?: number } = {}): Promise<void> {
     this.stopping ??= (async () => {
       this.draining = true;
+      // Nothing waits out its hold any more: what is still joined goes out now, the rest is held.
+      this.outbox.sendEarlyAnswersNow();
       const { deliverWithinMs } = options;
       if (deliverWithinMs !== undefined && this.outbox.heldCount > 0 && !this.joined && this.socket.isConnected()) {
         await Promise.race([this.joinAgain(), delay(deliverWithinMs, undefined, { ref: false })]);

@@ -7,15 +7,27 @@
  *    again after the rejoin;
  *  - a request whose ref is running or was just answered is never run a second time;
  *  - an answer whose frame made the plugboard close the socket (1009, message too big) is
- *    never sent again: from then on answers of that size or more go out as a small 500.
+ *    never sent again: from then on answers of that size or more go out as a small 500;
+ *  - an answer ready sooner than `holdMs` after its request arrived waits until then (one shared
+ *    timer for all of them): the Vera Plugboard pushes a request before it registers its
+ *    waiting caller, and drops an answer that comes back before that (docs/protocol.md). Never
+ *    a second copy instead: a copy arriving while the caller is still registered goes to the
+ *    next call on the same kept-alive HTTP connection.
  * Everything kept here is bounded by time and by size, whatever the traffic.
  */
 import { PLUGBOARD_REQUEST_TIMEOUT_MS } from "./wire.ts";
 import { SentAnswers } from "./sent-answers.ts";
-import { answerText, answerTooLarge, exceedsBytes, toAnswer, type AnswerPayload, type MessageFormat } from "../actions/responses.ts";
+import { answerText, answerTooLarge, DEFAULT_MESSAGE_FORMAT, exceedsBytes, toAnswer, type AnswerPayload, type MessageFormat } from "../actions/responses.ts";
 
 /** Answers sent this long before the last frame received on a lost connection are resent. */
 export const RESEND_WINDOW_MS = 2_000;
+/**
+ * A resent copy leaves no sooner than this after its original. If the original did arrive, its
+ * caller was answered and forgotten by then: the Vera Plugboard hands a waiting caller whatever
+ * answer comes next on its connection and forgets it only a little after, so a copy in that
+ * moment would go to another call (docs/protocol.md).
+ */
+export const RESEND_MIN_AGE_MS = 1_000;
 /** At most this many sent answers are remembered for resending and duplicate detection… */
 export const RECENT_LIMIT = 10_000;
 /** …and at most this many bytes of their text (src/plugboard/sent-answers.ts). */
@@ -39,16 +51,27 @@ export interface OutboxTransport {
   replaced?(ref: string, bytes: number, limit: number): void;
 }
 
-/** An answer finished while not joined, waiting for the rejoin. */
+/** An answer finished while not joined, waiting for the rejoin; or one waiting for its moment (`due`). */
 interface Held {
   ref: string;
   /** The answer as it goes on the wire: kept encoded, so it is encoded once. */
   text: string;
   receivedAt: number;
+  /** For an early answer: when it may leave (ms since epoch). */
+  due?: number;
+  /** A resent copy: counted, and kept out of `pending` (its request was answered once already). */
+  resend?: boolean;
 }
 
 /** The mark of a running request in `pending`. */
 const RUNNING = 0;
+
+export interface OutboxOptions {
+  /** How answers are encoded (MESSAGE_FORMAT): their size in that form is what the plugboard sees. */
+  format?: MessageFormat;
+  /** An answer is sent no sooner than this many ms after its request arrived (ANSWER_HOLD_MS; 0: at once). */
+  holdMs?: number;
+}
 
 export class Outbox {
   /** The refs of requests running (RUNNING) and of answers held (the answer): the few not answered yet. */
@@ -56,6 +79,15 @@ export class Outbox {
   private running = 0;
   /** Answers held while not joined, in the order they were finished. */
   private held: Held[] = [];
+  /** Answers that may not leave yet: finished sooner than holdMs after their request arrived, or resent copies too close to their original. */
+  private early: Held[] = [];
+  /** How many of `early` are answers (not resent copies). */
+  private earlyAnswers = 0;
+  /** The one timer that sends `early` answers, and when it fires. */
+  private earlyTimer: NodeJS.Timeout | undefined;
+  private earlyTimerAt = Number.POSITIVE_INFINITY;
+  private holdMs: number;
+  private readonly format: MessageFormat;
   /** The answers sent lately. */
   private readonly sent = new SentAnswers(RECENT_LIMIT, RECENT_BYTES, PLUGBOARD_REQUEST_TIMEOUT_MS);
   readonly stats: OutboxStats = { held: 0, resent: 0, expired: 0, duplicates: 0, oversized: 0 };
@@ -66,9 +98,18 @@ export class Outbox {
   constructor(
     private readonly transport: OutboxTransport,
     private readonly now: () => number = Date.now,
-    /** How answers are encoded (MESSAGE_FORMAT): their size in that form is what the plugboard sees. */
-    private readonly format: MessageFormat = "text",
-  ) {}
+    options: OutboxOptions = {},
+  ) {
+    this.format = options.format ?? DEFAULT_MESSAGE_FORMAT;
+    this.holdMs = options.holdMs ?? 0;
+  }
+
+  /** Stops holding fast answers back and sends those waiting now, or holds them for the rejoin (a forced stop). Resent copies keep waiting. */
+  sendEarlyAnswersNow(): void {
+    this.holdMs = 0;
+    for (const entry of this.early) if (!entry.resend) entry.due = 0;
+    this.sendDueEarly(this.now());
+  }
 
   /**
    * Called when a request arrives: true when it should run. A duplicate of a running or held
@@ -98,7 +139,14 @@ export class Outbox {
   deliver(ref: string, payload: AnswerPayload, receivedAt: number, text?: string): void {
     if (this.pending.get(ref) === RUNNING) this.running--;
     const answer = text ?? answerText(payload, this.format);
-    if (this.transport.canSend()) {
+    const due = receivedAt + this.holdMs;
+    if (this.transport.canSend() && this.holdMs > 0 && this.now() < due) {
+      const early: Held = { ref, text: answer, receivedAt, due };
+      this.pending.set(ref, early);
+      this.early.push(early);
+      this.earlyAnswers++;
+      this.armEarlyTimer(due);
+    } else if (this.transport.canSend()) {
       this.pending.delete(ref);
       this.send(ref, answer, receivedAt);
     } else {
@@ -106,16 +154,81 @@ export class Outbox {
       this.pending.set(ref, held);
       this.held.push(held);
     }
-    if (this.running === 0 && this.idleWaiters.length > 0) {
+    this.wakeIfIdle();
+  }
+
+  private wakeIfIdle(): void {
+    if (this.running === 0 && this.earlyCount === 0 && this.idleWaiters.length > 0) {
       const waiters = this.idleWaiters;
       this.idleWaiters = [];
       for (const wake of waiters) wake();
     }
   }
 
-  /** Resolves once every request that arrived has its answer delivered (sent or held). */
+  /** Takes the held answers out (a drain hands them to another replica, src/plugboard/handover.ts). */
+  takeHeld(): Array<{ ref: string; text: string }> {
+    const held = this.held;
+    this.held = [];
+    for (const entry of held) this.pending.delete(entry.ref);
+    return held.map(({ ref, text }) => ({ ref, text }));
+  }
+
+  /** Sends an answer another replica handed over; held for the rejoin if the channel is gone meanwhile. */
+  sendHandedOver(ref: string, text: string): void {
+    const now = this.now();
+    if (this.transport.canSend()) this.send(ref, text, now);
+    else this.held.push({ ref, text, receivedAt: now });
+  }
+
+  /** Answers waiting for their hold to pass (resent copies not counted: their requests were answered). */
+  get earlyCount(): number {
+    return this.earlyAnswers;
+  }
+
+  /** Sends the early answers due by `until` (all of them: Infinity), or holds them when the channel is gone meanwhile. */
+  private sendDueEarly(until: number): void {
+    if (this.early.length === 0) return;
+    const waiting: Held[] = [];
+    let next = Number.POSITIVE_INFINITY;
+    for (const entry of this.early) {
+      const due = entry.due ?? 0;
+      if (due > until) {
+        waiting.push(entry);
+        next = Math.min(next, due);
+        continue;
+      }
+      if (!entry.resend) this.earlyAnswers--;
+      if (this.transport.canSend()) {
+        if (!entry.resend) this.pending.delete(entry.ref);
+        this.send(entry.ref, entry.text, entry.receivedAt);
+      } else if (!entry.resend) {
+        this.held.push(entry);
+      }
+      // A resent copy whose channel is gone again waits for the next rejoin's resend.
+    }
+    this.early = waiting;
+    if (waiting.length > 0) this.armEarlyTimer(next);
+    this.wakeIfIdle();
+  }
+
+  /** One timer for every early answer: armed for the soonest one due. */
+  private armEarlyTimer(due: number): void {
+    if (this.earlyTimer !== undefined && this.earlyTimerAt <= due) return;
+    clearTimeout(this.earlyTimer);
+    this.earlyTimerAt = due;
+    this.earlyTimer = setTimeout(() => {
+      this.earlyTimer = undefined;
+      this.earlyTimerAt = Number.POSITIVE_INFINITY;
+      this.sendDueEarly(this.now());
+    }, Math.max(0, due - this.now()));
+  }
+
+  /**
+   * Resolves once every request that arrived has its answer delivered: sent, or held for a
+   * rejoin; none still running or waiting out its hold.
+   */
   whenNothingRunning(): Promise<void> {
-    if (this.running === 0) return Promise.resolve();
+    if (this.running === 0 && this.earlyCount === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
@@ -138,7 +251,12 @@ export class Outbox {
       for (const answer of this.sent.since(lastHeardAt - RESEND_WINDOW_MS, now - PLUGBOARD_REQUEST_TIMEOUT_MS)) {
         if (!this.transport.canSend()) return;
         this.stats.resent++;
-        this.send(answer.ref, answer.text, answer.receivedAt);
+        const due = answer.sentAt + RESEND_MIN_AGE_MS;
+        if (now >= due) this.send(answer.ref, answer.text, answer.receivedAt);
+        else {
+          this.early.push({ ref: answer.ref, text: answer.text, receivedAt: answer.receivedAt, due, resend: true });
+          this.armEarlyTimer(due);
+        }
       }
     }
     const held = this.held;

@@ -15,6 +15,7 @@ export interface SentAnswer {
   ref: string;
   text: string;
   receivedAt: number;
+  sentAt: number;
 }
 
 export class SentAnswers {
@@ -92,7 +93,7 @@ export class SentAnswers {
     this.eachCurrent((slot, ref) => {
       if (this.sentAt[slot]! < sentSince || this.receivedAt[slot]! <= receivedAfter) return;
       const text = this.textAt(slot);
-      if (text !== undefined) found.push({ ref, text, receivedAt: this.receivedAt[slot]! });
+      if (text !== undefined) found.push({ ref, text, receivedAt: this.receivedAt[slot]!, sentAt: this.sentAt[slot]! });
     });
     return found;
   }
