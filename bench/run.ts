@@ -126,13 +126,52 @@ const held = (yes: boolean) => (yes ? "yes" : "**no**");
 /** The trivial action's figures: a consumer of examples/Greet.ts alone (compiled like any app's action), no database. */
 async function greetFigures(rows: Row[]): Promise<void> {
   const board = await DevPlugboard.start({ log: quiet });
-  const consumer = spawnConsumer("node", { WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ACTIONS_DIR: compiledFixtures("greet-only") });
+  const consumer = spawnConsumer("node", { ANSWER_HOLD_MS: "0", WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ACTIONS_DIR: compiledFixtures("greet-only") });
   try {
     await waitJoined(board);
     await dispatchFigures("greet", board, consumer, rows);
   } finally {
     await stopChild(consumer);
     await board.stop();
+  }
+}
+
+/**
+ * What ANSWER_HOLD_MS (the default, 5 ms) costs a trivial action: two consumers of
+ * examples/Greet.ts, one holding fast answers back and one not, in alternating rounds.
+ */
+async function holdFigures(rows: Row[]): Promise<void> {
+  const request = CHEAP.greet.request;
+  const consumerWith = async (hold: string) => {
+    const board = await DevPlugboard.start({ log: quiet });
+    const consumer = spawnConsumer("node", { ANSWER_HOLD_MS: hold, WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ACTIONS_DIR: compiledFixtures("greet-only") });
+    await waitJoined(board);
+    await closedLoop(board, { count: n(5000), inFlight: 64, request });
+    return { board, consumer };
+  };
+  const held = await consumerWith("5");
+  const plain = await consumerWith("0");
+  try {
+    const cpu: Record<"held" | "plain", number[]> = { held: [], plain: [] };
+    const rate: Record<"held" | "plain", number[]> = { held: [], plain: [] };
+    const p50: Record<"held" | "plain", number[]> = { held: [], plain: [] };
+    for (let round = 0; round < ROUNDS; round++) {
+      for (const [name, side] of [["held", held], ["plain", plain]] as const) {
+        const run = await measured(side.consumer, () => closedLoop(side.board, { count: n(20_000), inFlight: 64, request }));
+        cpu[name].push(run.cpuUsPerRequest);
+        rate[name].push(run.perSecond);
+        p50[name].push(percentile((await closedLoop(side.board, { count: n(2000), inFlight: 1, request })).latenciesMs, 50));
+      }
+    }
+    const ratio = (x: Record<"held" | "plain", number[]>) => median(x.held.map((v, i) => v / x.plain[i]!));
+    rows.push(["ANSWER_HOLD_MS=5 vs 0: CPU per request (Greet, 64 in flight)", `${fmt(median(cpu.held), 1)} µs`, `hold 0: ${fmt(median(cpu.plain), 1)} µs`, `${fmt(ratio(cpu))}×`, "printed", "", ""]);
+    rows.push(["ANSWER_HOLD_MS=5 vs 0: throughput (Greet, 64 in flight)", `${fmt(median(rate.held), 0)} req/s`, `hold 0: ${fmt(median(rate.plain), 0)} req/s`, `${fmt(ratio(rate))}×`, "printed", "", ""]);
+    rows.push(["ANSWER_HOLD_MS=5 vs 0: latency p50 (Greet, 1 in flight)", `${fmt(median(p50.held), 2)} ms`, `hold 0: ${fmt(median(p50.plain), 3)} ms`, "", "≈ the hold", "", ""]);
+  } finally {
+    for (const side of [held, plain]) {
+      await stopChild(side.consumer);
+      await side.board.stop();
+    }
   }
 }
 
@@ -152,8 +191,8 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  if (only !== undefined && only !== "dispatch" && only !== "events" && only !== "bursts") {
-    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\`, \`-- events\` or \`-- bursts\` one section`);
+  if (only !== undefined && only !== "dispatch" && only !== "events" && only !== "bursts" && only !== "hold") {
+    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\`, \`-- events\`, \`-- bursts\` or \`-- hold\` one section`);
   }
   // The consumer runs the build output: make it current (npm start's own pre-step), with the
   // examples compiled beside it (examples/Greet.ts, the trivial action).
@@ -166,6 +205,9 @@ async function main(): Promise<void> {
   const fresh = await createTestDatabase({ adminUrl: database.env.TEST_DATABASE_URL });
 
   const consumerEnv = (target: DevPlugboard) => ({
+    // The framework's own cost, beside a bare client's: without the hold for the Vera Plugboard's
+    // registration race (the dev plugboard has none); holdFigures measures what the hold costs.
+    ANSWER_HOLD_MS: "0",
     WEBSOCKET_URL: target.socketUrl,
     TOKEN: target.token,
     JWT_SECRET,
@@ -182,6 +224,7 @@ async function main(): Promise<void> {
       await dispatchFigures("logout", board, consumer, rows);
       await greetFigures(rows);
     }
+    if (only === undefined || only === "hold") await holdFigures(rows);
     if (only === undefined || only === "events") await eventFigures(rows);
     if (only === "bursts") await burstFigures(rows, burstEnv, SCALE);
     if (only !== undefined) return;
