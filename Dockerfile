@@ -47,4 +47,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:' + (process.env.HEALTH_PORT || 9090) + '/healthz').then((r) => process.exit(r.ok ? 0 : 1), () => process.exit(1))"]
 # `npm start`'s command itself rather than npm: SIGTERM reaches the service directly (it drains,
 # README "Operations") and stdout carries only its JSON log lines, without npm's banner.
-CMD ["node", "--max-semi-space-size=4", "dist/src/main.js"]
+CMD ["node", "--max-semi-space-size=4", "dist/src/cli/main.js", "start", "--dir", "dist/app"]

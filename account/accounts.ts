@@ -5,6 +5,7 @@
  * it (after `postgres`) when a loaded action needs it, and an app without account actions never
  * does, so never opens a database for it.
  */
+import { fileURLToPath } from "node:url";
 import type { Kysely } from "kysely";
 import { postgres, provider } from "vera-service";
 import { developmentSecret } from "./dev-secret.ts";
@@ -14,9 +15,16 @@ import { accountSettings, type AccountSettings } from "./settings.ts";
 
 export type Accounts = Services;
 
+/** The account module's tables (users, revocations, login attempts, roles), run when the module is used. */
+export const ACCOUNT_MIGRATIONS = { owner: "account", dir: fileURLToPath(new URL("./migrations/", import.meta.url)) };
+
 export const accounts = provider<Accounts, AccountSettings>({
   name: "accounts",
   needs: [postgres],
+  migrations: ACCOUNT_MIGRATIONS,
+  commands: {
+    roles: { summary: "define roles, grant and revoke them, list them (the first administrator)", run: async (args) => (await import("./roles-cli.ts")).roles(args) },
+  },
   settings: accountSettings,
   async start({ get, settings, production, dataDir, log, reportLane }) {
     // Dev mode without a JWT_SECRET signs with a secret kept in DATA_DIR (production requires one).

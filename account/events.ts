@@ -1,6 +1,6 @@
 /**
  * Domain events, written to the `events` outbox in the transaction of the change they describe
- * (migrations/0005_roles.ts): the change and its event commit together, or neither does, so no
+ * (account/migrations/0005_roles.ts): the change and its event commit together, or neither does, so no
  * event is lost between a write and its publication. The envelope is the one the systems this
  * service joins already read: event_id, event_type, timestamp, source, priority, subject, actor,
  * resource, data, metadata. It never holds a password, a digest, a token or a JWT.

@@ -6,7 +6,7 @@
  * claims in `ctx.claims` (typed: `Context<SignedIn>`); otherwise the caller gets
  * `401 "Invalid token: <reason>"` and `run` never starts.
  */
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { Context } from "vera-service";
 import { middleware } from "vera-service";
 import { forbidden, unauthorized, type ActionResponse } from "vera-service";

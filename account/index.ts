@@ -1,20 +1,14 @@
 /**
- * The account module's public entry: what the account actions in actions/ import besides
- * `vera-service`. The module is built on `vera-service` alone (tests/framework.test.ts holds
- * both sides of that line): its provider, its sign-in middleware, its settings.
+ * `vera-service/account`: the account module, an option of the framework. An app serves its
+ * actions with one line in any file of its actions/ folder:
+ *
+ *   export { Register, Login, Logout, Verify, Show, Edit, Delete, Jwks } from "vera-service/account";
+ *
+ * (and AssignRole, RevokeRole, ListRoles for roles). What comes with them, only when they are
+ * used: the `accounts` provider and its settings (JWT_*, BCRYPT_*, LOGIN_*, the length limits),
+ * its tables (its migrations run after the framework's, before the app's), its guards for an
+ * app's own actions (`signedIn`, `requirePermission`, `requireRole`), and `testUser` for tests.
  */
-export { accounts, type Accounts } from "./accounts.ts";
-export { signedIn, requirePermission, requireRole, JWT_FIELD, type Permitted, type PermittedContext, type SignedIn, type SignedInContext } from "./guard.ts";
-export { ADMIN_ROLE, ROLE_NAME, grants } from "./roles.ts";
-export { recordEvent, type DomainEvent, type Envelope } from "./events.ts";
-export { attemptClaim, attemptPassword, THROTTLE_KEY } from "./attempts.ts";
-export { authenticate } from "./authenticate.ts";
-export { confirmPassword } from "./confirm-password.ts";
-export { normalizeEmail, normalizeUsername, parsePhone, phoneToStore, type AccountKey } from "./identifiers.ts";
-export { ACCOUNT_FIELD, invalidFields, lengthErrors, OUTER_BOUNDS, passwordByteError } from "./limits.ts";
-export { ACCOUNT_MESSAGES, LIFETIME_MESSAGES } from "./messages.ts";
-export { mintToken } from "./mint.ts";
-export { tokenAnswer, tokenFields, unixSeconds } from "./token-fields.ts";
-export type { User } from "./schema.ts";
-export { IdentifierTakenError, UserExistsError, type AccountChanges } from "./users.ts";
-export { namedAccount, roleChangeAnswer, roleChangeRefused, roleChangeSchema } from "./role-actions.ts";
+export * from "./core.ts";
+export * from "./actions/index.ts";
+export { testUser, type TestUser } from "./test-user.ts";

@@ -4,7 +4,7 @@
  * configuration is read); these checks run first thing in `run` and answer in the very format
  * of the dispatcher's own validation errors.
  */
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { AccountSettings } from "./settings.ts";
 import type { ActionResponse } from "vera-service";
 import { invalidFieldsAnswer, type FieldError } from "vera-service";

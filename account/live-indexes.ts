@@ -1,6 +1,6 @@
 /**
  * The accounts' identifiers are unique among live accounts only (partial unique indexes), so a
- * soft-deleted account frees its username, email and phone: made by migrations/0001_users.ts on
+ * soft-deleted account frees its username, email and phone: made by account/migrations/0001_users.ts on
  * a new database, and by the take-over of a Vera-Py-Service one (account/py-adoption.ts).
  */
 import { sql, type Kysely } from "kysely";

@@ -1,5 +1,5 @@
 /**
- * Taking over a Vera-Py-Service database in place (migrations/0001_users.ts and
+ * Taking over a Vera-Py-Service database in place (account/migrations/0001_users.ts and
  * 0002_revocations.ts call this instead of creating their tables). That service's schema, from
  * its alembic revisions c7478657dc4c and 438ee0af9127 (`alembic_version` says which):
  * `users(id, username, name, email, phone_number, password_digest, created_at, updated_at,

@@ -1,5 +1,5 @@
 /** What AssignRole and RevokeRole share: the fields, and finding the account they name. */
-import { z } from "zod";
+import { z } from "zod/v4";
 import { conflict, forbidden, notFound, type ActionResponse } from "vera-service";
 import { accounts } from "./accounts.ts";
 import { normalizeUsername } from "./identifiers.ts";

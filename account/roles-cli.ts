@@ -1,7 +1,8 @@
 /**
- * `npm run roles -- <command>`: what no action may do with roles, on the service's own database
- * settings (in the container: `node dist/account/roles-cli.js <command>`). The first
- * administrator is made this way: `npm run roles -- grant alice admin`.
+ * `vera-service roles <command>`: what no action may do with roles, on the service's own
+ * database settings — a command the account module brings (its provider's `commands`), so an app
+ * that serves the account actions has it. The first administrator is made this way:
+ * `vera-service roles grant alice admin`.
  *
  *   define <role> <permission>... [--description <text>]   create a role, or replace its permissions
  *   grant <username> <role>                                 give an account a role
@@ -15,13 +16,15 @@ import { runCommand } from "vera-service";
 import { accounts } from "./accounts.ts";
 import { USAGE, executeRolesCommand, parseRolesCommand } from "./roles-command.ts";
 
-const parsed = parseRolesCommand(process.argv.slice(2));
-if ("help" in parsed) {
-  process.stdout.write(`${parsed.help}\n`);
-  process.exit(0);
+export async function roles(args: readonly string[]): Promise<number> {
+  const parsed = parseRolesCommand(args);
+  if ("help" in parsed) {
+    process.stdout.write(`${parsed.help}\n`);
+    return 0;
+  }
+  if ("problem" in parsed) {
+    process.stderr.write(`${parsed.problem}\n${USAGE}\n`);
+    return 2;
+  }
+  return runCommand([accounts], (ctx) => executeRolesCommand(parsed, ctx));
 }
-if ("problem" in parsed) {
-  process.stderr.write(`${parsed.problem}\n${USAGE}\n`);
-  process.exit(2);
-}
-await runCommand([accounts], (ctx) => executeRolesCommand(parsed, ctx));

@@ -1,15 +1,15 @@
-/** The roles commands (account/roles-cli.ts): parsing the arguments and carrying them out. */
+/** The roles commands (account/roles-cli.ts, `vera-service roles`): parsing the arguments and carrying them out. */
 import type { CommandContext } from "vera-service";
 import { accounts } from "./accounts.ts";
 import { normalizeUsername } from "./identifiers.ts";
 import { PERMISSION, ROLE_NAME } from "./roles.ts";
 import { parseCommandLine } from "vera-service";
 
-export const USAGE = `usage: npm run roles -- define <role> <permission>... [--description <text>]
-                     grant <username> <role>
-                     revoke <username> <role>
-                     list [<username>]
-                     --help
+export const USAGE = `usage: vera-service roles define <role> <permission>... [--description <text>]
+                          grant <username> <role>
+                          revoke <username> <role>
+                          list [<username>]
+                          --help
 roles: lower-case letters, digits, - and _ (at most 64); permissions: resource:action, resource:*, or *`;
 
 export type RolesCommand =

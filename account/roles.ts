@@ -1,5 +1,5 @@
 /**
- * Roles and who holds them (migrations/0005_roles.ts). A role grants permissions: `resource:action`
+ * Roles and who holds them (account/migrations/0005_roles.ts). A role grants permissions: `resource:action`
  * strings, `resource:*` for every action on a resource, `*` for everything (the built-in `admin`).
  * Granting and revoking each write their domain event (account/events.ts) in the same
  * transaction; revoking also moves the account's valid-after time, so every token minted before

@@ -1,5 +1,5 @@
 /**
- * The tables as kysely sees them. The migrations in migrations/ create exactly these columns;
+ * The tables as kysely sees them. The migrations in account/migrations/ (and the framework's in src/migrations/) create exactly these columns;
  * tests/migrations.test.ts checks the two agree.
  */
 import type { ColumnType, Generated, Selectable } from "kysely";
@@ -22,13 +22,13 @@ export interface UsersTable {
   /**
    * usernameSkeleton: unique among live accounts, so no lookalike of a username can be
    * registered. Null for an account without a username, and for an account from before the
-   * column whose skeleton an older account already had (migrations/0004_username_skeleton.ts).
+   * column whose skeleton an older account already had (account/migrations/0004_username_skeleton.ts).
    */
   username_skeleton: string | null;
   /**
    * usernameCasedSkeleton: the skeleton of the name as it shows, before case folding (a capital
    * I meets an l); unique among live accounts, null as username_skeleton is
-   * (migrations/0009_username_keys.ts).
+   * (account/migrations/0006_username_keys.ts).
    */
   username_cased_skeleton: string | null;
   /** USERNAME_KEYS_VERSION of the rules that made the two keys; null: made by an older replica (account/username-keys.ts). */
@@ -88,7 +88,7 @@ export interface EventsTable {
   envelope: ColumnType<unknown, string, string>;
   created_at: DefaultedTimestamp;
   published_at: NullableTimestamp;
-  /** The relay's order, when events go to PostgreSQL rather than Redis (migrations/0008_event_log.ts). */
+  /** The relay's order, when events go to PostgreSQL rather than Redis (src/migrations/0004_event_log.ts). */
   position: ColumnType<string | null, never, string | null>;
 }
 

@@ -3,7 +3,7 @@
  * environment by the framework (a provider's `settings`, src/providers.ts) before anything
  * starts; every problem is one line naming the variable, and the start-up stops (exit 2).
  */
-import { z } from "zod";
+import { z } from "zod/v4";
 import { intSetting, optionalSetting, type SettingsMode } from "vera-service";
 import { DEFAULT_MAX_QUEUED, DEFAULT_MAX_WAIT_MS } from "./passwords.ts";
 import { KeyConfigError, parsePreviousKeys, parseSigningKey, type AsymmetricAlgorithm } from "./keys.ts";
@@ -22,22 +22,22 @@ const envSchema = z.object({
   JWT_PREVIOUS_PUBLIC_KEYS: optionalSetting,
   JWT_ISSUER: z.string().min(1).default("vera-service"),
   JWT_AUDIENCE: z.string().min(1).default("vera-clients"),
-  JWT_TTL_SECONDS: intSetting(1).default("3600"),
-  JWT_MAX_TTL_SECONDS: intSetting(1).default("2592000"),
-  MIN_NAME_LENGTH: intSetting(0).default("1"),
-  MAX_NAME_LENGTH: intSetting(1).default("255"),
-  MIN_USERNAME_LENGTH: intSetting(1).default("3"),
-  MAX_USERNAME_LENGTH: intSetting(1).default("50"),
-  MIN_EMAIL_LENGTH: intSetting(3).default("3"),
-  MAX_EMAIL_LENGTH: intSetting(3).default("254"),
-  MIN_PASSWORD_LENGTH: intSetting(1).default("8"),
-  MAX_PASSWORD_LENGTH: intSetting(1, 72).default("72"),
-  BCRYPT_COST: intSetting(4, 31).default("12"),
+  JWT_TTL_SECONDS: intSetting(1).prefault("3600"),
+  JWT_MAX_TTL_SECONDS: intSetting(1).prefault("2592000"),
+  MIN_NAME_LENGTH: intSetting(0).prefault("1"),
+  MAX_NAME_LENGTH: intSetting(1).prefault("255"),
+  MIN_USERNAME_LENGTH: intSetting(1).prefault("3"),
+  MAX_USERNAME_LENGTH: intSetting(1).prefault("50"),
+  MIN_EMAIL_LENGTH: intSetting(3).prefault("3"),
+  MAX_EMAIL_LENGTH: intSetting(3).prefault("254"),
+  MIN_PASSWORD_LENGTH: intSetting(1).prefault("8"),
+  MAX_PASSWORD_LENGTH: intSetting(1, 72).prefault("72"),
+  BCRYPT_COST: intSetting(4, 31).prefault("12"),
   BCRYPT_THREADS: optionalSetting.pipe(intSetting(1, 64).optional()),
-  BCRYPT_MAX_WAIT_MS: intSetting(0, 29_000).default(String(DEFAULT_MAX_WAIT_MS)),
-  BCRYPT_QUEUE: intSetting(1, 100_000).default(String(DEFAULT_MAX_QUEUED)),
-  LOGIN_MAX_FAILURES: intSetting(1).default("10"),
-  LOGIN_WINDOW_SECONDS: intSetting(1).default("900"),
+  BCRYPT_MAX_WAIT_MS: intSetting(0, 29_000).prefault(String(DEFAULT_MAX_WAIT_MS)),
+  BCRYPT_QUEUE: intSetting(1, 100_000).prefault(String(DEFAULT_MAX_QUEUED)),
+  LOGIN_MAX_FAILURES: intSetting(1).prefault("10"),
+  LOGIN_WINDOW_SECONDS: intSetting(1).prefault("900"),
 });
 
 type Env = z.infer<typeof envSchema>;
@@ -69,12 +69,12 @@ export interface AccountSettings {
 }
 
 /** The settings schema for a mode: production demands a JWT_SECRET (HS*) and a bcrypt cost of 10 or more. */
-export function accountSettings(mode: SettingsMode): z.ZodType<AccountSettings, z.ZodTypeDef, unknown> {
+export function accountSettings(mode: SettingsMode): z.ZodType<AccountSettings> {
   return envSchema
     .superRefine((env, ctx) => {
       for (const problem of crossChecks(env, mode)) {
         const [variable, ...rest] = problem.split(": ");
-        ctx.addIssue({ code: z.ZodIssueCode.custom, path: [variable!], message: rest.join(": ") });
+        ctx.addIssue({ code: "custom", path: [variable!], message: rest.join(": ") });
       }
     })
     .transform(toSettings);

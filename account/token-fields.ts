@@ -1,5 +1,5 @@
 /** Pieces the token-issuing actions share: the not_before/expires_at field type and the answer's fields. */
-import { z } from "zod";
+import { z } from "zod/v4";
 import type { TokenClaims } from "./tokens.ts";
 
 /** Unix seconds, up to the year 9999. */

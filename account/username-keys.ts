@@ -3,7 +3,7 @@
  * account/identifiers.ts), made again when their rules change (USERNAME_KEYS_VERSION):
  *
  * - every live account at once, by the migration that brings a new version
- *   (migrations/0009_username_keys.ts: rekeyAllUsernames): where two accounts come to share a
+ *   (account/migrations/0006_username_keys.ts: rekeyAllUsernames): where two accounts come to share a
  *   key, the oldest keeps it and the others reserve nothing by it (they keep their username and
  *   keep logging in as typed);
  * - accounts a replica of an older version registered after that migration ran (a rolling

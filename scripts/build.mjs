@@ -1,5 +1,6 @@
 /**
- * `npm run build`: compiles src/, account/, actions/, events/, migrations/ and subscribers/ to dist/ (with type declarations for the public entries) (tsconfig.build.json:
+ * `npm run build` (and `npm pack`'s prepack): compiles the framework (src/), the account module
+ * (account/) and this repository's own app (app/) to dist/, with type declarations (tsconfig.build.json:
  * JavaScript with source maps, `.ts` import specifiers rewritten to `.js`) and copies the files
  * that are JavaScript already (account/password-worker.mjs). dist/ is emptied first, so an action
  * or migration deleted from the sources is gone from the output too. tsc type-checks while it
@@ -20,7 +21,7 @@ const ROOT = fileURLToPath(new URL("../", import.meta.url));
 const OUT = path.join(ROOT, "dist");
 /** Written last: its time is the build's. */
 const STAMP = path.join(OUT, ".built");
-const SOURCE_DIRS = ["src", "account", "actions", "events", "migrations", "subscribers"];
+const SOURCE_DIRS = ["src", "account", "app"];
 const SOURCE_FILES = ["tsconfig.json", "tsconfig.build.json", "package.json", "scripts/build.mjs"];
 /** Not TypeScript, so tsc does not emit them: copied as they are. */
 const COPIED = ["account/password-worker.mjs"];

@@ -15,17 +15,17 @@ import { Handover } from "./plugboard/handover.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
-import { loadSubscribers } from "./events/load-subscribers.ts";
-import { recentEvents } from "./events/recent.ts";
+import { loadSubscribers } from "./domain-events/load-subscribers.ts";
+import { recentEvents } from "./domain-events/recent.ts";
 import { configuredCaller, type ServiceCaller } from "./calls/caller.ts";
-import { startEvents, type StartedEvents } from "./events/start.ts";
+import { startEvents, type StartedEvents } from "./domain-events/start.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
 import { watchActions, type ActionsWatcher } from "./actions/watch.ts";
 import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
 import { Metrics, observeAll } from "./ops/metrics.ts";
-import { handlers } from "../events/index.ts";
+import { handlers } from "./plugboard/pushes/index.ts";
 
 /** How long a forced stop waits for aborted actions to answer, and for one last join to deliver them. */
 const FORCED_STOP_GRACE_MS = 1_000;

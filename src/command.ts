@@ -1,6 +1,6 @@
 /**
  * An app's operator command — what no action may do, such as making the first administrator
- * (`npm run roles -- grant alice admin`). It reads the service's configuration (the
+ * (`vera-service roles grant alice admin`), brought by a provider's `commands` (src/providers.ts). It reads the service's configuration (the
  * environment; with no database configured, the embedded one under DATA_DIR that `npm start`
  * uses), starts the providers it needs as the service would (migrations included), runs, closes
  * them, and exits with the code `run` returns. Logs go to stderr, at warn unless LOG_LEVEL says
@@ -22,7 +22,8 @@ export interface CommandContext {
   print(line: string): void;
 }
 
-export async function runCommand(needs: readonly Provider<unknown>[], run: (ctx: CommandContext) => Promise<number>): Promise<never> {
+/** Resolves with the exit code: `run`'s, or 1 when it failed, 2 for a bad configuration. */
+export async function runCommand(needs: readonly Provider<unknown>[], run: (ctx: CommandContext) => Promise<number>): Promise<number> {
   const config = loadConfigOrExit(undefined, process.stderr);
   const log = createLogger({
     level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel,
@@ -52,5 +53,5 @@ export async function runCommand(needs: readonly Provider<unknown>[], run: (ctx:
     }
   }
   flushLogs();
-  process.exit(code);
+  return code;
 }

@@ -3,8 +3,10 @@
  * is checked with zod, and is handed out as a frozen object. A bad value stops the process
  * before it connects anywhere: loadConfig throws a ConfigError listing every problem.
  */
-import { fileURLToPath } from "node:url";
-import { z } from "zod";
+import path from "node:path";
+import { z } from "zod/v4";
+import { parseWith, type SchemaIssue } from "./schema/parse.ts";
+import type { AnySchema } from "./schema/types.ts";
 import { DEFAULT_MESSAGE_FORMAT, MESSAGE_FORMATS, type MessageFormat } from "./actions/responses.ts";
 
 const LOG_LEVELS = ["trace", "debug", "info", "warn", "error", "fatal", "silent"] as const;
@@ -13,16 +15,19 @@ export const LOG_FORMATS = ["json", "pretty"] as const;
 export type LogFormat = (typeof LOG_FORMATS)[number];
 
 /**
- * The actions the service loads when ACTIONS_DIR is unset: actions/ beside the running code, so
- * the compiled service (dist/src/config.js) finds dist/actions/ and tsx (src/config.ts) finds
- * actions/, whatever the working directory.
+ * The app's folders, from the app's root: APP_DIR (default: the working directory, the app's
+ * root) holds actions/, subscribers/ and migrations/, each overridable on its own. The
+ * `vera-service` command sets APP_DIR: the sources (.) for `dev`, the build (dist) for `start`.
+ * Nothing is ever looked for beside the framework's own files.
  */
-export const DEFAULT_ACTIONS_DIR = fileURLToPath(new URL("../actions/", import.meta.url));
-/** The same for subscribers (src/events/load-subscribers.ts): subscribers/ beside the running code. */
-export const DEFAULT_SUBSCRIBERS_DIR = fileURLToPath(new URL("../subscribers/", import.meta.url));
+export const APP_FOLDERS = { actions: "actions", subscribers: "subscribers", migrations: "migrations" } as const;
 /** The dev plugboard's answers to POST /: the consumer's whole payload, or the Vera Plugboard's. */
 const PLUGBOARD_HTTP_MODES = ["full", "vera"] as const;
-/** A whole number from an environment variable, between `min` and `max` (settings helper, public). */
+/**
+ * A whole number from an environment variable, between `min` and `max` (settings helper, public).
+ * The settings helpers are zod 4 schemas: compose them with `import { z } from "zod/v4"`, which
+ * zod 3.25+ has too.
+ */
 export const intSetting = (min: number, max = Number.MAX_SAFE_INTEGER) =>
   z
     .string()
@@ -71,13 +76,13 @@ const postgresUrl = z.string().superRefine((value, ctx) => {
   try {
     url = new URL(value);
   } catch {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "cannot be parsed as a URL: expected postgres://user:password@host:5432/database" });
+    ctx.addIssue({ code: "custom", message: "cannot be parsed as a URL: expected postgres://user:password@host:5432/database" });
     return;
   }
   if (url.protocol !== "postgres:" && url.protocol !== "postgresql:") {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: `must be a postgres:// (or postgresql://) URL, not ${url.protocol}//` });
+    ctx.addIssue({ code: "custom", message: `must be a postgres:// (or postgresql://) URL, not ${url.protocol}//` });
   } else if (url.hostname === "" && !url.searchParams.has("host")) {
-    ctx.addIssue({ code: z.ZodIssueCode.custom, message: "names no host: expected postgres://user:password@host:5432/database" });
+    ctx.addIssue({ code: "custom", message: "names no host: expected postgres://user:password@host:5432/database" });
   }
 });
 
@@ -95,38 +100,40 @@ const envSchema = z.object({
   TOKEN: optionalSetting,
   DATABASE_URL: optionalSetting.pipe(postgresUrl.optional()),
   POSTGRES_HOST: z.string().default("localhost"),
-  POSTGRES_PORT: intSetting(1, 65535).default("5432"),
+  POSTGRES_PORT: intSetting(1, 65535).prefault("5432"),
   POSTGRES_USER: optionalSetting,
   POSTGRES_PASSWORD: optionalSetting,
   POSTGRES_DB: optionalSetting,
-  MAX_CONCURRENCY: intSetting(1, 100_000).default("64"),
-  QUEUE_LIMIT: intSetting(0, 1_000_000).default("1024"),
-  MAX_REQUEST_BYTES: intSetting(1024, 64 * 1024 * 1024).default("65536"),
-  MAX_ANSWER_BYTES: intSetting(1024, 64 * 1024 * 1024).default("1048576"),
+  MAX_CONCURRENCY: intSetting(1, 100_000).prefault("64"),
+  QUEUE_LIMIT: intSetting(0, 1_000_000).prefault("1024"),
+  MAX_REQUEST_BYTES: intSetting(1024, 64 * 1024 * 1024).prefault("65536"),
+  MAX_ANSWER_BYTES: intSetting(1024, 64 * 1024 * 1024).prefault("1048576"),
   MESSAGE_FORMAT: z.enum(MESSAGE_FORMATS).default(DEFAULT_MESSAGE_FORMAT),
   ANSWER_HOLD_MS: optionalSetting.pipe(intSetting(0, 1000).optional()),
-  ACTION_TIMEOUT_MS: intSetting(1, 29_000).default("25000"),
-  SHUTDOWN_TIMEOUT_MS: intSetting(0).default("20000"),
-  HEARTBEAT_INTERVAL_MS: intSetting(10, 50_000).default("30000"),
+  ACTION_TIMEOUT_MS: intSetting(1, 29_000).prefault("25000"),
+  SHUTDOWN_TIMEOUT_MS: intSetting(0).prefault("20000"),
+  HEARTBEAT_INTERVAL_MS: intSetting(10, 50_000).prefault("30000"),
   HEALTH_PORT: optionalSetting.pipe(intSetting(0, 65535).optional()),
   HEALTH_HOST: optionalSetting,
   LOG_LEVEL: z.enum(LOG_LEVELS).default("info"),
   LOG_FORMAT: optionalSetting.pipe(z.enum(LOG_FORMATS).optional()),
-  PLUGBOARD_PORT: intSetting(0, 65535).default("4000"),
+  PLUGBOARD_PORT: intSetting(0, 65535).prefault("4000"),
   PLUGBOARD_HOST: z.string().min(1).default("127.0.0.1"),
   PLUGBOARD_ALLOWED_HOSTS: hostList,
   PLUGBOARD_HTTP: z.enum(PLUGBOARD_HTTP_MODES).default("full"),
   PLUGBOARD_SERVICES: serviceList,
   PLUGBOARD_HTTP_URL: optionalSetting.pipe(httpUrl.optional()),
   PLUGBOARD_API_TOKEN: optionalSetting,
-  CALL_TIMEOUT_MS: intSetting(1, 600_000).default("10000"),
+  CALL_TIMEOUT_MS: intSetting(1, 600_000).prefault("10000"),
+  APP_DIR: z.string().min(1).default("."),
   ACTIONS_DIR: optionalSetting,
+  MIGRATIONS_DIR: optionalSetting,
   ACTIONS_WATCH: z.enum(["0", "1", "false", "true"]).default("0").transform((v) => v === "1" || v === "true"),
   DATA_DIR: z.string().min(1).default(".data"),
   REDIS_URL: optionalSetting.pipe(z.string().url("must be a redis:// URL").optional()),
   EVENTS_STREAM: z.string().min(1).max(200).default("vera:events"),
-  EVENTS_MAXLEN: intSetting(1000, 100_000_000).default("1000000"),
-  EVENTS_RETENTION_HOURS: intSetting(1, 24 * 365).default("168"),
+  EVENTS_MAXLEN: intSetting(1000, 100_000_000).prefault("1000000"),
+  EVENTS_RETENTION_HOURS: intSetting(1, 24 * 365).prefault("168"),
   EVENTS_GROUP: z.string().min(1).max(200).default("vera-service"),
   SUBSCRIBERS_DIR: optionalSetting,
   NODE_ENV: optionalSetting,
@@ -179,9 +186,12 @@ export interface Config {
    * mode: the dev plugboard's), and how long a call made outside a request may take.
    */
   calls: { httpUrl: string | undefined; apiToken: string | undefined; timeoutMs: number };
-  /** The events relay (src/events/relay.ts): on when redisUrl is set and the app has a database. */
+  /** The events relay (src/domain-events/relay.ts): on when redisUrl is set and the app has a database. */
   events: { redisUrl: string | undefined; stream: string; maxLen: number; retentionMs: number; group: string; subscribersDir: string };
+  /** The app's folder (APP_DIR), and the folders read from it: actions/, subscribers/ (in `events`), migrations/. */
+  appDir: string;
   actionsDir: string;
+  migrationsDir: string;
   /** The dev loop (`npm run dev`): a change in actionsDir reloads the actions and publishes them again. */
   watchActions: boolean;
   dataDir: string;
@@ -224,11 +234,11 @@ function crossChecks(env: z.infer<typeof envSchema>, production: boolean): strin
 
 /** Parses an environment (process.env by default) into a frozen Config, or throws ConfigError. */
 export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Config> {
-  const parsed = envSchema.safeParse(source);
+  const parsed = parseWith<z.output<typeof envSchema>>(envSchema, source);
   if (!parsed.success) {
     // Report what is missing too, so one run shows every problem.
-    const missing = missingInProduction(source).filter((m) => !parsed.error.issues.some((i) => m.startsWith(`${i.path[0]}:`)));
-    throw new ConfigError([...parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`), ...missing]);
+    const missing = missingInProduction(source).filter((m) => !parsed.issues.some((i) => m.startsWith(`${String(i.path[0])}:`)));
+    throw new ConfigError([...problemsOf(parsed.issues), ...missing]);
   }
   const env = parsed.data;
   const production = env.WEBSOCKET_URL !== undefined;
@@ -257,7 +267,9 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     logFormat: env.LOG_FORMAT,
     plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP, services: env.PLUGBOARD_SERVICES },
     calls: { httpUrl: env.PLUGBOARD_HTTP_URL ?? httpSideOf(env.WEBSOCKET_URL), apiToken: env.PLUGBOARD_API_TOKEN, timeoutMs: env.CALL_TIMEOUT_MS },
-    actionsDir: env.ACTIONS_DIR ?? DEFAULT_ACTIONS_DIR,
+    appDir: path.resolve(env.APP_DIR),
+    actionsDir: path.resolve(env.ACTIONS_DIR ?? path.join(env.APP_DIR, APP_FOLDERS.actions)),
+    migrationsDir: path.resolve(env.MIGRATIONS_DIR ?? path.join(env.APP_DIR, APP_FOLDERS.migrations)),
     watchActions: env.ACTIONS_WATCH,
     dataDir: env.DATA_DIR,
     events: {
@@ -266,7 +278,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       maxLen: env.EVENTS_MAXLEN,
       retentionMs: env.EVENTS_RETENTION_HOURS * 3_600_000,
       group: env.EVENTS_GROUP,
-      subscribersDir: env.SUBSCRIBERS_DIR ?? DEFAULT_SUBSCRIBERS_DIR,
+      subscribersDir: path.resolve(env.SUBSCRIBERS_DIR ?? path.join(env.APP_DIR, APP_FOLDERS.subscribers)),
     },
     env: { ...source },
   });
@@ -295,10 +307,15 @@ export function serviceProblems(config: Readonly<Config>): string[] {
  * A provider's settings (src/providers.ts), read from the environment like the framework's own:
  * its schema keyed by variable names; every problem one line naming the variable (ConfigError).
  */
-export function readSettings<S>(schema: z.ZodType<S, z.ZodTypeDef, unknown>, source: Readonly<Record<string, string | undefined>> = process.env): Readonly<S> {
-  const parsed = schema.safeParse(source);
-  if (!parsed.success) throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`));
+export function readSettings<S>(schema: AnySchema<S>, source: Readonly<Record<string, string | undefined>> = process.env): Readonly<S> {
+  const parsed = parseWith<S>(schema, source);
+  if (!parsed.success) throw new ConfigError(problemsOf(parsed.issues));
   return deepFreeze(parsed.data);
+}
+
+/** "VARIABLE: problem", one per issue. */
+function problemsOf(issues: readonly SchemaIssue[]): string[] {
+  return issues.flatMap((i) => (i.unknownKeys ? i.unknownKeys.map((k) => `${k}: is not a known setting`) : [`${i.path.map(String).join(".")}: ${i.message}`]));
 }
 
 function deepFreeze<T>(value: T): Readonly<T> {

@@ -11,7 +11,7 @@ export { provider, type Provider, type ProviderDefinition, type ProviderStart, t
 export { postgres, type Postgres } from "./db/postgres.ts";
 export { runCommand, type CommandContext } from "./command.ts";
 export { commandLineOrExit, parseCommandLine, type CommandLine, type CommandLineSpec, type ParsedCommandLine } from "./cli/arguments.ts";
-export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./events/subscribers.ts";
+export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./domain-events/subscribers.ts";
 export { isUniqueViolation } from "./db/errors.ts";
 export {
   serviceTarget,

@@ -7,10 +7,11 @@
  * without a database-backed action never opens a database. A provider may declare settings:
  * they are read from the environment, with every other provider's, before anything starts.
  */
-import type { z } from "zod";
+import type { AnySchema } from "./schema/types.ts";
 import { readSettings, ConfigError } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { LaneStats } from "./actions/lane.ts";
+import type { MigrationSource } from "./db/migrator.ts";
 
 /** Whether the service runs behind a real plugboard, and whether under tests (NODE_ENV=test). */
 export interface SettingsMode {
@@ -39,10 +40,22 @@ export interface ProviderStart<S = undefined> {
   reportLane(stats: () => LaneStats): void;
 }
 
+/** A command a module brings to `vera-service` (the account module's `roles`): src/cli/module-commands.ts. */
+export interface ModuleCommand {
+  /** One line for the usage. */
+  summary: string;
+  /** Runs with the arguments after the command's name; resolves with the exit code. */
+  run(args: string[]): Promise<number>;
+}
+
 export interface Provider<T, S = any> {
   readonly name: string;
   readonly needs: readonly Provider<unknown>[];
-  readonly settings?: (mode: SettingsMode) => z.ZodType<S, z.ZodTypeDef, unknown>;
+  /** Its tables' migrations: run after the framework's, before the app's, when it is used. */
+  readonly migrations?: MigrationSource;
+  /** Commands of `vera-service` it brings, by name, for apps that use it. */
+  readonly commands?: Readonly<Record<string, ModuleCommand>>;
+  readonly settings?: (mode: SettingsMode) => AnySchema<S>;
   start(ctx: ProviderStart<S>): T | Promise<T>;
   stop?(value: T): void | Promise<void>;
 }
@@ -53,10 +66,18 @@ export interface ProviderDefinition<T, S> {
   /** Providers this one's start reads with ctx.get. */
   needs?: readonly Provider<unknown>[];
   /**
-   * Its settings: a zod schema of environment variables (an object keyed by their names). Every
+   * The migrations of the tables it uses (a provider that needs `postgres`): `{ owner, dir }`,
+   * the owner naming its bookkeeping table. They run, under the migration lock, only for an app
+   * that uses this provider: after the framework's, before the app's own.
+   */
+  migrations?: MigrationSource;
+  /** Commands of `vera-service` it brings (`vera-service <name> …`), for apps that use it: operator tasks no action may do. */
+  commands?: Record<string, ModuleCommand>;
+  /**
+   * Its settings: a zod schema (3.25+ or 4) of environment variables (an object keyed by their names). Every
    * problem is one line naming the variable, and stops the start-up (exit 2) before anything connects.
    */
-  settings?: (mode: SettingsMode) => z.ZodType<S, z.ZodTypeDef, unknown>;
+  settings?: (mode: SettingsMode) => AnySchema<S>;
   start(ctx: ProviderStart<S>): T | Promise<T>;
   stop?(value: T): void | Promise<void>;
 }
@@ -66,6 +87,8 @@ export function provider<T, S = undefined>(definition: ProviderDefinition<T, S>)
   return Object.freeze({
     name: definition.name,
     needs: definition.needs ?? [],
+    ...(definition.migrations ? { migrations: definition.migrations } : {}),
+    ...(definition.commands ? { commands: Object.freeze({ ...definition.commands }) } : {}),
     ...(definition.settings ? { settings: definition.settings } : {}),
     start: definition.start.bind(definition),
     ...(definition.stop ? { stop: definition.stop.bind(definition) } : {}),

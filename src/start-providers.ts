@@ -3,11 +3,12 @@
  * ConfigError listing every problem, before anything connects), then the database when a
  * provider needs `postgres` (src/db/postgres.ts), then the providers in dependency order. The
  * app, the test kit (src/testing.ts) and operator commands (src/command.ts) start theirs here.
- * Nothing starts that no action needs (the App starts its events machinery itself: src/events/start.ts).
+ * Nothing starts that no action needs (the App starts its events machinery itself: src/domain-events/start.ts).
  */
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { openPostgres, postgres, type Postgres } from "./db/postgres.ts";
+import { FRAMEWORK_MIGRATIONS, type MigrationSource } from "./db/migrator.ts";
 import { dependencyOrder, ProviderHost, type Provider } from "./providers.ts";
 
 export interface StartedProviders {
@@ -27,7 +28,8 @@ export async function startProviders(
   const providers = new ProviderHost({ log, production: config.production, test: config.nodeEnv === "test", dataDir: config.dataDir, env: config.env });
   providers.check(wanted);
   // The database connects (and migrates) while the providers that do not need it start.
-  const database = dependencyOrder(wanted).includes(postgres) ? openPostgres(config, log) : undefined;
+  const order = dependencyOrder(wanted);
+  const database = order.includes(postgres) ? openPostgres(config, log, migrationSources(order, config)) : undefined;
   database?.catch(() => undefined); // awaited below
   if (database) providers.supply(postgres, database.then((d) => d.value));
   const close = async () => {
@@ -42,4 +44,9 @@ export async function startProviders(
     throw error;
   }
   return { providers, postgres: (await database)?.value, close };
+}
+
+/** Whose migrations run, in order: the framework's, those of the providers used (in dependency order), the app's. */
+export function migrationSources(providers: readonly Provider<unknown>[], config: Pick<Readonly<Config>, "migrationsDir">): MigrationSource[] {
+  return [FRAMEWORK_MIGRATIONS, ...providers.flatMap((p) => (p.migrations ? [p.migrations] : [])), { owner: "app", dir: config.migrationsDir }];
 }

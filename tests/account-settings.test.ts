@@ -8,7 +8,7 @@ import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import { ConfigError, readSettings } from "../src/config.ts";
 import { accountSettings } from "../account/settings.ts";
-import { compiledEntry, startCommand } from "./support/build.ts";
+import { serviceArgs } from "./support/build.ts";
 import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const SECRET = "x".repeat(32);
@@ -64,7 +64,7 @@ test("asymmetric algorithms need a private key and a key id", () => {
 });
 
 test("npm start in production with bad account settings exits 2, one line per problem, before connecting", () => {
-  const result = spawnSync(process.execPath, [...startCommand().flags, compiledEntry()], {
+  const result = spawnSync(process.execPath, serviceArgs(), {
     encoding: "utf8",
     env: { PATH: process.env.PATH, WEBSOCKET_URL: "ws://127.0.0.1:9/websocket", TOKEN: "t", JWT_SECRET: "short", BCRYPT_COST: "5" },
     timeout: 20_000,

@@ -11,7 +11,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
-import { ROOT } from "./support/build.ts";
+import { cliArgs, ROOT } from "./support/build.ts";
 import { loadActions } from "../src/actions/registry.ts";
 import { clientModule } from "../src/calls/client-code.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
@@ -19,8 +19,7 @@ import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 import { createLogger } from "../src/ops/logger.ts";
 
 const run = promisify(execFile);
-const CLI = path.join(ROOT, "dist/src/calls/client-cli.js");
-const client = (...args: string[]) => run(process.execPath, [CLI, ...args], { cwd: ROOT });
+const client = (...args: string[]) => run(process.execPath, cliArgs("client", ...args), { cwd: ROOT });
 const exitCode = (...args: string[]) => client(...args).then(() => 0, (error: { code?: number }) => error.code);
 const dir = mkdtempSync(path.join(tmpdir(), "vera-client-"));
 
@@ -32,9 +31,9 @@ after(async () => {
 });
 
 test("clients/vera-service.ts is what npm run client makes of this service's actions (generate it again when they change)", async () => {
-  const registry = await loadActions({ dir: path.join(ROOT, "actions"), log: createLogger({ level: "silent" }) });
+  const registry = await loadActions({ dir: path.join(ROOT, "app/actions"), log: createLogger({ level: "silent" }) });
   const expected = await clientModule(JSON.parse(registry.json), "vera-service");
-  assert.equal(readFileSync(path.join(ROOT, "clients/vera-service.ts"), "utf8"), expected, "run: npm run client -- dist/actions --name vera-service --out clients/vera-service.ts");
+  assert.equal(readFileSync(path.join(ROOT, "clients/vera-service.ts"), "utf8"), expected, "run: npm run client -- dist/app/actions --name vera-service --out clients/vera-service.ts");
 });
 
 test("from a JSON file of published actions: fields required and optional, a declared output, descriptions", async () => {

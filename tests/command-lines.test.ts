@@ -8,26 +8,34 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
-import { DIST } from "./support/build.ts";
+import { cliArgs, DIST } from "./support/build.ts";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { compiledFixtures, startService } from "./support/process.ts";
 import { freePort } from "../src/net.ts";
 import { until } from "./support/consumer.ts";
 
+/** Each subcommand of `vera-service`, and command lines it refuses. */
 const TOOLS = {
-  migrate: "src/db/migrate-cli.js",
-  roles: "account/roles-cli.js",
-  client: "src/calls/client-cli.js",
-  plugboard: "src/devboard/cli.js",
+  migrate: [["--force"]],
+  roles: [["list", "--all"], ["--verbose", "list"]],
+  client: [["x.json", "--output", "y"], ["a", "b"]],
+  plugboard: [["--port", "1"], ["extra"]],
+  init: [["--bogus", "x"], ["a", "b"], []],
+  dev: [["--port", "1"], ["extra"]],
+  build: [["--watch"], ["extra"]],
+  start: [["--port", "1"], ["extra"]],
 } as const;
 
+/** `vera-service <tool> …` as this repository's scripts run it (migrate and roles on dist/app). */
 function run(tool: keyof typeof TOOLS, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [path.join(DIST, TOOLS[tool]), ...args], {
+  // init and build have no script here (this repository's build is scripts/build.mjs): the command itself.
+  const command = tool === "init" || tool === "build" ? [path.join(DIST, "src/cli/main.js"), tool, ...args] : cliArgs(tool, ...args);
+  const child = spawn(process.execPath, command, {
     env: { PATH: process.env.PATH, NODE_ENV: "test", BCRYPT_COST: "4", PLUGBOARD_PORT: "0", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -47,7 +55,7 @@ test("migrate: a misspelt, short or valued --check is refused with exit 2 and no
     for (const args of [["--chek"], ["-c"], ["--check=true"], ["check"], ["--check", "now"]]) {
       const result = await run("migrate", args, { DATABASE_URL: database.url });
       assert.equal(result.code, 2, `${args.join(" ")}: ${result.stderr}`);
-      assert.match(result.stderr, /usage: npm run migrate/, args.join(" "));
+      assert.match(result.stderr, /usage: vera-service migrate/, args.join(" "));
       assert.equal(result.stdout, "", "nothing said about a database: nothing was opened");
     }
     assert.equal(await tables(database), 0, "no table was created");
@@ -61,20 +69,30 @@ test("migrate: a misspelt, short or valued --check is refused with exit 2 and no
   }
 });
 
-test("every tool answers --help and -h with its usage (exit 0), and an unknown option or argument with exit 2", async () => {
-  for (const tool of Object.keys(TOOLS) as Array<keyof typeof TOOLS>) {
+test("every subcommand answers --help and -h with its usage (exit 0), and an unknown option or argument with exit 2", async () => {
+  for (const [tool, refusals] of Object.entries(TOOLS) as Array<[keyof typeof TOOLS, readonly (readonly string[])[]]>) {
     for (const help of ["--help", "-h"]) {
       const result = await run(tool, [help], { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" });
       assert.equal(result.code, 0, `${tool} ${help}: ${result.stderr}`);
-      assert.match(result.stdout, new RegExp(`usage: npm run ${tool}`), `${tool} ${help}`);
+      assert.match(result.stdout, new RegExp(`usage: vera-service ${tool}`), `${tool} ${help}`);
     }
-    const refusals: string[][] = { migrate: [["--force"]], roles: [["list", "--all"], ["--verbose", "list"]], client: [["x.json", "--output", "y"], ["a", "b"]], plugboard: [["--port", "1"], ["extra"]] }[tool];
     for (const args of refusals) {
-      const result = await run(tool, args, { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" });
+      const result = await run(tool, [...args], { DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" });
       assert.equal(result.code, 2, `${tool} ${args.join(" ")}: ${result.stderr}`);
-      assert.match(result.stderr, new RegExp(`usage: npm run ${tool}`), `${tool} ${args.join(" ")}`);
+      assert.match(result.stderr, new RegExp(`usage: vera-service ${tool}`), `${tool} ${args.join(" ")}`);
     }
   }
+});
+
+test("vera-service alone, an unknown command or an option before the command: the usage and exit 2; --help and --version: exit 0", async () => {
+  const bin = (args: string[]) => spawnSync(process.execPath, [path.join(DIST, "src/cli/main.js"), ...args], { encoding: "utf8", cwd: tmpdir() });
+  for (const args of [[], ["strat"], ["--dir", "x", "start"]]) {
+    const result = bin(args);
+    assert.equal(result.status, 2, args.join(" "));
+    assert.match(result.stderr, /usage: vera-service <command>/);
+  }
+  assert.match(bin(["--help"]).stdout, /^usage: vera-service <command>[^]*\n  init {8}[^]*\n  start {7}/);
+  assert.match(bin(["--version"]).stdout, /^\d+\.\d+\.\d+\n$/);
 });
 
 test("migrate with nothing configured migrates the embedded database under DATA_DIR, and says so first", async () => {
@@ -83,7 +101,7 @@ test("migrate with nothing configured migrates the embedded database under DATA_
   assert.equal(first.code, 0, first.stderr);
   const lines = first.stdout.trim().split("\n");
   assert.equal(lines[0], `migrating the embedded database in ${path.join(dataDir, "postgres")} (no DATABASE_URL or POSTGRES_* set)`);
-  assert.match(lines.at(-1)!, /^applied \d+ migration\(s\): 0001_users, /);
+  assert.match(lines.at(-1)!, /^applied 11 migration\(s\): framework\/0001_events, [^]*, account\/0001_users, [^]*account\/0006_username_keys$/);
   const again = await run("migrate", ["--check"], { DATA_DIR: dataDir });
   assert.equal(again.code, 0, again.stderr);
   assert.match(again.stdout, /schema up to date: nothing pending/);
@@ -109,7 +127,8 @@ test("dev mode serves HEALTH_PORT on 127.0.0.1 only; HEALTH_HOST says otherwise"
   const serve = async (env: Record<string, string>) => {
     const port = await freePort();
     const service = startService({ HEALTH_PORT: String(port), PLUGBOARD_PORT: "0", ACTIONS_DIR: compiledFixtures("greet-only"), DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-health-")), ...env });
-    await until(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined)) !== undefined, 30_000, "health port up");
+    // Up and healthy (joined to its dev plugboard): /healthz answers 503 until then.
+    await until(async () => (await fetch(`http://127.0.0.1:${port}/healthz`).catch(() => undefined))?.status === 200, 30_000, "health port up and healthy");
     return { service, port };
   };
   const dev = await serve({});

@@ -2,8 +2,8 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import path from "node:path";
-import { ConfigError, DEFAULT_ACTIONS_DIR, loadConfig, serviceProblems } from "../src/config.ts";
-import { DIST, compiledEntry, startCommand } from "./support/build.ts";
+import { ConfigError, loadConfig, serviceProblems } from "../src/config.ts";
+import { DIST, serviceArgs } from "./support/build.ts";
 import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 test("defaults: dev mode with the spec's values", () => {
@@ -86,7 +86,7 @@ test("PLUGBOARD_ALLOWED_HOSTS: comma-separated names with optional ports, none b
 });
 
 test("npm start with a bad configuration exits non-zero before connecting, one line per problem", () => {
-  const result = spawnSync(process.execPath, [...startCommand().flags, compiledEntry()], {
+  const result = spawnSync(process.execPath, serviceArgs(), {
     encoding: "utf8",
     env: { PATH: process.env.PATH, WEBSOCKET_URL: "ws://127.0.0.1:9/websocket", MAX_CONCURRENCY: "0" },
     timeout: 20_000,
@@ -99,16 +99,23 @@ test("npm start with a bad configuration exits non-zero before connecting, one l
   assert.ok(lines.some((l) => /MAX_CONCURRENCY/.test(l.msg)));
 });
 
-test("ACTIONS_DIR defaults to actions/ beside the running code, whatever the working directory", () => {
-  assert.equal(loadConfig({}).actionsDir, DEFAULT_ACTIONS_DIR);
-  assert.equal(DEFAULT_ACTIONS_DIR, path.resolve("actions") + path.sep, "under tsx: the sources' actions/");
-  assert.equal(loadConfig({ ACTIONS_DIR: "tests/fixtures/actions" }).actionsDir, "tests/fixtures/actions");
-  // Compiled, dist/src/config.js finds dist/actions/, even started from another directory.
-  const result = spawnSync(process.execPath, ["--input-type=module", "-e", `import { DEFAULT_ACTIONS_DIR } from ${JSON.stringify(path.join(DIST, "src/config.js"))}; process.stdout.write(DEFAULT_ACTIONS_DIR)`], {
+test("the app's folders come from APP_DIR (default: the working directory), never from beside the framework's files", () => {
+  const here = loadConfig({});
+  assert.equal(here.appDir, process.cwd());
+  assert.equal(here.actionsDir, path.resolve("actions"));
+  assert.equal(here.events.subscribersDir, path.resolve("subscribers"));
+  assert.equal(here.migrationsDir, path.resolve("migrations"));
+  const built = loadConfig({ APP_DIR: "dist" });
+  assert.deepEqual([built.appDir, built.actionsDir, built.events.subscribersDir, built.migrationsDir], ["dist", "dist/actions", "dist/subscribers", "dist/migrations"].map((p) => path.resolve(p)));
+  // Each folder on its own still wins.
+  const own = loadConfig({ APP_DIR: "dist", ACTIONS_DIR: "tests/fixtures/actions", MIGRATIONS_DIR: "/srv/m", SUBSCRIBERS_DIR: "s" });
+  assert.deepEqual([own.actionsDir, own.migrationsDir, own.events.subscribersDir], [path.resolve("tests/fixtures/actions"), "/srv/m", path.resolve("s")]);
+  // Compiled, the framework reads the same: nothing is found beside dist/src/config.js.
+  const result = spawnSync(process.execPath, ["--input-type=module", "-e", `import { loadConfig } from ${JSON.stringify(path.join(DIST, "src/config.js"))}; process.stdout.write(loadConfig({}).actionsDir)`], {
     encoding: "utf8",
     cwd: "/",
   });
-  assert.equal(result.stdout, path.join(DIST, "actions") + path.sep, result.stderr);
+  assert.equal(result.stdout, "/actions", result.stderr);
 });
 
 test("NODE_ENV=production without WEBSOCKET_URL is a problem for the service (not for the dev plugboard or migrate)", () => {

@@ -174,7 +174,7 @@ test("the image, replayed without Docker from a fresh clone's files: every stage
   assert.equal(healthy.status, 0, "healthy while joined");
 
   // The operator's roles command, from the image's files, on the service's settings: the first administrator.
-  const roles = spawnSync(process.execPath, [scripts.roles!.split(/\s+/).at(-1)!, "grant", "ada_image", "admin"], { cwd: app, env, encoding: "utf8" });
+  const roles = spawnSync(process.execPath, [...scripts.roles!.split(/\s+/).slice(1), "grant", "ada_image", "admin"], { cwd: app, env, encoding: "utf8" });
   assert.equal(roles.status, 0, roles.stderr);
   assert.equal(roles.stdout.trim(), "granted admin to ada_image");
 
@@ -198,8 +198,8 @@ test("the replay fails as docker build would: a COPY of a file the context lacks
   };
   try {
     assert.throws(() => replay(dockerfileText.replace("COPY package.json package-lock.json ./", "COPY package.json package-lock.json no-such-file ./")), (e: Error) => e instanceof ReplayError && /holds no no-such-file/.test(e.message));
-    // Today's build stage before this change: it copied src, events, actions and migrations, not account/.
-    const withoutAccount = dockerfileText.replace("COPY . .", "COPY tsconfig.json tsconfig.build.json ./\nCOPY scripts ./scripts\nCOPY src ./src\nCOPY events ./events\nCOPY actions ./actions\nCOPY migrations ./migrations");
+    // A build stage that names its folders, and forgot one (the one that once broke the image lacked account/).
+    const withoutAccount = dockerfileText.replace("COPY . .", "COPY tsconfig.json tsconfig.build.json ./\nCOPY scripts ./scripts\nCOPY src ./src\nCOPY app ./app");
     assert.throws(() => replay(withoutAccount), (e: Error) => e instanceof ReplayError && /RUN npm run build failed/.test(e.message) && /account/.test(e.message));
   } finally {
     rmSync(context, { recursive: true, force: true });

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, readdirSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { compiledFixtures, startNpmDev, startService, type ServiceProcess } from "./support/process.ts";
-import { ROOT } from "./support/build.ts";
+import { cliArgs, ROOT } from "./support/build.ts";
 import { startConsumer, until, type TestConsumer } from "./support/consumer.ts";
 import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
@@ -190,7 +190,7 @@ test("kill -9: the next start joins the orphaned server, or starts it again when
 });
 
 test("npm run plugboard: the board alone prints its URL and token, and consumers join it", async () => {
-  const child = spawn(process.execPath, [path.join(ROOT, "dist/src/devboard/cli.js")], {
+  const child = spawn(process.execPath, cliArgs("plugboard"), {
     env: { PATH: process.env.PATH, PLUGBOARD_PORT: "0" },
     stdio: ["ignore", "pipe", "pipe"],
   });

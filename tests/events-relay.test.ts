@@ -1,5 +1,5 @@
 /**
- * The events relay (src/events/relay.ts) on a real PostgreSQL and a real Redis: every outbox row
+ * The events relay (src/domain-events/relay.ts) on a real PostgreSQL and a real Redis: every outbox row
  * reaches the stream, in order, once per relay that sent it; Redis stopped during a burst loses
  * nothing; of three relays one leads, and a leader that dies hands over with nothing lost.
  */
@@ -10,8 +10,8 @@ import { Redis } from "ioredis";
 import { sql, type Kysely } from "kysely";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
-import { EventRelay } from "../src/events/relay.ts";
-import { redisSink } from "../src/events/sinks.ts";
+import { EventRelay } from "../src/domain-events/relay.ts";
+import { redisSink } from "../src/domain-events/sinks.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { until } from "./support/consumer.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";

@@ -4,16 +4,15 @@
  * real Register, Edit and Login on PostgreSQL: every lookalike is refused (409), every name
  * with an invisible character too (400), legitimate names still register, a fullwidth login
  * finds the account; and accounts from before the change (old normalization, inserted by SQL
- * before migrations/0004) keep logging in as typed, with the backfill of their skeletons.
+ * before account/migrations/0004) keep logging in as typed, with the backfill of their skeletons.
  */
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import bcrypt from "bcryptjs";
-import type { Migration } from "kysely";
-import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, migrateAccountBefore, SERVICE_MIGRATIONS, type FreshDatabase } from "./support/database.ts";
 import { register, startAccounts, testConfig, type Accounts } from "./support/accounts.ts";
 import { captureLogs } from "./support/logs.ts";
-import { folderMigrations, migrateToLatest } from "../src/db/migrator.ts";
+import { migrateToLatest } from "../src/db/migrator.ts";
 import { legacyUsernameForm, normalizeUsername, USERNAME_KEYS_VERSION, usernameCasedSkeleton, usernameProblem, usernameSkeleton } from "../account/identifiers.ts";
 import { rekeyStaleUsernames } from "../account/username-keys.ts";
 import { lengthErrors } from "../account/limits.ts";
@@ -231,9 +230,7 @@ describe("accounts from before the change", () => {
 
   before(async () => {
     database = await createTestDatabase({ migrate: false });
-    const all = await folderMigrations().getMigrations();
-    const beforeChange: Record<string, Migration> = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0004"));
-    await migrateToLatest(database.db, silent, { provider: { getMigrations: async () => beforeChange } });
+    await migrateAccountBefore(database.db, "0004");
     const digest = bcrypt.hashSync(PASSWORD, 4);
     // As the old code stored them: NFC for display, NFC + lower case to compare.
     for (const [key, username, deleted] of [
@@ -256,8 +253,8 @@ describe("accounts from before the change", () => {
         .executeTakeFirstOrThrow();
       ids[key] = row.id;
     }
-    const applied = await migrateToLatest(database.db, silent);
-    assert.deepEqual(applied, ["0004_username_skeleton", "0005_roles", "0006_events_notify", "0007_handled_events", "0008_event_log", "0009_username_keys", "0010_handed_answers"]);
+    const applied = await migrateToLatest(database.db, silent, { sources: SERVICE_MIGRATIONS });
+    assert.deepEqual(applied, ["account/0004_username_skeleton", "account/0005_roles", "account/0006_username_keys"]);
     accounts = await startAccounts({ database });
   });
   after(async () => {
@@ -321,7 +318,7 @@ describe("accounts from before the change", () => {
   });
 });
 
-describe("accounts keyed by the earlier rules (migrations/0009_username_keys.ts and the housekeeping round)", () => {
+describe("accounts keyed by the earlier rules (account/migrations/0006_username_keys.ts and the housekeeping round)", () => {
   const silent = captureLogs("silent").log;
   let database: FreshDatabase;
   let accounts: Accounts;
@@ -338,9 +335,7 @@ describe("accounts keyed by the earlier rules (migrations/0009_username_keys.ts 
 
   before(async () => {
     database = await createTestDatabase({ migrate: false });
-    const all = await folderMigrations().getMigrations();
-    const upTo8: Record<string, Migration> = Object.fromEntries(Object.entries(all).filter(([name]) => name < "0009"));
-    await migrateToLatest(database.db, silent, { provider: { getMigrations: async () => upTo8 } });
+    await migrateAccountBefore(database.db, "0006");
     // The earlier rules folded case first and kept marks of a script: these pairs were allowed.
     for (const [key, username, earlier] of [
       ["alice", "alice", "alice"],
@@ -350,7 +345,7 @@ describe("accounts keyed by the earlier rules (migrations/0009_username_keys.ts 
     ] as const) {
       ids[key] = (await database.db.insertInto("users").values(earlierRow(username, earlier)).returning("id").executeTakeFirstOrThrow()).id;
     }
-    assert.deepEqual(await migrateToLatest(database.db, silent), ["0009_username_keys", "0010_handed_answers"]);
+    assert.deepEqual(await migrateToLatest(database.db, silent, { sources: SERVICE_MIGRATIONS }), ["account/0006_username_keys"]);
     accounts = await startAccounts({ database });
   });
   after(async () => {

@@ -1,7 +1,7 @@
 /**
  * The embedded default's events (no REDIS_URL) on a real PostgreSQL: the relay publishes the
- * outbox into PostgreSQL itself (src/events/sinks.ts) and subscribers read it by position
- * (src/events/log-subscribers.ts). Each event handled once per service across replicas, in
+ * outbox into PostgreSQL itself (src/domain-events/sinks.ts) and subscribers read it by position
+ * (src/domain-events/log-subscribers.ts). Each event handled once per service across replicas, in
  * commit order per subject; every service (group) gets every event; a failing handler retried
  * with a growing backoff, then kept as a dead letter; a flaky one handled once; data that misses
  * the schema dead-lettered at once; a stopped service catches up; purge waits for every group
@@ -14,10 +14,10 @@ import type { Kysely } from "kysely";
 import { z } from "zod";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { until } from "./support/consumer.ts";
-import { EventRelay } from "../src/events/relay.ts";
-import { postgresSink } from "../src/events/sinks.ts";
-import { LogSubscriberRunner, type LogRunnerOptions } from "../src/events/log-subscribers.ts";
-import { subscriber, type Subscriber } from "../src/events/subscribers.ts";
+import { EventRelay } from "../src/domain-events/relay.ts";
+import { postgresSink } from "../src/domain-events/sinks.ts";
+import { LogSubscriberRunner, type LogRunnerOptions } from "../src/domain-events/log-subscribers.ts";
+import { subscriber, type Subscriber } from "../src/domain-events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { recordEvent } from "../account/events.ts";
 import { migrateToLatest } from "../src/db/migrator.ts";
@@ -27,7 +27,7 @@ import type { Database } from "../account/schema.ts";
 
 const silent = createLogger({ level: "silent" });
 
-/** The events machinery's own tables (migrations/0008_event_log.ts) are not in the account schema's types. */
+/** The events machinery's own tables (src/migrations/0004_event_log.ts) are not in the account schema's types. */
 const loose = (database: FreshDatabase) => database.db as unknown as Kysely<any>;
 
 describe("subscribers served from PostgreSQL (no REDIS_URL)", () => {

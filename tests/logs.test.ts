@@ -13,7 +13,7 @@ import { Writable } from "node:stream";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { createLogger, type LogFormat } from "../src/ops/logger.ts";
 import { loadConfig } from "../src/config.ts";
-import { compiledEntry, startCommand } from "./support/build.ts";
+import { serviceArgs } from "./support/build.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
 import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
@@ -74,7 +74,7 @@ test("a secret in a pretty line is redacted, exactly where the JSON line redacts
 });
 
 test("on a terminal the service logs pretty lines by default (a config error, through a pseudo-terminal)", { skip: spawnSync("script", ["--version"]).error ? "no script(1)" : false }, () => {
-  const command = [process.execPath, ...startCommand().flags, compiledEntry()].map((w) => `'${w}'`).join(" ");
+  const command = [process.execPath, ...serviceArgs()].map((w) => `'${w}'`).join(" ");
   const result = spawnSync("script", ["-qfec", command, "/dev/null"], {
     encoding: "utf8",
     env: { PATH: process.env.PATH, NODE_ENV: "production", TERM: "dumb" },
@@ -83,7 +83,7 @@ test("on a terminal the service logs pretty lines by default (a config error, th
   assert.equal(result.status, EXIT_CODE.config, result.stdout);
   assert.match(result.stdout, /FATAL.*configuration: WEBSOCKET_URL: required when NODE_ENV=production/);
   assert.doesNotMatch(result.stdout, /"level"/, "not JSON");
-  const piped = spawnSync(process.execPath, [...startCommand().flags, compiledEntry()], { encoding: "utf8", env: { PATH: process.env.PATH, NODE_ENV: "production" } });
+  const piped = spawnSync(process.execPath, serviceArgs(), { encoding: "utf8", env: { PATH: process.env.PATH, NODE_ENV: "production" } });
   assert.equal(piped.status, EXIT_CODE.config);
   assert.equal(JSON.parse(piped.stdout.trim()).level, "fatal", "JSON when stdout is a pipe");
 });

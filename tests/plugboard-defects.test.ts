@@ -37,16 +37,17 @@ async function consumerOf(target: DevPlugboard, answerHoldMs: number): Promise<T
 
 test("the registration race: answers sooner than the caller is registered are lost (408); with ANSWER_HOLD_MS past it none is", async () => {
   const racing = await board();
-  racing.faults.registerCallersAfter(15);
+  // A window wide enough that an Echo answer lands inside it even on a loaded machine.
+  racing.faults.registerCallersAfter(200);
   const eager = await consumerOf(racing, 0);
   const statuses = (await Promise.all(Array.from({ length: 20 }, (_, i) => racing.request("Echo", { text: `eager ${i}` })))).map((a) => a.status);
-  assert.ok(statuses.filter((s) => s === 408).length >= 15, `an answer back within 15 ms is dropped: ${statuses.join(" ")}`);
+  assert.ok(statuses.filter((s) => s === 408).length >= 15, `an answer back within 200 ms is dropped: ${statuses.join(" ")}`);
   assert.ok(racing.faults.lost.answeredTooSoon >= 15);
   await eager.stop();
 
   const patient = await board();
-  patient.faults.registerCallersAfter(15);
-  await consumerOf(patient, 30);
+  patient.faults.registerCallersAfter(200);
+  await consumerOf(patient, 250);
   const answers = await Promise.all(Array.from({ length: 100 }, (_, i) => patient.request("Echo", { text: `patient ${i}` })));
   assert.deepEqual([...new Set(answers.map((a) => a.status))], [200], "every answer waited out the race");
   assert.equal(patient.faults.lost.answeredTooSoon, 0);

@@ -147,7 +147,8 @@ test("a production process loads no module of src/devboard/ and no TypeScript; a
   await prod.service.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
   assert.equal((await board.request("Echo", { text: "hi" })).status, 200);
   const loaded = prod.loaded();
-  assert.ok(loaded.some((url) => url.endsWith("/dist/src/main.js")), "the hook saw the entry");
+  assert.ok(loaded.some((url) => url.endsWith("/dist/src/cli/serve.js")), "the hook saw the service's entry");
+  assert.deepEqual(loaded.filter((url) => /\/dist\/src\/cli\/(dev|build|init|migrate)\.js$/.test(url)), [], "no other subcommand of vera-service");
   assert.ok(loaded.some((url) => url.endsWith("/dist/src/plugboard/client.js")));
   assert.deepEqual(loaded.filter((url) => url.includes("/devboard/")), [], "no dev plugboard module");
   assert.deepEqual(loaded.filter((url) => /\.[mc]?tsx?$/.test(url) || /\/node_modules\/(tsx|typescript|esbuild)\//.test(url)), [], "no TypeScript, no loader");

@@ -18,9 +18,9 @@ import { promisify } from "node:util";
 import bcrypt from "bcryptjs";
 import jwt from "jsonwebtoken";
 import { sql, type Kysely } from "kysely";
-import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
+import { createTestDatabase, SERVICE_MIGRATIONS, type FreshDatabase } from "./support/database.ts";
 import { startAccounts, TEST_JWT_SECRET } from "./support/accounts.ts";
-import { ROOT } from "./support/build.ts";
+import { cliArgs, ROOT } from "./support/build.ts";
 import { startService, type ServiceProcess } from "./support/process.ts";
 import { checkPending, migrateToLatest, MigrationError } from "../src/db/migrator.ts";
 import { createLogger } from "../src/ops/logger.ts";
@@ -113,10 +113,10 @@ for (const revision of ["c7478657dc4c", "438ee0af9127"] as const) {
       const now = Math.floor(Date.now() / 1000) - 5;
       const pyToken = (exp?: number) => jwt.sign({ sub: "1", jti: randomUUID(), iat: now, ...(exp ? { exp } : {}), iss: "vera-service", aud: "vera-clients" }, TEST_JWT_SECRET, { algorithm: "HS256", noTimestamp: true });
 
-      assert.deepEqual((await checkPending(loose(database))).problems, []);
-      const applied = await migrateToLatest(loose(database), silent);
-      assert.equal(applied[0], "0001_users");
-      assert.equal(applied.length, 10);
+      assert.deepEqual((await checkPending(loose(database), SERVICE_MIGRATIONS)).problems, []);
+      const applied = await migrateToLatest(loose(database), silent, { sources: SERVICE_MIGRATIONS });
+      assert.deepEqual(applied.slice(0, 6), ["framework/0001_events", "framework/0002_events_notify", "framework/0003_handled_events", "framework/0004_event_log", "framework/0005_handed_answers", "account/0001_users"]);
+      assert.equal(applied.length, 11);
 
       const env = { BCRYPT_COST: "5" };
       let service = await startAccounts({ database, env });
@@ -158,7 +158,7 @@ for (const revision of ["c7478657dc4c", "438ee0af9127"] as const) {
       }
 
       // A restart: nothing left to migrate, everything still works.
-      assert.deepEqual(await migrateToLatest(loose(database), silent), []);
+      assert.deepEqual(await migrateToLatest(loose(database), silent, { sources: SERVICE_MIGRATIONS }), []);
       service = await startAccounts({ database, env });
       try {
         assert.equal((await service.dispatch("Login", { username: "carol", password: PASSWORD })).status_code, 200);
@@ -197,17 +197,17 @@ test("rows it cannot accept stop the take-over with a report naming them; the da
     "users 4: neither a username nor an email; give each one",
   ];
   const before = await snapshot(database);
-  assert.deepEqual((await checkPending(loose(database))).problems.map((p) => p.problem), expected);
+  assert.deepEqual((await checkPending(loose(database), SERVICE_MIGRATIONS)).problems.map((p) => p.problem), expected);
 
   const run = promisify(execFile);
-  const checked = await run(process.execPath, [path.join(ROOT, "dist/src/db/migrate-cli.js"), "--check"], { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "silent" } }).catch((error: { code: number; stdout: string }) => error);
+  const checked = await run(process.execPath, cliArgs("migrate", "--check"), { env: { ...process.env, DATABASE_URL: database.url, LOG_LEVEL: "silent" } }).catch((error: { code: number; stdout: string }) => error);
   assert.equal((checked as { code?: number }).code, 1);
-  for (const line of expected) assert.ok((checked as { stdout: string }).stdout.includes(`0001_users: ${line}`), line);
+  for (const line of expected) assert.ok((checked as { stdout: string }).stdout.includes(`account/0001_users: ${line}`), line);
   assert.match((checked as { stdout: string }).stdout, /4 problem\(s\): the migrations would stop; nothing was changed/);
 
-  await assert.rejects(migrateToLatest(loose(database), silent), (error: Error) => {
+  await assert.rejects(migrateToLatest(loose(database), silent, { sources: SERVICE_MIGRATIONS }), (error: Error) => {
     assert.ok(error instanceof MigrationError);
-    assert.match(error.message, /^migration 0001_users cannot run on this database \(nothing was changed\):\n/);
+    assert.match(error.message, /^migration account\/0001_users cannot run on this database \(nothing was changed\):\n/);
     for (const line of expected) assert.ok(error.message.includes(line), line);
     return true;
   });
@@ -226,8 +226,8 @@ test("rows it cannot accept stop the take-over with a report naming them; the da
   await sql`update users set phone_number = '+1 202 555 0100' where id = 3`.execute(database.db);
   await sql`update users set username = 'nobody' where id = 4`.execute(database.db);
   await sql`update users set username = 'gina_two' where id = 6`.execute(database.db);
-  assert.deepEqual((await checkPending(loose(database))).problems, []);
-  assert.equal((await migrateToLatest(loose(database), silent)).length, 10);
+  assert.deepEqual((await checkPending(loose(database), SERVICE_MIGRATIONS)).problems, []);
+  assert.equal((await migrateToLatest(loose(database), silent, { sources: SERVICE_MIGRATIONS })).length, 11);
 });
 
 test("five replicas starting at once on a Vera-Py-Service database: taken over once, all five serve its accounts", async () => {
@@ -250,8 +250,8 @@ test("five replicas starting at once on a Vera-Py-Service database: taken over o
     }
     await board.waitFor(() => board.consumers().filter((c) => c.joined).length === 5, 90_000);
     const applied = processes.flatMap((p) => p.lines().filter((l) => l.msg === "migration applied").map((l) => l.migration));
-    assert.equal(applied.filter((m) => m === "0001_users").length, 1, "adopted by exactly one replica");
-    assert.equal(applied.length, 10);
+    assert.equal(applied.filter((m) => m === "account/0001_users").length, 1, "adopted by exactly one replica");
+    assert.equal(applied.length, 11);
     const answers = await Promise.all(Array.from({ length: 10 }, () => board.request("Login", { email: "ZOE@example.com", password: PASSWORD })));
     assert.deepEqual(answers.map((a) => a.status), Array(10).fill(200));
   } finally {

@@ -42,7 +42,7 @@ test("no published field lacks a description, at any depth, in any action of the
       if (entry.properties) visit(`${where}.${name}`, entry.properties);
     }
   };
-  for (const dir of [FIXTURES, "examples", "actions"]) {
+  for (const dir of [FIXTURES, "examples", "app/actions"]) {
     const registry = await loadActions({ dir, log });
     for (const [action, published] of Object.entries(registry.published)) visit(`${dir}/${action}`, published.fields);
   }

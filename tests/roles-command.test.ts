@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
 import path from "node:path";
-import { DIST } from "./support/build.ts";
+import { cliArgs, DIST } from "./support/build.ts";
 import { createTestDatabase } from "./support/database.ts";
 import { parseRolesCommand } from "../account/roles-command.ts";
 import { Users } from "../account/users.ts";
@@ -16,7 +16,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../account/schema.ts";
 
 function roles(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, [path.join(DIST, "account/roles-cli.js"), ...args], {
+  const child = spawn(process.execPath, cliArgs("roles", ...args), {
     env: { PATH: process.env.PATH, NODE_ENV: "test", BCRYPT_COST: "4", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -87,7 +87,7 @@ test("npm run roles: define, grant (the first administrator), list, revoke — o
     assert.match(revokeUnknown.stdout, /no role ghost/);
     const usage = await roles(env, "grant", "alice", "Bad Role");
     assert.equal(usage.code, 2);
-    assert.match(usage.stderr, /not a role name[\s\S]*usage: npm run roles/);
+    assert.match(usage.stderr, /not a role name[\s\S]*usage: vera-service roles/);
 
     const revoked = await roles(env, "revoke", "alice", "admin");
     assert.equal(revoked.code, 0, revoked.stderr);

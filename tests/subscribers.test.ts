@@ -1,5 +1,5 @@
 /**
- * Subscribers (src/events/subscribers.ts) on a real Redis and PostgreSQL: each event handled once
+ * Subscribers (src/domain-events/subscribers.ts) on a real Redis and PostgreSQL: each event handled once
  * per service across replicas; a failing handler retried, then dead-lettered; a handler that
  * recovers handled once; data that does not match the schema dead-lettered at once.
  */
@@ -10,8 +10,8 @@ import { Redis } from "ioredis";
 import { z } from "zod";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { hasRedisServer, startRedis, type TestRedis } from "./support/redis.ts";
-import { SubscriberRunner } from "../src/events/redis-subscribers.ts";
-import { subscriber, type Subscriber } from "../src/events/subscribers.ts";
+import { SubscriberRunner } from "../src/domain-events/redis-subscribers.ts";
+import { subscriber, type Subscriber } from "../src/domain-events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
 import { until } from "./support/consumer.ts";
 

@@ -8,8 +8,10 @@
  *   }
  *
  * `run` receives fields already validated (unknown fields refused at every depth) and a context.
+ * The schemas are the app's own zod's, zod 3.25+ or zod 4 (src/schema/).
  */
-import { z } from "zod";
+import { z } from "zod/v4";
+import type { AnySchema, ObjectSchema, OutputOf } from "../schema/types.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Provider } from "../providers.ts";
 import type { ExtrasOf, Middleware } from "./middleware.ts";
@@ -34,7 +36,10 @@ export interface BaseContext {
    * when a place is free again, ahead of requests that have not started.
    */
   withoutSlot<T>(waiting: Promise<T>): Promise<T>;
-  /** A provider's value; the action (or a middleware of it) must list the provider in `needs`. */
+  /**
+   * A provider's value; the action (or a middleware of it) must list the provider in `needs`,
+   * else ProviderNotDeclaredError (a 500), even while another action has it started.
+   */
   get<T>(provider: Provider<T>): T;
   /**
    * Calls an action of another service through the plugboard (src/calls/caller.ts), within this
@@ -57,13 +62,13 @@ export type Context<X extends object = {}> = BaseContext & X & { readonly [extra
  * The fields `run` receives. The hidden member makes a `run` that declares fields the schema
  * does not have fail to compile (a subclass method's parameters are otherwise compared both ways).
  */
-export type Input<S extends FieldsSchema> = z.output<S> & { readonly [validatedType]: S };
+export type Input<S extends FieldsSchema> = OutputOf<S> & { readonly [validatedType]: S };
 
-/** The schema an action may declare: a zod object of its fields. */
-export type FieldsSchema = z.AnyZodObject;
+/** The schema an action may declare: a zod object of its fields (`z.object({...})`, zod 3.25+ or 4). */
+export type FieldsSchema = ObjectSchema;
 
 /** The validated fields of an action class: `run(fields: Fields<typeof MyAction>)`. */
-export type Fields<A extends { schema: FieldsSchema }> = z.output<A["schema"]>;
+export type Fields<A extends { schema: FieldsSchema }> = OutputOf<A["schema"]>;
 
 export interface ActionDefinition<S extends FieldsSchema, M extends readonly Middleware<any>[]> {
   /** One line that tells a caller what the action does (published). */
@@ -79,8 +84,14 @@ export interface ActionDefinition<S extends FieldsSchema, M extends readonly Mid
   /** At most this many of it run at once on a replica (others wait in the queue). */
   concurrency?: number;
   /** What a success answers in `fields`: published, and checked outside production. */
-  output?: z.ZodTypeAny;
+  output?: AnySchema;
 }
+
+/**
+ * Marks the Action class of any copy of the framework (the registry asks the class, not
+ * `instanceof`: an app's actions and the framework may come from two installs).
+ */
+const ACTION_CLASS = Symbol.for("vera-service.Action");
 
 export abstract class Action<S extends FieldsSchema = FieldsSchema, X extends object = {}> {
   static description = "";
@@ -89,7 +100,7 @@ export abstract class Action<S extends FieldsSchema = FieldsSchema, X extends ob
   static needs: readonly Provider<unknown>[] = [];
   static timeoutMs: number | undefined = undefined;
   static concurrency: number | undefined = undefined;
-  static output: z.ZodTypeAny | undefined = undefined;
+  static output: AnySchema | undefined = undefined;
 
   abstract run(fields: Input<S>, ctx: Context<X>): ActionResponse | Promise<ActionResponse>;
 
@@ -108,6 +119,9 @@ export abstract class Action<S extends FieldsSchema = FieldsSchema, X extends ob
   }
 }
 
+// Not a declared static member: the brand stays out of the class's type (and its declarations).
+Object.defineProperty(Action, ACTION_CLASS, { value: true });
+
 /** The static side of an Action subclass, as the registry sees it. */
 export interface ActionClass {
   new (): Action<any, any>;
@@ -118,10 +132,10 @@ export interface ActionClass {
   needs: readonly Provider<unknown>[];
   timeoutMs: number | undefined;
   concurrency: number | undefined;
-  output: z.ZodTypeAny | undefined;
+  output: AnySchema | undefined;
 }
 
-/** True for Action subclasses, direct or indirect, but not Action itself. */
+/** True for Action subclasses, direct or indirect, but not Action itself (of any copy of the framework). */
 export function isActionClass(value: unknown): value is ActionClass {
-  return typeof value === "function" && value !== Action && value.prototype instanceof Action;
+  return typeof value === "function" && (value as unknown as Record<symbol, unknown>)[ACTION_CLASS] === true && !Object.hasOwn(value, ACTION_CLASS);
 }

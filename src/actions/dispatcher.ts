@@ -7,7 +7,9 @@ import type { Config } from "../config.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { ProviderHost } from "../providers.ts";
 import type { Middleware } from "./middleware.ts";
-import { RequestContext } from "./request-context.ts";
+import type { BaseContext } from "./action.ts";
+import { extendContext, RequestContext } from "./request-context.ts";
+import { parseWith } from "../schema/parse.ts";
 import { Slots } from "./slots.ts";
 import { Deadlines, type Deadline } from "./deadlines.ts";
 import type { ServiceCaller } from "../calls/caller.ts";
@@ -229,7 +231,7 @@ export class Dispatcher {
       job.resolve(response);
       this.next();
     };
-    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers, job.receivedAt + timeoutMs, this.options.caller, slot);
+    const ctx = new RequestContext(this.options.log, job.action.name, job.ref, this.options.providers, job.action.declared, job.receivedAt + timeoutMs, this.options.caller, slot);
     this.contexts.add(ctx);
 
     let result: unknown;
@@ -263,9 +265,9 @@ export class Dispatcher {
       return internalError();
     }
     if (this.options.checkOutputs && action.cls.output && isSuccess(response.status_code)) {
-      const checked = action.cls.output.safeParse(response.fields);
+      const checked = parseWith(action.cls.output, response.fields);
       if (!checked.success) {
-        const problems = checked.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "fields"}: ${i.message}`);
+        const problems = checked.issues.slice(0, 5).map((i) => `${i.path.map(String).join(".") || "fields"}: ${i.message}`);
         ctx.log.error({ problems }, "the answer does not match the action's output schema (checked outside production)");
         return internalError();
       }
@@ -277,7 +279,7 @@ export class Dispatcher {
    * Runs the action behind its middleware, outermost first. Each middleware gets its own
    * fields; `run` gets the rest, and the context with what each middleware added.
    */
-  private behindMiddleware(action: RegisteredAction, fields: unknown, ctx: RequestContext): Promise<ActionResponse> {
+  private behindMiddleware(action: RegisteredAction, fields: unknown, base: RequestContext): Promise<ActionResponse> {
     const rest = { ...(fields as Record<string, unknown>) };
     const own = action.middlewareFields.map((names) => {
       const taken: Record<string, unknown> = {};
@@ -287,16 +289,13 @@ export class Dispatcher {
       }
       return taken;
     });
-    const step = async (i: number): Promise<ActionResponse> => {
-      if (ctx.aborted) return timedOut();
+    const step = async (i: number, ctx: BaseContext): Promise<ActionResponse> => {
+      if (base.aborted) return timedOut();
       if (i === action.middleware.length) return action.instance.run(rest as never, ctx as never);
       const mw: Middleware<object> = action.middleware[i]!;
-      return mw.handle({ action: action.name, fields: own[i]!, ctx }, (adds) => {
-        Object.assign(ctx, adds);
-        return step(i + 1);
-      });
+      return mw.handle({ action: action.name, fields: own[i]!, ctx }, (adds) => step(i + 1, extendContext(ctx, adds)));
     };
-    return step(0);
+    return step(0, base);
   }
 
   private classify(error: unknown, ctx: RequestContext): ActionResponse {

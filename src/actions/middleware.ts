@@ -4,9 +4,11 @@
  * `jwt`): they are published with the action's, validated with them, and removed before `run`.
  * It runs around the action: it may answer instead of it, or call `next` with what it adds to
  * the action's context — and that addition is in `run`'s context type, so an action that reads
- * `ctx.user` without a middleware that adds it does not compile.
+ * `ctx.user` without a middleware that adds it does not compile. What `next` is given makes a new
+ * context for what runs inside (as tRPC's `next({ ctx })`): the additions over the one the
+ * middleware got, which nothing writes into; an addition may replace `log`.
  */
-import type { z } from "zod";
+import type { SchemaShape } from "../schema/types.ts";
 import type { Provider } from "../providers.ts";
 import type { ActionResponse } from "./responses.ts";
 import type { BaseContext } from "./action.ts";
@@ -24,7 +26,7 @@ declare const addsType: unique symbol;
 
 export interface Middleware<Adds extends object = {}> {
   readonly name: string;
-  readonly fields: z.ZodRawShape;
+  readonly fields: SchemaShape;
   readonly needs: readonly Provider<unknown>[];
   readonly handle: (call: MiddlewareCall, next: (adds: Adds) => Promise<ActionResponse>) => Promise<ActionResponse>;
   /** Type-level only: what the middleware adds to the context. */
@@ -33,8 +35,8 @@ export interface Middleware<Adds extends object = {}> {
 
 export interface MiddlewareDefinition<Adds extends object> {
   name: string;
-  /** Request fields this middleware owns (published, validated, removed before run). */
-  fields?: z.ZodRawShape;
+  /** Request fields this middleware owns, one schema each (published, validated, removed before run). */
+  fields?: SchemaShape;
   /** Providers `handle` reads with ctx.get. */
   needs?: readonly Provider<unknown>[];
   /** Answer instead of the action, or `return next(adds)` (possibly doing something with its answer). */

@@ -8,11 +8,12 @@
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import fg from "fast-glob";
-import { zodToJsonSchema } from "zod-to-json-schema";
-import { z } from "zod";
-import { isActionClass, type Action, type ActionClass, type FieldsSchema } from "./action.ts";
+import { isActionClass, type Action, type ActionClass } from "./action.ts";
 import type { Middleware } from "./middleware.ts";
-import { deepStrict } from "./strict.ts";
+import { deepStrict } from "../schema/strict.ts";
+import { isObjectSchema, shapeOf, zodMajor } from "../schema/flavor.ts";
+import { toJsonSchema } from "../schema/json-schema.ts";
+import type { FieldsValidator } from "./validation.ts";
 import type { Logger } from "../ops/logger.ts";
 import type { Provider } from "../providers.ts";
 
@@ -31,16 +32,16 @@ const MAX_ACTION_TIMEOUT_MS = 29_000;
 export interface RegisteredAction {
   name: string;
   cls: ActionClass;
-  /** Its middleware's fields, then its own: what is published. */
-  fields: FieldsSchema;
-  /** `fields` strict at every depth: what requests are validated with. */
-  validator: FieldsSchema;
+  /** Its middleware's fields and its own, each strict at every depth: what requests are validated with. */
+  validator: FieldsValidator;
   /** Outermost first. */
   middleware: readonly Middleware<any>[];
   /** For each middleware, the names of the fields it takes before `run`. */
   middlewareFields: readonly (readonly string[])[];
-  /** Every provider it needs, its middleware's included. */
+  /** Every provider it needs, its middleware's included: what its ctx.get may read. */
   needs: readonly Provider<unknown>[];
+  /** `needs` as a set, for ctx.get's check. */
+  declared: ReadonlySet<Provider<unknown>>;
   /** Its own deadline, when it sets one (else ACTION_TIMEOUT_MS). */
   timeoutMs: number | undefined;
   /** Its own concurrency bound, when it sets one; `running` counts its runs now. */
@@ -143,41 +144,56 @@ export class ActionDeclarationError extends ActionLoadError {
   }
 }
 
-/** The fields an action is validated and published with: its middleware's first, then its own. */
-function fieldsSchema(cls: ActionClass): FieldsSchema {
+/**
+ * Checks that the action's schema is a zod object and that no field has two owners (two
+ * middleware, or a middleware and the action). The middleware's fields are validated one by one
+ * and the action's object on its own (src/actions/validation.ts): a guard's fields (the account
+ * module's) and an app's schema may come from different majors of zod.
+ */
+function checkFields(cls: ActionClass): void {
+  if (!isObjectSchema(cls.schema)) throw new ActionDeclarationError(cls.name, "its schema must be a zod object: z.object({ ... }) (zod 3.25+ or zod 4)");
+  if (cls.output !== undefined && zodMajor(cls.output) === undefined) throw new ActionDeclarationError(cls.name, "its output must be a zod schema (zod 3.25+ or zod 4)");
   const owners = new Map<string, string>();
-  let shape: z.ZodRawShape = {};
   for (const mw of cls.use) {
-    for (const field of Object.keys(mw.fields)) {
+    for (const [field, schema] of Object.entries(mw.fields)) {
       const other = owners.get(field);
-      if (other) throw new ActionDeclarationError(cls.name, `middleware ${other} and ${mw.name} both take the field "${field}"`);
+      if (other) throw new ActionDeclarationError(cls.name, `${other} and middleware ${mw.name} both take the field "${field}"`);
+      if (zodMajor(schema) === undefined) throw new ActionDeclarationError(cls.name, `middleware ${mw.name}: its field "${field}" is not a zod schema`);
       owners.set(field, `middleware ${mw.name}`);
     }
-    shape = { ...shape, ...mw.fields };
   }
-  for (const field of Object.keys(cls.schema.shape)) {
+  for (const field of Object.keys(shapeOf(cls.schema))) {
     const other = owners.get(field);
     if (other) throw new ActionDeclarationError(cls.name, `its schema declares "${field}", which ${other} takes: leave it to the middleware`);
   }
-  return Object.keys(shape).length === 0 ? cls.schema : z.object(shape).merge(cls.schema);
 }
 
-/** JSON Schema of each field, from the action's zod schema (and of its output, when declared). */
-export function publish({ cls, fields }: RegisteredAction): PublishedAction {
-  const schema = zodToJsonSchema(fields, { target: "jsonSchema7", $refStrategy: "none" }) as {
-    properties?: Record<string, unknown>;
-    required?: string[];
-  };
+/** Whether a field may be left out: its schema accepts undefined (optional, or with a default). */
+function optional(schema: unknown): boolean {
+  const result = (schema as { "~standard": { validate(v: unknown): unknown } })["~standard"].validate(undefined);
+  return !(result instanceof Promise) && (result as { issues?: unknown }).issues === undefined;
+}
+
+/** JSON Schema of each field — the middleware's first, then the action's own — and of its output, when declared. */
+export function publish({ cls }: RegisteredAction): PublishedAction {
+  const fields: Record<string, unknown> = {};
+  const required: string[] = [];
+  for (const mw of cls.use) {
+    for (const [name, schema] of Object.entries(mw.fields)) {
+      fields[name] = toJsonSchema(schema);
+      if (!optional(schema)) required.push(name);
+    }
+  }
+  const own = toJsonSchema(cls.schema) as { properties?: Record<string, unknown>; required?: string[] };
+  Object.assign(fields, own.properties ?? {});
+  required.push(...(own.required ?? []));
   const timeout = cls.timeoutMs === undefined ? "" : ` (answers within ${cls.timeoutMs / 1000} s)`;
   const published: PublishedAction = {
     description: `${cls.description ?? ""}${timeout}`,
-    fields: described(schema.properties ?? {}),
-    required: schema.required ?? [],
+    fields: described(fields),
+    required,
   };
-  if (cls.output) {
-    const { $schema: _, ...output } = zodToJsonSchema(cls.output, { target: "jsonSchema7", $refStrategy: "none" }) as Record<string, unknown>;
-    published.output = output;
-  }
+  if (cls.output) published.output = toJsonSchema(cls.output);
   return published;
 }
 
@@ -207,15 +223,21 @@ export function register(cls: ActionClass, file: string): RegisteredAction {
   if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1)) {
     throw new ActionDeclarationError(cls.name, "concurrency must be a whole number, at least 1");
   }
-  const fields = fieldsSchema(cls);
+  checkFields(cls);
+  const needs = [...new Set([...cls.needs, ...cls.use.flatMap((mw) => mw.needs)])];
+  const middlewareFields = cls.use.flatMap((mw) => Object.entries(mw.fields));
   return {
     name: cls.name,
     cls,
-    fields,
-    validator: deepStrict(fields),
+    validator: {
+      middleware: middlewareFields.map(([name, schema]) => [name, deepStrict(schema)] as const),
+      own: deepStrict(cls.schema),
+      known: new Set([...middlewareFields.map(([name]) => name), ...Object.keys(shapeOf(cls.schema))]),
+    },
     middleware: cls.use,
     middlewareFields: cls.use.map((mw) => Object.keys(mw.fields)),
-    needs: [...new Set([...cls.needs, ...cls.use.flatMap((mw) => mw.needs)])],
+    needs,
+    declared: new Set(needs),
     timeoutMs,
     concurrency,
     running: 0,
@@ -224,7 +246,7 @@ export function register(cls: ActionClass, file: string): RegisteredAction {
   };
 }
 
-/** The files an app's folder of actions (or subscribers, src/events/load-subscribers.ts) holds. */
+/** The files an app's folder of actions (or subscribers, src/domain-events/load-subscribers.ts) holds. */
 export const SOURCE_PATTERN = "**/*.{ts,mts,js,mjs}";
 export const IGNORED = ["**/*.d.ts", "**/*.test.*", "**/node_modules/**", "**/_*"];
 

@@ -1,8 +1,8 @@
 /**
  * The context of one run. Its logger and AbortSignal are made on first use: most runs never
  * touch them, and a pino child logger (with redaction) or an AbortController per request is a
- * measurable share of a cheap request's cost. What middleware adds (the signed-in account) is
- * assigned onto it.
+ * measurable share of a cheap request's cost. What middleware adds (the signed-in account) makes
+ * a new context over this one (extendContext); nothing is written into it.
  */
 import type { Logger } from "../ops/logger.ts";
 import type { Provider, ProviderHost } from "../providers.ts";
@@ -18,22 +18,40 @@ export class CallsNotConfiguredError extends Error {
   }
 }
 
+/**
+ * ctx.get of a provider the action did not declare (in its `needs`, or a middleware's): it would
+ * work only while another action happened to declare it, so it never does.
+ */
+export class ProviderNotDeclaredError extends Error {
+  constructor(action: string, provider: string) {
+    super(`${action} reads the provider "${provider}" without declaring it: add it to the action's needs (or its middleware's)`);
+    this.name = "ProviderNotDeclaredError";
+  }
+}
+
 /** A running request's place in the dispatcher, given up while it waits elsewhere. */
 export interface DispatchSlot {
   release(): void;
   retake(): Promise<void>;
 }
 
+/** What a run changes as it goes: one object, shared by every context made over the first. */
+interface RunState {
+  log: Logger | undefined;
+  controller: AbortController | undefined;
+  abortReason: Error | undefined;
+}
+
 export class RequestContext implements BaseContext {
-  private childLog: Logger | undefined;
-  private controller: AbortController | undefined;
-  private abortReason: Error | undefined;
+  private readonly state: RunState = { log: undefined, controller: undefined, abortReason: undefined };
 
   constructor(
     private readonly baseLog: Logger,
     readonly action: string,
     readonly responseRef: string,
     private readonly providers: ProviderHost,
+    /** The providers the action declares, its middleware's included: all ctx.get may read. */
+    private readonly declared: ReadonlySet<Provider<unknown>>,
     /** When the request's deadline passes (ms since epoch): calls it makes end before it. */
     readonly deadline: number,
     private readonly caller: ServiceCaller | undefined,
@@ -62,29 +80,42 @@ export class RequestContext implements BaseContext {
   }
 
   get log(): Logger {
-    this.childLog ??= this.baseLog.child({ action: this.action, response_ref: this.responseRef });
-    return this.childLog;
+    this.state.log ??= this.baseLog.child({ action: this.action, response_ref: this.responseRef });
+    return this.state.log;
   }
 
   get signal(): AbortSignal {
-    if (!this.controller) {
-      this.controller = new AbortController();
-      if (this.abortReason) this.controller.abort(this.abortReason);
+    const state = this.state;
+    if (!state.controller) {
+      state.controller = new AbortController();
+      if (state.abortReason) state.controller.abort(state.abortReason);
     }
-    return this.controller.signal;
+    return state.controller.signal;
   }
 
   get<T>(provider: Provider<T>): T {
+    if (!this.declared.has(provider)) throw new ProviderNotDeclaredError(this.action, provider.name);
     return this.providers.get(provider);
   }
 
   get aborted(): boolean {
-    return this.abortReason !== undefined;
+    return this.state.abortReason !== undefined;
   }
 
   abort(reason: Error): void {
-    if (this.abortReason) return;
-    this.abortReason = reason;
-    this.controller?.abort(reason);
+    const state = this.state;
+    if (state.abortReason) return;
+    state.abortReason = reason;
+    state.controller?.abort(reason);
   }
+}
+
+/**
+ * A middleware's additions over a context: a new context whose own fields are the additions (so
+ * one may replace `log`) and whose prototype is the context it extends, which keeps answering
+ * for everything else: the run's state is one object, reached from either.
+ */
+export function extendContext(ctx: BaseContext, adds: object | undefined): BaseContext {
+  if (!adds || Object.keys(adds).length === 0) return ctx;
+  return Object.create(ctx, Object.getOwnPropertyDescriptors(adds)) as BaseContext;
 }

@@ -2,8 +2,7 @@
  * Turns a request's `fields` into an action's typed input, or into the 400 answer that names
  * every bad field. `null` means absent; unknown fields are rejected by the strict schema.
  */
-import { z } from "zod";
-import type { FieldsSchema } from "./action.ts";
+import { parseWith, type SchemaIssue } from "../schema/parse.ts";
 import { isJsonObject } from "../json.ts";
 import { badRequest, MESSAGES, type ActionResponse } from "./responses.ts";
 
@@ -32,40 +31,17 @@ function fieldError(field: string, message: string): FieldError {
   return { field: clip(field, MAX_FIELD_CHARS), message: clip(message, MAX_ERROR_MESSAGE_CHARS) };
 }
 
-/** Plain-language messages: the caller reads these, not zod's internals. */
-const errorMap: z.ZodErrorMap = (issue, ctx) => {
-  switch (issue.code) {
-    case z.ZodIssueCode.invalid_type:
-      if (issue.received === "undefined") return { message: "is required" };
-      return { message: `must be ${article(issue.expected)}, not ${article(issue.received)}` };
-    case z.ZodIssueCode.too_small:
-      if (issue.type === "string") return { message: `must be at least ${plural(Number(issue.minimum), "character")}` };
-      if (issue.type === "array") return { message: `must have at least ${issue.minimum} items` };
-      if (issue.type === "number") return { message: `must be ${issue.inclusive ? "at least" : "greater than"} ${issue.minimum}` };
-      break;
-    case z.ZodIssueCode.too_big:
-      if (issue.type === "string") return { message: `must be at most ${plural(Number(issue.maximum), "character")}` };
-      if (issue.type === "array") return { message: `must have at most ${issue.maximum} items` };
-      if (issue.type === "number") return { message: `must be ${issue.inclusive ? "at most" : "less than"} ${issue.maximum}` };
-      break;
-    case z.ZodIssueCode.invalid_string:
-      if (issue.validation === "email") return { message: "must be a valid email address" };
-      if (issue.validation === "uuid") return { message: "must be a UUID" };
-      if (issue.validation === "url") return { message: "must be a URL" };
-      break;
-    case z.ZodIssueCode.invalid_enum_value:
-      return { message: `must be one of ${issue.options.map((o) => JSON.stringify(o)).join(", ")}` };
-    case z.ZodIssueCode.not_finite:
-      return { message: "must be a finite number" };
-  }
-  return { message: ctx.defaultError };
-};
-
-function article(type: string): string {
-  return /^[aeiou]/.test(type) ? `an ${type}` : `a ${type}`;
+/**
+ * What a request's fields are checked with: each middleware field's schema and the action's own
+ * object, strict at every depth (src/schema/strict.ts), and every field name either knows.
+ */
+export interface FieldsValidator {
+  middleware: ReadonlyArray<readonly [name: string, schema: unknown]>;
+  own: unknown;
+  known: ReadonlySet<string>;
 }
 
-export function validateFields(schema: FieldsSchema, fields: unknown): Validated {
+export function validateFields(validator: FieldsValidator, fields: unknown): Validated {
   if (fields === null || fields === undefined) fields = {};
   if (!isJsonObject(fields)) {
     return { ok: false, errors: [fieldError("fields", "must be a JSON object")], omitted: 0 };
@@ -73,40 +49,59 @@ export function validateFields(schema: FieldsSchema, fields: unknown): Validated
   const present = withoutNulls(fields);
   // Hundreds of unknown names are refused before zod is asked: listing them costs it far more
   // than counting them costs us, and only the first few are listed anyway.
-  const unknown = unknownKeys(schema, present);
+  const unknown = unknownKeys(validator.known, present);
   if (unknown.count > MAX_LISTED_ERRORS) {
     return { ok: false, errors: unknown.first.map((key) => fieldError(key, "is not a known field")), omitted: unknown.count - MAX_LISTED_ERRORS };
-  }
-  const result = schema.safeParse(present, { errorMap });
-  if (result.success) {
-    if (hasNul(result.data)) return { ok: false, errors: [fieldError(findNul(result.data, []) ?? "fields", "must not contain NUL characters")], omitted: 0 };
-    return { ok: true, data: result.data };
   }
   const errors: FieldError[] = [];
   let total = 0;
   const add = (field: string, message: string) => {
     if (total++ < MAX_LISTED_ERRORS) errors.push(fieldError(field, message));
   };
-  for (const issue of result.error.issues) {
-    if (issue.code === z.ZodIssueCode.unrecognized_keys) {
-      // Only the first few are even formatted: there may be hundreds of thousands.
-      const listed = Math.max(0, Math.min(issue.keys.length, MAX_LISTED_ERRORS - total));
-      for (let i = 0; i < listed; i++) add([...issue.path, issue.keys[i]].join("."), "is not a known field");
-      total += issue.keys.length - listed;
-    } else {
-      add(issue.path.join(".") || "fields", issue.message);
+  const report = (issues: SchemaIssue[], prefix: PropertyKey[]) => {
+    for (const issue of issues) {
+      const path = [...prefix, ...issue.path];
+      if (issue.unknownKeys) {
+        // Only the first few are even formatted: there may be hundreds of thousands.
+        const listed = Math.max(0, Math.min(issue.unknownKeys.length, MAX_LISTED_ERRORS - total));
+        for (let i = 0; i < listed; i++) add([...path, issue.unknownKeys[i]].map(String).join("."), "is not a known field");
+        total += issue.unknownKeys.length - listed;
+      } else {
+        add(path.map(String).join(".") || "fields", issue.message);
+      }
     }
+  };
+  let data: Record<string, unknown>;
+  if (validator.middleware.length === 0) {
+    const result = parseWith<Record<string, unknown>>(validator.own, present);
+    if (!result.success) report(result.issues, []);
+    data = result.success ? result.data : {};
+  } else {
+    // The middleware's fields one by one, the action's own object with the rest (unknown names included).
+    const taken: Record<string, unknown> = {};
+    const rest: Record<string, unknown> = Object.create(null);
+    const owned = new Set(validator.middleware.map(([name]) => name));
+    for (const key of Object.keys(present)) if (!owned.has(key)) rest[key] = present[key];
+    for (const [name, schema] of validator.middleware) {
+      const result = parseWith(schema, Object.hasOwn(present, name) ? present[name] : undefined);
+      if (!result.success) report(result.issues, [name]);
+      else if (result.data !== undefined) taken[name] = result.data;
+    }
+    const result = parseWith<Record<string, unknown>>(validator.own, rest);
+    if (!result.success) report(result.issues, []);
+    data = result.success ? { ...result.data, ...taken } : {};
   }
-  return { ok: false, errors, omitted: total - errors.length };
+  if (total > 0) return { ok: false, errors, omitted: total - errors.length };
+  if (hasNul(data)) return { ok: false, errors: [fieldError(findNul(data, []) ?? "fields", "must not contain NUL characters")], omitted: 0 };
+  return { ok: true, data };
 }
 
-/** How many top-level keys the schema does not know, and the first MAX_LISTED_ERRORS of them. */
-function unknownKeys(schema: FieldsSchema, fields: Record<string, unknown>): { count: number; first: string[] } {
-  const shape = schema.shape as Record<string, unknown>;
+/** How many top-level keys are not known, and the first MAX_LISTED_ERRORS of them. */
+function unknownKeys(known: ReadonlySet<string>, fields: Record<string, unknown>): { count: number; first: string[] } {
   const first: string[] = [];
   let count = 0;
   for (const key in fields) {
-    if (Object.hasOwn(shape, key)) continue;
+    if (known.has(key)) continue;
     if (count++ < MAX_LISTED_ERRORS) first.push(key);
   }
   return { count, first };
@@ -172,8 +167,4 @@ export function invalidFieldsAnswer(errors: FieldError[], omitted = 0): ActionRe
     MESSAGES.invalidFields(more > 0 ? `${described}; and ${more} more` : described),
     more > 0 ? { errors: listed, omitted: more } : { errors: listed },
   );
-}
-
-function plural(n: number, word: string): string {
-  return `${n} ${word}${n === 1 ? "" : "s"}`;
 }

@@ -1,5 +1,5 @@
 /**
- * `npm run client -- <source> [--name <service>] [--out <file>]`: writes a typed client of a
+ * `vera-service client <source> [--name <service>] [--out <file>]`: writes a typed client of a
  * service's actions (src/calls/client-code.ts). The source is the service's published `actions`:
  * a JSON file of them, a running dev plugboard's URL (its `GET /actions`; `?service_id=…` for
  * another service it hosts), or a folder of actions (this service's own: dist/actions). Exits 0
@@ -7,12 +7,13 @@
  */
 import { readFile, stat, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { commandLineOrExit } from "../cli/arguments.ts";
+import { parseCommandLine } from "../cli/arguments.ts";
+import { printParseResult } from "../cli/print.ts";
 import { createLogger } from "../ops/logger.ts";
 import { loadActions } from "../actions/registry.ts";
 import { ClientSourceError, clientModule } from "./client-code.ts";
 
-const USAGE = `usage: npm run client -- <source> [--name <service>] [--out <file>]
+export const USAGE = `usage: vera-service client <source> [--name <service>] [--out <file>]
   Writes a typed client of a service's actions. <source>: a JSON file of its published actions,
   a running dev plugboard's URL (http://host:port, or …/actions?service_id=… for another service
   it hosts), or a folder of actions (this service's own: dist/actions).
@@ -42,8 +43,9 @@ async function readActions(source: string): Promise<unknown> {
   }
 }
 
-async function main(): Promise<number> {
-  const parsed = commandLineOrExit(process.argv.slice(2), { usage: USAGE, options: { name: { type: "string" }, out: { type: "string" } }, positionals: { min: 1, max: 1 } });
+export async function client(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { usage: USAGE, options: { name: { type: "string" }, out: { type: "string" } }, positionals: { min: 1, max: 1 } });
+  if (!parsed.ok) return printParseResult(parsed, USAGE);
   const source = parsed.positionals[0]!;
   const name = parsed.values.name ?? (/^https?:/.test(source) ? "service" : path.basename(source, path.extname(source)));
   try {
@@ -56,9 +58,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } catch (error) {
-    process.stderr.write(`npm run client: ${error instanceof Error ? error.message : String(error)}\n`);
+    process.stderr.write(`vera-service client: ${error instanceof Error ? error.message : String(error)}\n`);
     return 1;
   }
 }
-
-process.exitCode = await main();

@@ -1,9 +1,10 @@
 /**
- * `npm run plugboard`: the dev plugboard alone, on PLUGBOARD_HOST:PLUGBOARD_PORT (127.0.0.1:4000).
+ * `vera-service plugboard`: the dev plugboard alone, on PLUGBOARD_HOST:PLUGBOARD_PORT (127.0.0.1:4000).
  * Consumers connect with the printed socket URL and token; the explorer is at the printed URL;
  * callers of the real plugboard's API shape use the printed curl line (service id, account token).
  */
-import { commandLineOrExit } from "../cli/arguments.ts";
+import { parseCommandLine } from "../cli/arguments.ts";
+import { printParseResult } from "../cli/print.ts";
 import { loadConfigOrExit } from "../ops/startup.ts";
 import { createLogger, flushLogs, type Logger } from "../ops/logger.ts";
 import { DevPlugboard } from "./server.ts";
@@ -27,29 +28,30 @@ function announce(log: Logger, board: DevPlugboard, tokenFromEnv: boolean): void
   flushLogs();
 }
 
-function stopOnSignals(log: Logger, board: DevPlugboard): void {
-  let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
-    // A second signal means: do not wait for the clean stop.
-    if (stopping) process.exit(1);
-    stopping = true;
-    log.info({ signal }, "dev plugboard stopping");
-    void board.stop().then(() => {
-      flushLogs();
-      process.exit(0);
-    });
-  };
-  process.on("SIGINT", onSignal);
-  process.on("SIGTERM", onSignal);
+/** Resolves with the exit code once a signal has stopped the board: 0 for a clean stop. */
+function stopOnSignals(log: Logger, board: DevPlugboard): Promise<number> {
+  return new Promise((resolve) => {
+    let stopping = false;
+    const onSignal = (signal: NodeJS.Signals) => {
+      // A second signal means: do not wait for the clean stop.
+      if (stopping) process.exit(1);
+      stopping = true;
+      log.info({ signal }, "dev plugboard stopping");
+      void board.stop().then(() => resolve(0));
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
 }
 
-const USAGE = `usage: npm run plugboard
+export const USAGE = `usage: vera-service plugboard
   Runs the dev plugboard alone on PLUGBOARD_HOST:PLUGBOARD_PORT (127.0.0.1:4000), configured by
   the environment (PLUGBOARD_*, TOKEN, PLUGBOARD_API_TOKEN); prints its socket URL and token.
   -h, --help   this text`;
 
-async function main(): Promise<void> {
-  commandLineOrExit(process.argv.slice(2), { usage: USAGE, options: {} });
+export async function plugboard(args: string[]): Promise<number> {
+  const parsed = parseCommandLine(args, { usage: USAGE, options: {} });
+  if (!parsed.ok) return printParseResult(parsed, USAGE);
   const config = loadConfigOrExit();
   const log = createLogger({ level: config.logLevel, format: config.logFormat });
   const board = await DevPlugboard.start({
@@ -63,7 +65,5 @@ async function main(): Promise<void> {
     log,
   });
   announce(log, board, config.token !== undefined);
-  stopOnSignals(log, board);
+  return stopOnSignals(log, board);
 }
-
-await main();

@@ -12,7 +12,7 @@
 import { createHash } from "node:crypto";
 import { isJsonObject } from "../json.ts";
 import type { HttpMode } from "./vera.ts";
-import type { RecentEvent } from "../events/recent.ts";
+import type { RecentEvent } from "../domain-events/recent.ts";
 
 /** Where the page's forms post: `POST /`'s call, answered in both modes (http-api.ts). */
 export const EXPLORE_PATH = "/explore";
@@ -27,7 +27,7 @@ export interface ExplorerContext {
   serviceId: string;
   /** The board's other services (PLUGBOARD_SERVICES): listed with their ids and actions, called through `POST /` with their service_id. */
   otherServices?: ReadonlyArray<{ id: string; name: string; joinedConsumers: number; actions: unknown }>;
-  /** The latest domain events, newest first, when the service runs with this board and a database (src/events/recent.ts). */
+  /** The latest domain events, newest first, when the service runs with this board and a database (src/domain-events/recent.ts). */
   events?: readonly RecentEvent[];
 }
 

@@ -22,8 +22,12 @@ export type CallResult = { answered: true; payload: unknown } | { answered: fals
 interface PendingCall {
   resolve(result: CallResult): void;
   timer: NodeJS.Timeout;
-  /** False until the board has registered the waiting caller (RouterFaults.registrationDelayMs). */
-  registered: boolean;
+  /**
+   * When the board registers the waiting caller (performance.now(); RouterFaults.registrationDelayMs
+   * after the push): an answer that arrives sooner is dropped. A time rather than a timer, so a
+   * starved event loop that reads the answer before it runs a due timer does not drop it.
+   */
+  registersAt: number;
 }
 
 /**
@@ -105,16 +109,18 @@ export class RequestRouter {
     const responseRef = randomUUID();
     return new Promise<CallResult>((resolve) => {
       const timer = setTimeout(() => this.expire(responseRef), timeoutMs);
-      const call: PendingCall = { resolve, timer, registered: this.faults.registrationDelayMs <= 0 };
+      const call: PendingCall = { resolve, timer, registersAt: this.faults.registrationDelayMs <= 0 ? 0 : Infinity };
       this.pending.set(responseRef, call);
       if (!consumer) {
         this.lost.pastTheEnd++;
         this.options.log.debug({ action, response_ref: responseRef }, "request thrown away: the round-robin position was past the end of the consumers");
         return;
       }
-      if (!call.registered) setTimeout(() => (call.registered = true), this.faults.registrationDelayMs);
       this.options.log.debug({ action, response_ref: responseRef, consumer: consumer.id }, "request pushed");
-      const push = () => consumer.push(EVENT.request, { action, fields, response_ref: responseRef });
+      const push = () => {
+        if (this.faults.registrationDelayMs > 0) call.registersAt = performance.now() + this.faults.registrationDelayMs;
+        consumer.push(EVENT.request, { action, fields, response_ref: responseRef });
+      };
       const transitMs = this.options.transitMs ?? 0;
       if (transitMs <= 0) return push();
       // As on the Vera Plugboard: a request routed to a channel that leaves or dies before it gets
@@ -130,7 +136,7 @@ export class RequestRouter {
   /** Resolves the caller waiting on `ref`; a repeated or unknown ref is ignored (returns false). */
   answer(ref: string, payload: unknown): boolean {
     const call = this.pending.get(ref);
-    if (!call || !call.registered) {
+    if (!call || performance.now() < call.registersAt) {
       if (call) this.lost.answeredTooSoon++;
       this.options.log.debug({ response_ref: ref }, "answer for no waiting caller ignored");
       return false;

@@ -16,7 +16,7 @@ import { createLogger, type Logger } from "../ops/logger.ts";
 import { CLOSE_CODE, EVENT, PLUGBOARD_REQUEST_TIMEOUT_MS, SERVER_IDLE_TIMEOUT_MS, SOCKET_PARAM, SOCKET_PATH } from "../plugboard/wire.ts";
 import { ConsumerConnection, type Admission, type ConnectionHost, type ConsumerInfo, type UnjoinReason } from "./connection.ts";
 import { renderExplorer } from "./explorer.ts";
-import type { RecentEvent } from "../events/recent.ts";
+import type { RecentEvent } from "../domain-events/recent.ts";
 import { DevPlugboardFaults } from "./faults.ts";
 import { FrameLog, type FrameRecord } from "./frame-log.ts";
 import { makeIdentity, serviceIdFor, type Identity, type ServiceRecord } from "./identity.ts";

@@ -16,7 +16,7 @@ export interface HealthChecks {
   /** Absent when the app uses no database: then there is none to wait for. */
   pingDatabase?(): Promise<void>;
   metrics(): Promise<{ contentType: string; body: string }>;
-  /** The events relay's state (src/events/relay.ts), when there is one: reported, not judged (a restart would not bring Redis back). */
+  /** The events relay's state (src/domain-events/relay.ts), when there is one: reported, not judged (a restart would not bring Redis back). */
   eventsRelay?(): string;
 }
 

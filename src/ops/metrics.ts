@@ -34,7 +34,7 @@ export interface MetricsSources {
   lane?(): LaneStats;
   /** The events relay and the outbox behind it, when the app has a database. */
   events?(): EventsStats;
-  /** Per subscriber: events handled, handler failures, events dead-lettered (src/events/subscribers.ts). */
+  /** Per subscriber: events handled, handler failures, events dead-lettered (src/domain-events/subscribers.ts). */
   subscribers?(): ReadonlyMap<string, { handled: number; failed: number; deadLettered: number }>;
 }
 
@@ -225,7 +225,7 @@ export class Metrics implements DispatchObserver {
     });
   }
 
-  /** The events relay's figures (src/events/relay.ts); zero without a database. */
+  /** The events relay's figures (src/domain-events/relay.ts); zero without a database. */
   private registerEventMetrics(registers: Registry[]): void {
     const events = () => this.sources?.events?.();
     new Gauge({

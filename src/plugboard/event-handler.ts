@@ -1,5 +1,5 @@
 /**
- * The shape of a handler in events/: one plugboard event, a zod schema of its payload, and
+^ * The shape of a handler in pushes/: one plugboard event, a zod schema of its payload, and
  * what to do with a payload that passed it. The client validates; handlers see typed data.
  */
 import type { Logger } from "../ops/logger.ts";
@@ -26,7 +26,7 @@ export interface EventContext {
  * parse was a measurable share of a cheap one).
  */
 export interface PayloadSchema<T> {
-  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<string | number>; message: string }> } };
+  safeParse(value: unknown): { success: true; data: T } | { success: false; error: { issues: ReadonlyArray<{ path: ReadonlyArray<PropertyKey>; message: string }> } };
 }
 
 export interface EventHandler<T = unknown> {

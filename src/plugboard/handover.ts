@@ -3,14 +3,14 @@
  * once. The Vera Plugboard matches an answer to its waiting caller by ref in a table kept per
  * service (docs/protocol.md), so any joined replica of the service may send it. A replica that
  * has left gives the answers it finished afterwards to the others through PostgreSQL
- * (`handed_answers`, migrations/0010_handed_answers.ts, and a NOTIFY); a joined replica takes
+ * (`handed_answers`, src/migrations/0005_handed_answers.ts, and a NOTIFY); a joined replica takes
  * each one (exactly one replica does: the row is deleted as it is taken) and sends it on its own
  * channel. What nobody takes in time the giver takes back (again by deleting the rows, so never
  * both) and delivers itself.
  */
 import type pg from "pg";
 import { sql, type Kysely } from "kysely";
-import { listeningSession } from "../events/pg-session.ts";
+import { listeningSession } from "../domain-events/pg-session.ts";
 import type { Logger } from "../ops/logger.ts";
 import { PLUGBOARD_REQUEST_TIMEOUT_MS } from "./wire.ts";
 

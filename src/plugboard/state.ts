@@ -2,7 +2,7 @@
  * What the consumer knows of the plugboard: its service, its token's metadata (never the
  * token value) and how many consumers are joined. Filled by the handlers in events/.
  */
-import { z } from "zod";
+import { z } from "zod/v4";
 
 export const serviceSchema = z
   .object({

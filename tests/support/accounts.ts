@@ -8,6 +8,7 @@ import type { Kysely } from "kysely";
 import { loadConfig, readSettings } from "../../src/config.ts";
 import { createDatabase } from "../../src/db/database.ts";
 import { migrateWithOwnPool } from "../../src/db/postgres.ts";
+import { SERVICE_MIGRATIONS } from "./database.ts";
 import type { Logger } from "../../src/ops/logger.ts";
 import type { Database } from "../../account/schema.ts";
 import { accountSettings, type AccountSettings } from "../../account/settings.ts";
@@ -19,7 +20,8 @@ import { createTestDatabase, type FreshDatabase } from "./database.ts";
 import { captureLogs, type CapturedLogger } from "./logs.ts";
 import { providersWith } from "./providers.ts";
 
-export const ACTIONS_DIR = fileURLToPath(new URL("../../actions/", import.meta.url));
+/** This repository's app: the account actions, served by one line (app/actions/account.ts). */
+export const ACTIONS_DIR = fileURLToPath(new URL("../../app/actions/", import.meta.url));
 export const TEST_JWT_SECRET = "vera-test-secret-0123456789-abcdefghijklmnop";
 
 /** The account settings of a test, and the database they run on. */
@@ -39,7 +41,7 @@ export function testConfig(databaseUrl: string, env: Record<string, string> = {}
 /** The account services on `config.database` (migrated first unless `migrate: false`), as the accounts provider builds them. */
 export async function createServices(config: TestConfig, log: Logger, options: BuildOptions & { migrate?: boolean } = {}): Promise<Services> {
   const { migrate, ...build } = options;
-  if (migrate !== false) await migrateWithOwnPool(config.database.url, log);
+  if (migrate !== false) await migrateWithOwnPool(config.database.url, log, SERVICE_MIGRATIONS);
   const db = createDatabase<Database>({ url: config.database.url }, log);
   try {
     return await buildServices(config, db, log, build);

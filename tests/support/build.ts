@@ -17,10 +17,15 @@ export const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 export const DIST = path.join(ROOT, "dist");
 const FIXTURES_OUT = path.join(ROOT, "dist-tests");
 
-/** `npm start`'s node flags and entry, from package.json: "node <flags> dist/src/main.js". */
-export function startCommand(): { flags: string[]; entry: string } {
-  const words = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/);
-  return { flags: words.slice(1, -1), entry: path.join(ROOT, words.at(-1)!) };
+/**
+ * `npm start`'s command, from package.json: "node <flags> dist/src/cli/main.js start --dir dist/app":
+ * node's flags, the entry, and the entry's arguments (paths made absolute, so it runs from anywhere).
+ */
+export function startCommand(): { flags: string[]; entry: string; args: string[] } {
+  const words = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/).slice(1);
+  const at = words.findIndex((w) => !w.startsWith("-"));
+  const args = words.slice(at + 1).map((w, i, all) => (all[i - 1] === "--dir" ? path.join(ROOT, w) : w));
+  return { flags: words.slice(0, at), entry: path.join(ROOT, words[at]!), args };
 }
 
 /** The compiled entry, or a clear error when the test runner has not built it. */
@@ -28,6 +33,22 @@ export function compiledEntry(): string {
   const { entry } = startCommand();
   if (!existsSync(entry)) throw new Error(`${entry} is missing: run the tests through \`npm test\` (tests/run.ts builds first) or run \`npm run build\``);
   return entry;
+}
+
+/** node's arguments for `npm start`'s command: its flags, the compiled entry and its arguments. */
+export function serviceArgs(extraFlags: readonly string[] = []): string[] {
+  const { flags, args } = startCommand();
+  return [...flags, ...extraFlags, compiledEntry(), ...args];
+}
+
+/**
+ * node's arguments for `npm run <script> -- <args>`, read from package.json's script
+ * ("node dist/src/cli/main.js migrate --dir dist/app"): its paths made absolute, so it runs from anywhere.
+ */
+export function cliArgs(script: string, ...args: string[]): string[] {
+  const words = (JSON.parse(readFileSync(path.join(ROOT, "package.json"), "utf8")) as { scripts: Record<string, string> }).scripts[script]?.split(/\s+/);
+  if (words?.[0] !== "node") throw new Error(`package.json has no script "${script}" run by node`);
+  return [...words.slice(1).map((w) => (w.includes("/") && !w.startsWith("-") ? path.join(ROOT, w) : w)), ...args];
 }
 
 /** A fixture folder of tests/fixtures/, compiled: e.g. compiledFixtures("actions"). */

@@ -5,7 +5,7 @@
 import { loadActions, type Registry } from "../../src/actions/registry.ts";
 import { Dispatcher, type DispatcherOptions } from "../../src/actions/dispatcher.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "../../src/plugboard/client.ts";
-import { handlers } from "../../events/index.ts";
+import { handlers } from "../../src/plugboard/pushes/index.ts";
 import { captureLogs, type CapturedLogger } from "./logs.ts";
 import { providersWith } from "./providers.ts";
 

@@ -19,7 +19,9 @@ import pg from "pg";
 import type { Kysely } from "kysely";
 import { createDatabase } from "../../src/db/database.ts";
 import { binariesFor, packagedPostgresBinaries, serverUser } from "../../src/db/embedded-postgres.ts";
-import { migrateToLatest } from "../../src/db/migrator.ts";
+import { Migrator, type Migration } from "kysely";
+import { FRAMEWORK_MIGRATIONS, folderMigrations, migrateToLatest, type MigrationSource } from "../../src/db/migrator.ts";
+import { ACCOUNT_MIGRATIONS } from "../../account/accounts.ts";
 import type { Database } from "../../account/schema.ts";
 import { createLogger } from "../../src/ops/logger.ts";
 
@@ -144,6 +146,22 @@ export interface FreshDatabase {
 
 let counter = 0;
 
+/** This repository's service: the framework's tables, then the account module's. */
+export const SERVICE_MIGRATIONS: readonly MigrationSource[] = [FRAMEWORK_MIGRATIONS, ACCOUNT_MIGRATIONS];
+
+/**
+ * A database as an earlier version left it: the framework's migrations, and the account
+ * module's whose names sort before `before` (migrateToLatest applies the rest later).
+ */
+export async function migrateAccountBefore(db: Kysely<any>, before: string): Promise<void> {
+  const log = createLogger({ level: "silent" });
+  await migrateToLatest(db, log, { sources: [FRAMEWORK_MIGRATIONS] });
+  const all = await folderMigrations(ACCOUNT_MIGRATIONS.dir).getMigrations();
+  const earlier: Record<string, Migration> = Object.fromEntries(Object.entries(all).filter(([name]) => name < before));
+  const { error } = await new Migrator({ db, provider: { getMigrations: async () => earlier }, migrationTableName: "vera_account_migration", migrationLockTableName: "vera_account_migration_lock" }).migrateToLatest();
+  if (error) throw error;
+}
+
 /** Creates and migrates a database of its own from TEST_DATABASE_URL (or `adminUrl`). */
 export async function createTestDatabase(options: { adminUrl?: string; migrate?: boolean } = {}): Promise<FreshDatabase> {
   const adminUrl = options.adminUrl ?? process.env.TEST_DATABASE_URL;
@@ -154,7 +172,7 @@ export async function createTestDatabase(options: { adminUrl?: string; migrate?:
   url.pathname = `/${name}`;
   const log = createLogger({ level: "silent" });
   const db = createDatabase({ url: url.toString() }, log);
-  if (options.migrate !== false) await migrateToLatest(db, log);
+  if (options.migrate !== false) await migrateToLatest(db, log, { sources: SERVICE_MIGRATIONS });
   return {
     url: url.toString(),
     db,

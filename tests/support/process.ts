@@ -1,13 +1,13 @@
 /**
  * Runs the service the way operators do: `npm start`'s command, plain node on the compiled entry
- * (node --max-semi-space-size=4 dist/src/main.js; tests/run.ts builds it first), configured only
+ * (node --max-semi-space-size=4 dist/src/cli/main.js start --dir dist/app; tests/run.ts builds it first), configured only
  * through the environment, with its JSON log lines collected for the test. Actions of
  * tests/fixtures/ are given to it compiled: ACTIONS_DIR: compiledFixtures("actions").
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import path from "node:path";
 import { createTestDatabase } from "./database.ts";
-import { compiledEntry, startCommand } from "./build.ts";
+import { serviceArgs, startCommand } from "./build.ts";
 
 export { compiledFixtures } from "./build.ts";
 
@@ -27,7 +27,7 @@ export interface ServiceProcess {
 }
 
 export function startService(env: Record<string, string | undefined>, options: { nodeArgs?: string[] } = {}): ServiceProcess {
-  const child = spawn(process.execPath, [...startCommand().flags, ...(options.nodeArgs ?? []), compiledEntry()], {
+  const child = spawn(process.execPath, serviceArgs(options.nodeArgs), {
     env: { PATH: process.env.PATH, NODE_ENV: "test", LOG_LEVEL: "debug", ...env },
     stdio: ["ignore", "pipe", "pipe"],
   });
@@ -36,7 +36,8 @@ export function startService(env: Record<string, string | undefined>, options: {
 
 /** npm start's command in another folder holding the package (its dist/, node_modules and package.json), run from there. */
 export function startServiceIn(cwd: string, env: Record<string, string | undefined>): ServiceProcess {
-  const child = spawn(process.execPath, [...startCommand().flags, path.join(cwd, "dist", "src", "main.js")], {
+  const { flags } = startCommand();
+  const child = spawn(process.execPath, [...flags, path.join(cwd, "dist", "src", "cli", "main.js"), "start", "--dir", path.join(cwd, "dist", "app")], {
     cwd,
     env: { PATH: process.env.PATH, LOG_FORMAT: "json", ...env },
     stdio: ["ignore", "pipe", "pipe"],

@@ -1,0 +1,80 @@
+/**
+ * The app a `vera-service` subcommand works on: its folder (`--dir`, else the subcommand's
+ * default: the sources `.` for dev and build, the compiled `dist` for start), the TypeScript
+ * loader its sources need, and the providers its actions and subscribers use (which decide the
+ * migrations that run and the modules' commands). Every folder comes from the app's root, never
+ * from beside the framework's files: installed, those are inside node_modules.
+ */
+import { existsSync, statSync } from "node:fs";
+import { createRequire } from "node:module";
+import path from "node:path";
+import { pathToFileURL } from "node:url";
+import fg from "fast-glob";
+import type { Config } from "../config.ts";
+import type { Logger } from "../ops/logger.ts";
+import { dependencyOrder, type Provider } from "../providers.ts";
+import { APP_FOLDERS } from "../config.ts";
+
+/** `--dir` of every subcommand that reads an app. */
+export const DIR_OPTION = { dir: { type: "string" } } as const;
+
+export class AppFolderError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "AppFolderError";
+  }
+}
+
+/**
+ * Where the app is: `--dir`, else APP_DIR, else the subcommand's default. Sets APP_DIR for the
+ * configuration (src/config.ts) the subcommand then loads.
+ */
+export function useAppDir(dir: string | undefined, fallback: string): string {
+  const chosen = path.resolve(dir ?? process.env.APP_DIR ?? fallback);
+  if (!existsSync(chosen) || !statSync(chosen).isDirectory()) throw new AppFolderError(`${path.relative(process.cwd(), chosen) || "."}: no such folder`);
+  process.env.APP_DIR = chosen;
+  return chosen;
+}
+
+/** The compiled app when there is one (dist/ holding any of the app's folders), else the sources. */
+export function builtOrSources(root = "."): string {
+  const dist = path.join(root, "dist");
+  return Object.values(APP_FOLDERS).some((folder) => existsSync(path.join(dist, folder))) ? dist : root;
+}
+
+/** Whether a folder of the app holds TypeScript files (so needs a loader to be imported). */
+function holdsTypeScript(appDir: string): boolean {
+  const folders = Object.values(APP_FOLDERS).map((f) => path.join(appDir, f)).filter((f) => existsSync(f));
+  return folders.some((cwd) => fg.sync("**/*.{ts,mts}", { cwd, ignore: ["**/*.d.ts", "**/node_modules/**"] }).length > 0);
+}
+
+/** Running from the framework's own sources (this repository under tsx): a loader is there already. */
+const LOADER_PRESENT = import.meta.url.endsWith(".ts");
+let registered = false;
+
+/**
+ * Registers tsx (the app's devDependency) so that the app's .ts files import, unless a loader is
+ * present already or the app holds none. tsx reads the app's tsconfig.json from the working directory.
+ */
+export async function loadTypeScriptFor(appDir: string): Promise<void> {
+  if (LOADER_PRESENT || registered || !holdsTypeScript(appDir)) return;
+  let api: string;
+  try {
+    api = createRequire(path.join(path.resolve(appDir), "package.json")).resolve("tsx/esm/api");
+  } catch {
+    throw new AppFolderError(
+      `${path.relative(process.cwd(), appDir) || "."} holds TypeScript, and tsx is not installed there to load it: \`npm install --save-dev tsx\`, or compile it (vera-service build) and use dist/`,
+    );
+  }
+  const { register } = (await import(pathToFileURL(api).href)) as { register: () => unknown };
+  register();
+  registered = true;
+}
+
+/** The providers the app's actions and subscribers use, in dependency order (each once). */
+export async function appProviders(config: Readonly<Config>, log: Logger): Promise<Provider<unknown>[]> {
+  const [{ loadActions }, { loadSubscribers }] = await Promise.all([import("../actions/registry.ts"), import("../domain-events/load-subscribers.ts")]);
+  const registry = await loadActions({ dir: config.actionsDir, log });
+  const subscribers = await loadSubscribers(config.events.subscribersDir, log);
+  return dependencyOrder([...registry.providers, ...subscribers.flatMap((s) => s.providers ?? [])]);
+}
