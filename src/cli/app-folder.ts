@@ -5,7 +5,7 @@
  * migrations that run and the modules' commands). Every folder comes from the app's root, never
  * from beside the framework's files: installed, those are inside node_modules.
  */
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readFileSync, statSync } from "node:fs";
 import { createRequire } from "node:module";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
@@ -60,7 +60,7 @@ export async function loadTypeScriptFor(appDir: string): Promise<void> {
   if (LOADER_PRESENT || registered || !holdsTypeScript(appDir)) return;
   let api: string;
   try {
-    api = createRequire(path.join(path.resolve(appDir), "package.json")).resolve("tsx/esm/api");
+    api = tsxEsmApi(appDir);
   } catch {
     throw new AppFolderError(
       `${path.relative(process.cwd(), appDir) || "."} holds TypeScript, and tsx is not installed there to load it: \`npm install --save-dev tsx\`, or compile it (vera-service build) and use dist/`,
@@ -69,6 +69,20 @@ export async function loadTypeScriptFor(appDir: string): Promise<void> {
   const { register } = (await import(pathToFileURL(api).href)) as { register: () => unknown };
   register();
   registered = true;
+}
+
+/**
+ * tsx's ESM API as installed for the app: require.resolve would give its CommonJS entry (the
+ * `require` condition), which cannot register the ESM hooks, so the `import` one is read from
+ * its package.json.
+ */
+function tsxEsmApi(appDir: string): string {
+  const manifest = createRequire(path.join(path.resolve(appDir), "package.json")).resolve("tsx/package.json");
+  const { exports } = JSON.parse(readFileSync(manifest, "utf8")) as { exports: Record<string, unknown> };
+  const entry = exports["./esm/api"] as { import?: string | { default?: string } } | undefined;
+  const file = typeof entry?.import === "string" ? entry.import : entry?.import?.default;
+  if (!file) throw new Error("this tsx has no ESM API (tsx 4 or later is needed)");
+  return path.join(path.dirname(manifest), file);
 }
 
 /** The providers the app's actions and subscribers use, in dependency order (each once). */
