@@ -32,7 +32,7 @@ const COMPONENTS: Array<{ name: string; test(f: Frame): boolean }> = [
   { name: "field validation (zod, NUL check)", test: (f) => ours(f, "actions/validation") || ours(f, "actions/strict") },
   { name: "deadline timer and signal", test: (f) => f.url === "node:internal/timers" || f.url === "node:timers" || ours(f, "actions/request-context") },
   { name: "dispatcher (queue, slots, middleware)", test: (f) => ours(f, "actions/dispatcher") || ours(f, "actions/middleware") },
-  { name: "outbox bookkeeping", test: (f) => ours(f, "plugboard/outbox") || ours(f, "plugboard/sent-answers") },
+  { name: "answer bookkeeping", test: (f) => ours(f, "plugboard/answers") || ours(f, "plugboard/sent-answers") },
   { name: "metrics", test: (f) => f.url.includes("/node_modules/prom-client/") || ours(f, "ops/metrics") },
   { name: "logging", test: (f) => f.url.includes("/node_modules/pino") || f.url.includes("/node_modules/sonic-boom/") || ours(f, "ops/logger") },
   {

@@ -145,8 +145,8 @@ export class App {
       connectionState: () => client.connectionState,
       reconnects: () => client.reconnects,
       numConsumers: () => client.state.numConsumers,
-      outbox: () => client.outbox.stats,
-      ...(providers.lanes[0] ? { lane: providers.lanes[0] } : {}),
+      answers: () => client.answers.stats,
+      lanes: () => providers.lanes.map((stats) => stats()),
       ...(relay && postgres ? { events: () => ({ ...relay.stats, backlog: () => outboxBacklog(postgres.db) }) } : {}),
       ...(runner ? { subscribers: () => runner.stats } : {}),
     });
@@ -183,7 +183,7 @@ export class App {
       const handover = new Handover(postgres.db, postgres.url, log.child({ component: "handover" }));
       app.handover = handover;
       handover
-        .startTaking({ canSend: () => client.takesHandedOver, send: (answer) => client.outbox.sendHandedOver(answer.ref, answer.text) })
+        .startTaking({ canSend: () => client.takesHandedOver, send: (answer) => client.answers.sendHandedOver(answer.ref, answer.text) })
         .catch((error: unknown) => log.warn({ err: error }, "cannot take answers other replicas hand over (a drain of this replica still delivers its own)"));
     }
     if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
@@ -230,7 +230,7 @@ export class App {
     this.registry = registry;
     this.dispatcher.useRegistry(registry);
     this.metrics?.useActions(registry.names);
-    if (changed) await this.client.republish(registry.json, () => this.client.outbox.whenNothingRunning());
+    if (changed) await this.client.republish(registry.json, () => this.client.answers.whenNothingRunning());
     this.log.info(
       { actions: registry.names, republished: changed, ms: Math.round(performance.now() - started) },
       changed ? "actions reloaded and published again" : "actions reloaded (published schemas unchanged)",
@@ -255,7 +255,7 @@ export class App {
     this.forced = true;
     this.log.warn({ in_flight: this.dispatcher.inFlight, queued: this.dispatcher.queued }, `stopping at once: ${reason}`);
     this.dispatcher.abortAll();
-    await Promise.race([this.client.outbox.whenNothingRunning(), delay(FORCED_STOP_GRACE_MS, undefined, { ref: false })]);
+    await Promise.race([this.client.answers.whenNothingRunning(), delay(FORCED_STOP_GRACE_MS, undefined, { ref: false })]);
     await this.closeAll({ deliverWithinMs: FORCED_STOP_GRACE_MS }).catch(() => undefined);
     this.finish(EXIT_CODE.failed);
   }
@@ -269,7 +269,7 @@ export class App {
     );
     void this.dispatcher.drain();
     await this.handover?.stopTaking();
-    const { leaves, handedOver } = await this.client.drain(() => this.client.outbox.whenNothingRunning(), this.handover);
+    const { leaves, handedOver } = await this.client.drain(() => this.client.answers.whenNothingRunning(), this.handover);
     await this.closeAll();
     clearTimeout(deadline);
     // A forced stop (the deadline, a second signal) that overtook the drain ends it, with code 1.

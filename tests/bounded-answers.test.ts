@@ -116,6 +116,6 @@ describe("bounded answers, over the wire", () => {
     assert.equal(again.status, 500);
     assert.equal((await board.request("Large", { bytes: 1_000 })).status, 200);
     assert.deepEqual(disconnects, [1009], "no second socket lost");
-    assert.equal(consumer.client.outbox.stats.oversized, 2);
+    assert.equal(consumer.client.answers.stats.oversized, 2);
   });
 });

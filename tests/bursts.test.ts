@@ -120,7 +120,7 @@ test("logins in flight while a role of the account is revoked: each gets a token
 
     const logins = Array.from({ length: 40 }, () => board.request("Login", { username: "editor", password: "correct horse" }));
     // The revocation lands while most of them wait for bcrypt (one thread: they go one by one).
-    await until(async () => (sample(await metrics(), "vera_bcrypt_queue_length") ?? 0) >= 20, 10_000, "logins waiting for bcrypt");
+    await until(async () => (sample(await metrics(), `vera_lane_queue_length{lane="bcrypt"}`) ?? 0) >= 20, 10_000, "logins waiting for bcrypt");
     assert.equal(await roles.revoke(id, "editor", null), "revoked");
     const answers = await Promise.all(logins);
     assert.deepEqual(statuses(answers), { 200: 40 }, JSON.stringify(answers.find((a) => a.status !== 200)?.body));

@@ -60,7 +60,7 @@ test("answers sent just before a drop are sent again after the rejoin; the plugb
   const responses = () => b.frames.filter((f) => f.direction === "in" && f.text.includes('"response"') && f.text.includes('"resend-1"'));
   // Sent once, then again after the rejoin.
   await until(() => responses().length === 2, 5_000, "the answer sent again");
-  assert.equal(c.client.outbox.stats.resent, 1);
+  assert.equal(c.client.answers.stats.resent, 1);
   assert.equal(runs.get("resend-1"), 1);
 });
 

@@ -147,11 +147,13 @@ describe("with a joined app", () => {
     assert.equal(sample(text, `${METRIC_NAMES.connectionState}{state="joined"}`), 1);
     assert.equal(sample(text, METRIC_NAMES.reconnects), 0);
     assert.equal(sample(text, METRIC_NAMES.consumers), 1);
-    assert.equal(sample(text, `${METRIC_NAMES.outbox}{outcome="expired"}`), 0);
-    assert.equal(sample(text, METRIC_NAMES.bcryptThreads), 1);
-    const utilization = sample(text, METRIC_NAMES.bcryptUtilization);
+    assert.equal(sample(text, `${METRIC_NAMES.answers}{outcome="expired"}`), 0);
+    // The account module's lane, by its name: the framework names no lane of its own.
+    assert.equal(sample(text, `${METRIC_NAMES.laneWorkers}{lane="bcrypt"}`), 1);
+    const utilization = sample(text, `${METRIC_NAMES.laneUtilization}{lane="bcrypt"}`);
     assert.ok(utilization !== undefined && utilization >= 0 && utilization <= 1);
-    assert.equal(sample(text, METRIC_NAMES.bcryptQueued), 0);
+    assert.equal(sample(text, `${METRIC_NAMES.laneQueued}{lane="bcrypt"}`), 0);
+    assert.equal(sample(text, `${METRIC_NAMES.laneRefused}{lane="bcrypt"}`), 0);
     assert.ok((sample(text, "nodejs_eventloop_lag_p99_seconds") ?? -1) >= 0, "event-loop delay");
     assert.match(text, /^process_cpu_seconds_total /m);
 

@@ -191,12 +191,12 @@ test("an answer finished during a drop is held and sent after the rejoin", async
   const pending = board.request("Slow", { ms: 200 });
   await until(() => consumer.dispatcher.inFlight === 1);
   await board.faults.dropSockets();
-  await until(() => consumer.client.outbox.heldCount === 1, 2_000, "answer held while down");
+  await until(() => consumer.client.answers.heldCount === 1, 2_000, "answer held while down");
   assert.equal(board.frames.filter((f) => f.direction === "in" && f.text.includes('"response"')).length, 0);
   const answer = await pending;
   assert.equal(answer.status, 200);
   assert.deepEqual((answer.body as { fields: unknown }).fields, { ms: 200 });
-  assert.equal(consumer.client.outbox.stats.held, 1);
+  assert.equal(consumer.client.answers.stats.held, 1);
 });
 
 test("an unexpected phx_close of our channel: the consumer joins again and serves", async () => {

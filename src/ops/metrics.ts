@@ -1,7 +1,7 @@
 /**
  * The Prometheus metrics of one App, in a registry of its own (not prom-client's global one), so
  * several apps can live in one process. The dispatcher reports answers and queue changes through
- * the DispatchObserver interface; everything else (connection, outbox, bcrypt pool) is read at
+ * the DispatchObserver interface; everything else (connection, held answers, a provider's lane) is read at
  * scrape time from the sources given to watch().
  *
  * Answers are counted here, in plain numbers per action, and handed to prom-client at scrape
@@ -14,13 +14,13 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics, type Metric
 import type { BreakerState, CallObserver } from "../calls/caller.ts";
 import type { DispatchObserver } from "../actions/dispatcher.ts";
 import type { ConnectionState } from "../plugboard/client.ts";
-import type { OutboxStats } from "../plugboard/outbox.ts";
+import type { AnswerStats } from "../plugboard/answers.ts";
 
 /** The label value for action names that are not ours: callers choose names, we bound the labels. */
 const UNKNOWN_ACTION = "unknown";
 
 const CONNECTION_STATES: readonly ConnectionState[] = ["connecting", "connected", "joined", "closed"];
-const OUTBOX_EVENTS = ["held", "resent", "expired", "duplicates", "oversized"] as const satisfies ReadonlyArray<keyof OutboxStats>;
+const ANSWER_OUTCOMES = ["held", "resent", "expired", "duplicates", "oversized"] as const satisfies ReadonlyArray<keyof AnswerStats>;
 /** Seconds; up to the 25 s action deadline. */
 const DURATION_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 25];
 
@@ -29,9 +29,9 @@ export interface MetricsSources {
   connectionState(): ConnectionState;
   reconnects(): number;
   numConsumers(): number | undefined;
-  outbox(): Readonly<OutboxStats>;
-  /** The heavy-work lane a provider reported (the account module's bcrypt pool), when there is one. */
-  lane?(): LaneStats;
+  answers(): Readonly<AnswerStats>;
+  /** The heavy-work lanes providers reported (the account module's bcrypt lane), each named. */
+  lanes?(): readonly LaneStats[];
   /** The events relay and the outbox behind it, when the app has a database. */
   events?(): EventsStats;
   /** Per subscriber: events handled, handler failures, events dead-lettered (src/domain-events/subscribers.ts). */
@@ -55,13 +55,13 @@ export const METRIC_NAMES = {
   connectionState: "vera_plugboard_connection_state",
   reconnects: "vera_plugboard_reconnects_total",
   consumers: "vera_plugboard_consumers",
-  outbox: "vera_outbox_answers_total",
-  bcryptUtilization: "vera_bcrypt_pool_utilization",
-  bcryptThreads: "vera_bcrypt_pool_threads",
-  bcryptQueued: "vera_bcrypt_queue_length",
-  bcryptJob: "vera_bcrypt_job_seconds",
-  bcryptWait: "vera_bcrypt_expected_wait_seconds",
-  bcryptRefused: "vera_bcrypt_refused_total",
+  answers: "vera_answers_total",
+  laneUtilization: "vera_lane_utilization",
+  laneWorkers: "vera_lane_workers",
+  laneQueued: "vera_lane_queue_length",
+  laneJob: "vera_lane_job_seconds",
+  laneWait: "vera_lane_expected_wait_seconds",
+  laneRefused: "vera_lane_refused_total",
   eventsLeader: "vera_events_relay_leader",
   eventsPublished: "vera_events_published_total",
   eventsFailures: "vera_events_relay_failures_total",
@@ -316,58 +316,65 @@ export class Metrics implements DispatchObserver {
         reconnects(this);
       },
     });
-    const refused = countedSince(() => metrics.sources?.lane?.().refused ?? 0);
+    const refusedSeen = new Map<string, number>();
     new Counter({
-      name: METRIC_NAMES.bcryptRefused,
-      help: "bcrypt jobs refused at once (503): they could not have started within BCRYPT_MAX_WAIT_MS or finished before their deadline",
+      name: METRIC_NAMES.laneRefused,
+      help: "Jobs a heavy-work lane refused at once (503): they could not have started within its longest wait (BCRYPT_MAX_WAIT_MS for bcrypt) or finished before their deadline",
+      labelNames: ["lane"],
       registers,
       collect() {
-        refused(this);
+        for (const lane of metrics.sources?.lanes?.() ?? []) {
+          this.inc({ lane: lane.name }, Math.max(0, lane.refused - (refusedSeen.get(lane.name) ?? 0)));
+          refusedSeen.set(lane.name, lane.refused);
+        }
       },
     });
-    const outboxSeen: Record<string, number> = {};
+    const answersSeen: Record<string, number> = {};
     new Counter({
-      name: METRIC_NAMES.outbox,
+      name: METRIC_NAMES.answers,
       help: "Answers kept across disconnects: held then sent, resent after a rejoin, expired (older than 30 s), duplicates of a request; oversized: sent as a 500 because the plugboard refused frames that large",
       labelNames: ["outcome"],
       registers,
       collect() {
-        const stats = metrics.sources?.outbox();
-        for (const outcome of OUTBOX_EVENTS) {
+        const stats = metrics.sources?.answers();
+        for (const outcome of ANSWER_OUTCOMES) {
           const now = stats?.[outcome] ?? 0;
-          const seen = outboxSeen[outcome] ?? 0;
+          const seen = answersSeen[outcome] ?? 0;
           this.inc({ outcome }, Math.max(0, now - seen));
-          outboxSeen[outcome] = now;
+          answersSeen[outcome] = now;
         }
       },
     });
     this.registerEventMetrics(registers);
-    // Plain readings at scrape time; 0 while there is no source (before the watch, or an app without a lane).
-    const readings: Array<[name: string, help: string, read: (sources: MetricsSources) => number | undefined]> = [
-      [METRIC_NAMES.consumers, "Consumers joined to this service, as the plugboard last said", (s) => s.numConsumers()],
-      [METRIC_NAMES.bcryptUtilization, "Share of the bcrypt worker threads busy now (0 to 1)", (s) => laneReading(s, (l) => l.running / l.workers)],
-      [METRIC_NAMES.bcryptThreads, "bcrypt worker threads (the most that run at once)", (s) => laneReading(s, (l) => l.workers)],
-      [METRIC_NAMES.bcryptQueued, "Password hashes and checks admitted and waiting for a bcrypt worker", (s) => laneReading(s, (l) => l.queued)],
-      [METRIC_NAMES.bcryptJob, "The moving figure of one bcrypt job on this machine now, in seconds", (s) => laneReading(s, (l) => l.estimateMs / 1000)],
-      [METRIC_NAMES.bcryptWait, "The wait a bcrypt job admitted now would expect, in seconds (admitted up to BCRYPT_MAX_WAIT_MS)", (s) => laneReading(s, (l) => l.expectedWaitMs / 1000)],
+    new Gauge({
+      name: METRIC_NAMES.consumers,
+      help: "Consumers joined to this service, as the plugboard last said",
+      registers,
+      collect() {
+        // 0 while there is no source (before the watch).
+        this.set(metrics.sources?.numConsumers() ?? 0);
+      },
+    });
+    // Each lane a provider reported, by its name (the account module's: bcrypt); none for an app without one.
+    const laneReadings: Array<[name: string, help: string, read: (lane: LaneStats) => number]> = [
+      [METRIC_NAMES.laneUtilization, "Share of a heavy-work lane's workers busy now (0 to 1)", (l) => (l.workers === 0 ? 0 : l.running / l.workers)],
+      [METRIC_NAMES.laneWorkers, "A heavy-work lane's workers (the most jobs that run at once)", (l) => l.workers],
+      [METRIC_NAMES.laneQueued, "Jobs admitted to a heavy-work lane and waiting for a worker", (l) => l.queued],
+      [METRIC_NAMES.laneJob, "The moving figure of one job of a heavy-work lane on this machine now, in seconds", (l) => l.estimateMs / 1000],
+      [METRIC_NAMES.laneWait, "The wait a job admitted to a heavy-work lane now would expect, in seconds (admitted up to its longest wait)", (l) => l.expectedWaitMs / 1000],
     ];
-    for (const [name, help, read] of readings) {
+    for (const [name, help, read] of laneReadings) {
       new Gauge({
         name,
         help,
+        labelNames: ["lane"],
         registers,
         collect() {
-          this.set((metrics.sources && read(metrics.sources)) ?? 0);
+          for (const lane of metrics.sources?.lanes?.() ?? []) this.set({ lane: lane.name }, read(lane));
         },
       });
     }
   }
-}
-
-/** A reading of the lane, when the app has one. */
-function laneReading(sources: MetricsSources, read: (lane: LaneStats) => number): number | undefined {
-  const lane = sources.lane?.();
-  return lane ? read(lane) : undefined;
 }
 
 /** Counters fed at scrape time by what a source has counted so far (sources only count up). */

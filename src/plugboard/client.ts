@@ -13,7 +13,7 @@ import type { AnswerPayload, MessageFormat } from "../actions/responses.ts";
 import type { Request } from "../actions/dispatcher.ts";
 import { decode, encode, encodedFrames, type Message } from "./frames.ts";
 import { JOIN_REPLY, type EventContext, type EventHandler } from "./event-handler.ts";
-import { Outbox } from "./outbox.ts";
+import { Answers } from "./answers.ts";
 import type { HandedAnswer } from "./handover.ts";
 import { PlugboardState } from "./state.ts";
 import { OutageLog } from "./outage-log.ts";
@@ -36,7 +36,7 @@ export interface PlugboardClientOptions {
   heartbeatIntervalMs?: number;
   /** MESSAGE_FORMAT: how answers are encoded (default answer). */
   messageFormat?: MessageFormat;
-  /** ANSWER_HOLD_MS: an answer leaves no sooner than this after its request arrived (src/plugboard/outbox.ts). */
+  /** ANSWER_HOLD_MS: an answer leaves no sooner than this after its request arrived (src/plugboard/answers.ts). */
   answerHoldMs?: number;
   reconnectAfterMs?: (tries: number, refused: boolean) => number;
   rejoinAfterMs?: (tries: number) => number;
@@ -56,7 +56,7 @@ const REFUSAL = /Unexpected server response: (\d{3})/;
 
 export class PlugboardClient {
   readonly state = new PlugboardState();
-  readonly outbox: Outbox;
+  readonly answers: Answers;
   /** Connections opened after the first one. */
   reconnects = 0;
   private readonly options: PlugboardClientOptions;
@@ -75,7 +75,7 @@ export class PlugboardClient {
   private refusedStatus: number | undefined;
   /** When the current connection last delivered a frame: the last moment it was surely alive. */
   private lastHeardAt: number | undefined;
-  /** Set when a joined channel was lost; the next join flushes the outbox relative to it. */
+  /** Set when a joined channel was lost; the next join flushes the answers relative to it. */
   private lostHeardAt: number | undefined;
   private lostJoin = false;
   private stopped = false;
@@ -97,7 +97,7 @@ export class PlugboardClient {
     this.log = options.log.child({ component: "plugboard" });
     this.outage = new OutageLog(this.log, options.outageSummaryEveryMs);
     for (const handler of options.handlers) this.handlers.set(handler.event, handler);
-    this.outbox = new Outbox(
+    this.answers = new Answers(
       {
         canSend: () => this.canSend(),
         send: (ref, text) => this.sendAnswer(ref, text),
@@ -211,7 +211,7 @@ export class PlugboardClient {
       await this.stopping;
       return { leaves: 1, handedOver: 0 };
     }
-    const answers = this.outbox.takeHeld();
+    const answers = this.answers.takeHeld();
     const mine = handover && others > 0 ? await handover.give(answers, HANDOVER_WITHIN_MS).catch((error: unknown) => {
       this.log.warn({ err: error }, "handing answers to another replica failed; delivering them here");
       return answers;
@@ -271,7 +271,7 @@ export class PlugboardClient {
     this.draining = true;
     await this.leave();
     await whenIdle();
-    const held = this.outbox.takeHeld();
+    const held = this.answers.takeHeld();
     if (held.length > 0) await this.deliverInOneBurst(held);
     if (this.stopping) return;
     this.reconnectingOnPurpose = true;
@@ -291,9 +291,9 @@ export class PlugboardClient {
     this.stopping ??= (async () => {
       this.draining = true;
       // Nothing waits out its hold any more: what is still joined goes out now, the rest is held.
-      this.outbox.sendEarlyAnswersNow();
+      this.answers.sendEarlyAnswersNow();
       const { deliverWithinMs } = options;
-      if (deliverWithinMs !== undefined && this.outbox.heldCount > 0 && !this.joined && this.socket.isConnected()) {
+      if (deliverWithinMs !== undefined && this.answers.heldCount > 0 && !this.joined && this.socket.isConnected()) {
         await Promise.race([this.joinAgain(), delay(deliverWithinMs, undefined, { ref: false })]);
       }
       await this.leave();
@@ -340,7 +340,7 @@ export class PlugboardClient {
   }
 
   /**
-   * Joins `service` on a new channel; resolves once joined (and the outbox flushed) or stopped.
+   * Joins `service` on a new channel; resolves once joined (and the answers flushed) or stopped.
    * A join already on its way is shared, never doubled.
    */
   private joinAgain(): Promise<void> {
@@ -429,7 +429,7 @@ export class PlugboardClient {
   private onSocketClosed(code: number | undefined): void {
     if (code === CLOSE_CODE.messageTooBig) {
       // Sending that answer again would only close the socket again, and again.
-      const bytes = this.outbox.frameRefused(this.lastHeardAt);
+      const bytes = this.answers.frameRefused(this.lastHeardAt);
       this.log.error(
         { close_code: code, refused_bytes: bytes },
         "the plugboard closed the socket: a frame of ours exceeded its size limit; answers this large go out as a 500 from now on (lower MAX_ANSWER_BYTES below the plugboard's limit)",
@@ -454,15 +454,15 @@ export class PlugboardClient {
     this.runHandler(this.handlers.get(JOIN_REPLY), reply);
     if (this.lostJoin) {
       this.lostJoin = false;
-      const before = { ...this.outbox.stats };
-      this.outbox.flushAfterRejoin(this.lostHeardAt);
-      const { held, resent, expired } = this.outbox.stats;
+      const before = { ...this.answers.stats };
+      this.answers.flushAfterRejoin(this.lostHeardAt);
+      const { held, resent, expired } = this.answers.stats;
       this.log.info(
         { held: held - before.held, resent: resent - before.resent, expired: expired - before.expired },
         "rejoined: sent the answers held or possibly lost meanwhile",
       );
     } else {
-      this.outbox.flushAfterRejoin(undefined);
+      this.answers.flushAfterRejoin(undefined);
     }
     this.wakeJoinWaiter();
   }
@@ -528,7 +528,7 @@ export class PlugboardClient {
       },
       log: this.log,
       state: this.state,
-      outbox: this.outbox,
+      answers: this.answers,
       dispatch: this.options.dispatch,
       stop: (reason, exitCode) => this.options.onFatal(reason, exitCode),
     };

@@ -5,7 +5,7 @@
 import type { Logger } from "../ops/logger.ts";
 import type { AnswerPayload } from "../actions/responses.ts";
 import type { Request } from "../actions/dispatcher.ts";
-import type { Outbox } from "./outbox.ts";
+import type { Answers } from "./answers.ts";
 import type { PlugboardState } from "./state.ts";
 
 export interface EventContext {
@@ -13,7 +13,7 @@ export interface EventContext {
   readonly frameBytes: number;
   log: Logger;
   state: PlugboardState;
-  outbox: Outbox;
+  answers: Answers;
   /** Answers a request: `done` is called once with the answer and its wire text, perhaps before dispatch returns (src/actions/dispatcher.ts answer). */
   dispatch(request: Request, done: (answer: AnswerPayload, text: string) => void): void;
   /** Stops serving for good (e.g. our service was deleted); the process exits with exitCode. */

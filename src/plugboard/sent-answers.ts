@@ -1,6 +1,6 @@
 /**
  * The answers sent lately, kept for resending after a lost connection and for answering a
- * duplicate request again (src/plugboard/outbox.ts): at most `limit` of them and at most
+ * duplicate request again (src/plugboard/answers.ts): at most `limit` of them and at most
  * `ringBytes` of their text, in send order, none older than the plugboard's 30 s.
  *
  * Their texts are copied into one byte ring outside the JavaScript heap and their times into typed

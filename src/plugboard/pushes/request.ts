@@ -24,10 +24,10 @@ const requestPayload: PayloadSchema<RequestPayload> = {
 export default defineEvent({
   event: EVENT.request,
   schema: requestPayload,
-  handle(payload, { outbox, dispatch, frameBytes }) {
+  handle(payload, { answers, dispatch, frameBytes }) {
     const receivedAt = Date.now();
     const ref = payload.response_ref;
-    if (!outbox.begin(ref)) return;
-    dispatch({ action: payload.action, fields: payload.fields, response_ref: ref, bytes: frameBytes }, (answer, text) => outbox.deliver(ref, answer, receivedAt, text));
+    if (!answers.begin(ref)) return;
+    dispatch({ action: payload.action, fields: payload.fields, response_ref: ref, bytes: frameBytes }, (answer, text) => answers.deliver(ref, answer, receivedAt, text));
   },
 });

@@ -33,7 +33,7 @@ export const RECENT_LIMIT = 10_000;
 /** …and at most this many bytes of their text (src/plugboard/sent-answers.ts). */
 export const RECENT_BYTES = 4 * 1024 * 1024;
 
-export interface OutboxStats {
+export interface AnswerStats {
   held: number;
   resent: number;
   expired: number;
@@ -42,7 +42,7 @@ export interface OutboxStats {
   oversized: number;
 }
 
-export interface OutboxTransport {
+export interface AnswerTransport {
   /** True when a frame sent now goes out on a joined channel. */
   canSend(): boolean;
   /** Sends an answer's wire text (src/actions/responses.ts answerText). */
@@ -66,14 +66,14 @@ interface Held {
 /** The mark of a running request in `pending`. */
 const RUNNING = 0;
 
-export interface OutboxOptions {
+export interface AnswerOptions {
   /** How answers are encoded (MESSAGE_FORMAT): their size in that form is what the plugboard sees. */
   format?: MessageFormat;
   /** An answer is sent no sooner than this many ms after its request arrived (ANSWER_HOLD_MS; 0: at once). */
   holdMs?: number;
 }
 
-export class Outbox {
+export class Answers {
   /** The refs of requests running (RUNNING) and of answers held (the answer): the few not answered yet. */
   private readonly pending = new Map<string, Held | typeof RUNNING>();
   private running = 0;
@@ -90,15 +90,15 @@ export class Outbox {
   private readonly format: MessageFormat;
   /** The answers sent lately. */
   private readonly sent = new SentAnswers(RECENT_LIMIT, RECENT_BYTES, PLUGBOARD_REQUEST_TIMEOUT_MS);
-  readonly stats: OutboxStats = { held: 0, resent: 0, expired: 0, duplicates: 0, oversized: 0 };
+  readonly stats: AnswerStats = { held: 0, resent: 0, expired: 0, duplicates: 0, oversized: 0 };
   /** The smallest answer size the plugboard is known to have refused (1009); Infinity until then. */
   private refusedBytes = Number.POSITIVE_INFINITY;
   private idleWaiters: Array<() => void> = [];
 
   constructor(
-    private readonly transport: OutboxTransport,
+    private readonly transport: AnswerTransport,
     private readonly now: () => number = Date.now,
-    options: OutboxOptions = {},
+    options: AnswerOptions = {},
   ) {
     this.format = options.format ?? DEFAULT_MESSAGE_FORMAT;
     this.holdMs = options.holdMs ?? 0;
@@ -134,7 +134,7 @@ export class Outbox {
 
   /**
    * Sends an answer now, or holds it until the channel is joined again. `text` is the payload
-   * encoded in this outbox's format already (the dispatcher's), when the caller has it.
+   * encoded in this answers's format already (the dispatcher's), when the caller has it.
    */
   deliver(ref: string, payload: AnswerPayload, receivedAt: number, text?: string): void {
     if (this.pending.get(ref) === RUNNING) this.running--;
