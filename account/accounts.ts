@@ -26,6 +26,8 @@ export const accounts = provider<Accounts, AccountSettings>({
     roles: { summary: "define roles, grant and revoke them, list them (the first administrator)", run: async (args) => (await import("./roles-cli.ts")).roles(args) },
   },
   settings: accountSettings,
+  // Tests hash at the lowest cost bcrypt takes, on one thread.
+  testDefaults: { BCRYPT_COST: "4", BCRYPT_THREADS: "1" },
   async start({ get, settings, production, dataDir, log, reportLane }) {
     // Dev mode without a JWT_SECRET signs with a secret kept in DATA_DIR (production requires one).
     const jwtSecret = !production && settings.jwt.algorithm.startsWith("HS") && !settings.jwt.secret ? developmentSecret(dataDir, log) : undefined;

@@ -55,6 +55,8 @@ export interface Provider<T, S = any> {
   readonly migrations?: MigrationSource;
   /** Commands of `vera-service` it brings, by name, for apps that use it. */
   readonly commands?: Readonly<Record<string, ModuleCommand>>;
+  /** Settings the test kit uses unless a test gives its own (a low bcrypt cost …). */
+  readonly testDefaults?: Readonly<Record<string, string>>;
   readonly settings?: (mode: SettingsMode) => AnySchema<S>;
   start(ctx: ProviderStart<S>): T | Promise<T>;
   stop?(value: T): void | Promise<void>;
@@ -73,6 +75,8 @@ export interface ProviderDefinition<T, S> {
   migrations?: MigrationSource;
   /** Commands of `vera-service` it brings (`vera-service <name> …`), for apps that use it: operator tasks no action may do. */
   commands?: Record<string, ModuleCommand>;
+  /** Settings the test kit (vera-service/testing) uses unless a test gives its own: what keeps tests fast (a low bcrypt cost). */
+  testDefaults?: Record<string, string>;
   /**
    * Its settings: a zod schema (3.25+ or 4) of environment variables (an object keyed by their names). Every
    * problem is one line naming the variable, and stops the start-up (exit 2) before anything connects.
@@ -89,6 +93,7 @@ export function provider<T, S = undefined>(definition: ProviderDefinition<T, S>)
     needs: definition.needs ?? [],
     ...(definition.migrations ? { migrations: definition.migrations } : {}),
     ...(definition.commands ? { commands: Object.freeze({ ...definition.commands }) } : {}),
+    ...(definition.testDefaults ? { testDefaults: Object.freeze({ ...definition.testDefaults }) } : {}),
     ...(definition.settings ? { settings: definition.settings } : {}),
     start: definition.start.bind(definition),
     ...(definition.stop ? { stop: definition.stop.bind(definition) } : {}),

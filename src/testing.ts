@@ -18,15 +18,17 @@ import { loadActions, register, Registry } from "./actions/registry.ts";
 import type { AnswerPayload } from "./actions/responses.ts";
 import { loadConfig } from "./config.ts";
 import { createLogger, type Logger } from "./ops/logger.ts";
-import type { Provider } from "./providers.ts";
+import { dependencyOrder, type Provider } from "./providers.ts";
 import { startProviders } from "./start-providers.ts";
 
 export interface TestKitOptions {
   /** The actions: their classes, or a folder to load them from as the service does. */
   actions: readonly ActionClass[] | string;
   /**
-   * Settings, as environment variables (BCRYPT_COST, JWT_SECRET, DATABASE_URL, PLUGBOARD_HTTP_URL
-   * and PLUGBOARD_API_TOKEN for ctx.call …); the kit's defaults: a low bcrypt cost, a test JWT secret.
+   * Settings, as environment variables (DATABASE_URL, PLUGBOARD_HTTP_URL and PLUGBOARD_API_TOKEN
+   * for ctx.call, a module's own such as BCRYPT_COST …). Unset: NODE_ENV=test, and each used
+   * provider's `testDefaults` (the account module's: BCRYPT_COST=4, one thread); a secret a
+   * module would generate in dev (JWT_SECRET) is generated in the kit's temporary DATA_DIR.
    */
   env?: Record<string, string>;
   /** Where the kit logs; default: nowhere. */
@@ -42,17 +44,18 @@ export interface TestKit {
   close(): Promise<void>;
 }
 
-const DEFAULTS = { NODE_ENV: "test", BCRYPT_COST: "4", BCRYPT_THREADS: "1", JWT_SECRET: "vera-service-test-kit-secret-0123456789" };
 
 export async function startTestKit(options: TestKitOptions): Promise<TestKit> {
   const log = options.log ?? createLogger({ level: "silent" });
   const dataDir = mkdtempSync(path.join(tmpdir(), "vera-test-kit-"));
   const removeDataDir = () => rmSync(dataDir, { recursive: true, force: true });
-  const config = loadConfig({ ...DEFAULTS, DATA_DIR: dataDir, ...options.env });
   const registry =
     typeof options.actions === "string"
       ? await loadActions({ dir: options.actions, log, strict: true })
       : new Registry(options.actions.filter(isActionClass).map((cls) => register(cls, "(test kit)")));
+  // Each provider's own test settings (the account module's low bcrypt cost), under the test's.
+  const testDefaults = Object.assign({}, ...dependencyOrder(registry.providers).map((p) => p.testDefaults ?? {})) as Record<string, string>;
+  const config = loadConfig({ NODE_ENV: "test", ...testDefaults, DATA_DIR: dataDir, ...options.env });
   let started;
   try {
     started = await startProviders(registry.providers, config, log);
