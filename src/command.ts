@@ -29,6 +29,7 @@ export async function runCommand(needs: readonly Provider<unknown>[], run: (ctx:
     level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel,
     format: config.logFormat ?? (process.stderr.isTTY ? "pretty" : "json"),
     destination: process.stderr,
+    service: config.serviceName,
   });
   let code: number = EXIT_CODE.failed;
   try {

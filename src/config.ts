@@ -3,6 +3,7 @@
  * is checked with zod, and is handed out as a frozen object. A bad value stops the process
  * before it connects anywhere: loadConfig throws a ConfigError listing every problem.
  */
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 import { z } from "zod/v4";
 import { parseWith, type SchemaIssue } from "./schema/parse.ts";
@@ -134,7 +135,8 @@ const envSchema = z.object({
   EVENTS_STREAM: z.string().min(1).max(200).default("vera:events"),
   EVENTS_MAXLEN: intSetting(1000, 100_000_000).prefault("1000000"),
   EVENTS_RETENTION_HOURS: intSetting(1, 24 * 365).prefault("168"),
-  EVENTS_GROUP: z.string().min(1).max(200).default("vera-service"),
+  EVENTS_GROUP: optionalSetting.pipe(z.string().max(200).optional()),
+  SERVICE_NAME: optionalSetting.pipe(z.string().max(100).regex(/^[\w@./-]+$/, "must be letters, digits and _ . - / @ only").optional()),
   SUBSCRIBERS_DIR: optionalSetting,
   NODE_ENV: optionalSetting,
 });
@@ -190,6 +192,8 @@ export interface Config {
   events: { redisUrl: string | undefined; stream: string; maxLen: number; retentionMs: number; group: string; subscribersDir: string };
   /** The app's folder (APP_DIR), and the folders read from it: actions/, subscribers/ (in `events`), migrations/. */
   appDir: string;
+  /** SERVICE_NAME, else the name in the app's package.json (found from APP_DIR up), else "vera-service": in every log line and the database's application_name. */
+  serviceName: string;
   actionsDir: string;
   migrationsDir: string;
   /** The dev loop (`npm run dev`): a change in actionsDir reloads the actions and publishes them again. */
@@ -245,6 +249,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
   const problems = crossChecks(env, production);
   if (problems.length > 0) throw new ConfigError(problems);
   const dbUrl = databaseUrl(env);
+  const serviceName = env.SERVICE_NAME ?? appPackageName(path.resolve(env.APP_DIR)) ?? "vera-service";
   return deepFreeze<Config>({
     production,
     nodeEnv: env.NODE_ENV,
@@ -268,6 +273,7 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
     plugboard: { port: env.PLUGBOARD_PORT, host: env.PLUGBOARD_HOST, allowedHosts: env.PLUGBOARD_ALLOWED_HOSTS, httpMode: env.PLUGBOARD_HTTP, services: env.PLUGBOARD_SERVICES },
     calls: { httpUrl: env.PLUGBOARD_HTTP_URL ?? httpSideOf(env.WEBSOCKET_URL), apiToken: env.PLUGBOARD_API_TOKEN, timeoutMs: env.CALL_TIMEOUT_MS },
     appDir: path.resolve(env.APP_DIR),
+    serviceName,
     actionsDir: path.resolve(env.ACTIONS_DIR ?? path.join(env.APP_DIR, APP_FOLDERS.actions)),
     migrationsDir: path.resolve(env.MIGRATIONS_DIR ?? path.join(env.APP_DIR, APP_FOLDERS.migrations)),
     watchActions: env.ACTIONS_WATCH,
@@ -277,11 +283,30 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
       stream: env.EVENTS_STREAM,
       maxLen: env.EVENTS_MAXLEN,
       retentionMs: env.EVENTS_RETENTION_HOURS * 3_600_000,
-      group: env.EVENTS_GROUP,
+      group: env.EVENTS_GROUP ?? serviceName,
       subscribersDir: path.resolve(env.SUBSCRIBERS_DIR ?? path.join(env.APP_DIR, APP_FOLDERS.subscribers)),
     },
     env: { ...source },
   });
+}
+
+/** The name in the nearest package.json at or above the app's folder (dist/ has none: its app's is above). */
+function appPackageName(appDir: string): string | undefined {
+  for (let dir = appDir, i = 0; i < 4; i++) {
+    const file = path.join(dir, "package.json");
+    if (existsSync(file)) {
+      try {
+        const { name } = JSON.parse(readFileSync(file, "utf8")) as { name?: unknown };
+        return typeof name === "string" && name !== "" ? name : undefined;
+      } catch {
+        return undefined;
+      }
+    }
+    const parent = path.dirname(dir);
+    if (parent === dir) break;
+    dir = parent;
+  }
+  return undefined;
 }
 
 /** The plugboard's HTTP side (`POST /`) from its socket URL: the same host, http(s) for ws(s). */

@@ -43,7 +43,7 @@ export async function migrate(args: string[]): Promise<number> {
   }
   const config = loadConfigOrExit(undefined, process.stderr);
   // Logs on stderr: stdout is the command's own output.
-  const log = createLogger({ level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel, format: config.logFormat, destination: process.stderr });
+  const log = createLogger({ level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel, format: config.logFormat, destination: process.stderr, service: config.serviceName });
   const say = (line: string) => process.stdout.write(`${line}\n`);
   const where = config.database
     ? `${describeDatabase(config.database.url)} (${config.env.DATABASE_URL ? "DATABASE_URL" : "POSTGRES_*"})`

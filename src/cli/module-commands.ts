@@ -34,7 +34,7 @@ export async function runModuleCommand(name: string, args: string[], usage: stri
     return EXIT_CODE.usage;
   }
   const config = loadConfigOrExit(undefined, process.stderr);
-  const log = createLogger({ level: "warn", format: config.logFormat, destination: process.stderr });
+  const log = createLogger({ level: "warn", format: config.logFormat, destination: process.stderr, service: config.serviceName });
   const providers = await appProviders(config, log);
   const command = providers.map((p) => p.commands?.[name]).find((c) => c !== undefined);
   if (!command) {

@@ -11,7 +11,7 @@ import { ConfigError, serviceProblems } from "../config.ts";
 
 export async function serve(): Promise<number> {
   const config = loadConfigOrExit(serviceProblems);
-  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, service: config.serviceName });
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
 
   let app: App;

@@ -18,6 +18,8 @@ export interface PostgresOptions {
   statementTimeoutMs?: number;
   /** Idle connections are closed after this long (default 30000 ms). */
   idleTimeoutMs?: number;
+  /** What PostgreSQL shows as the connections' application (pg_stat_activity): the service's name. */
+  applicationName?: string;
 }
 
 /** Where the database is: a PostgreSQL URL (with pool options) or a ready kysely dialect. */
@@ -44,7 +46,7 @@ function createPool(options: PostgresOptions, log: Logger): PostgresPool {
     connectionTimeoutMillis: options.connectTimeoutMs ?? POOL_DEFAULTS.connectTimeoutMs,
     idleTimeoutMillis: options.idleTimeoutMs ?? POOL_DEFAULTS.idleTimeoutMs,
     keepAlive: true,
-    application_name: "vera-service",
+    application_name: options.applicationName ?? "vera-service",
     ...(statementTimeout > 0
       ? {
           statement_timeout: statementTimeout,

@@ -36,7 +36,7 @@ export async function openPostgres(config: Readonly<Config>, log: Logger, source
     await embedded?.release();
     throw error;
   }
-  const db = createDatabase({ url }, log);
+  const db = createDatabase({ url, applicationName: config.serviceName }, log);
   return {
     value: { db, url },
     async close() {

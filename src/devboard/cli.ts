@@ -53,7 +53,7 @@ export async function plugboard(args: string[]): Promise<number> {
   const parsed = parseCommandLine(args, { usage: USAGE, options: {} });
   if (!parsed.ok) return printParseResult(parsed, USAGE);
   const config = loadConfigOrExit();
-  const log = createLogger({ level: config.logLevel, format: config.logFormat });
+  const log = createLogger({ level: config.logLevel, format: config.logFormat, service: config.serviceName });
   const board = await DevPlugboard.start({
     port: config.plugboard.port,
     host: config.plugboard.host,

@@ -42,6 +42,8 @@ export interface LoggerOptions {
   format?: LogFormat | undefined;
   /** Where lines go; stdout when absent. */
   destination?: DestinationStream;
+  /** Every line's `service` (SERVICE_NAME: the app's package name); default "vera-service". */
+  service?: string;
 }
 
 let stdoutDestination: ReturnType<typeof pino.destination> | undefined;
@@ -81,7 +83,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   return pino(
     {
       level: options.level ?? "info",
-      base: { service: "vera-service" },
+      base: { service: options.service ?? "vera-service" },
       redact: { paths: REDACT_PATHS, censor: "[redacted]" },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
