@@ -10,7 +10,10 @@ import { after, describe, test } from "node:test";
 import fg from "fast-glob";
 import { ProviderHost } from "../src/providers.ts";
 import { createLogger } from "../src/ops/logger.ts";
-import { inProcessDispatcher } from "./support/dispatcher.ts";
+import { dispatcherFor, inProcessDispatcher } from "./support/dispatcher.ts";
+import { captureLogs } from "./support/logs.ts";
+import { z } from "zod";
+import { Action, middleware, ok, provider, type Context, type Fields, type Logger } from "vera-service";
 import { counter, events, singleMax } from "./fixtures/framework-actions/index.ts";
 
 const FIXTURES = "tests/fixtures/framework-actions";
@@ -95,6 +98,61 @@ describe("custom middleware", () => {
     const blocked = await call("Audited", { team: "blocked", n: 1 });
     assert.deepEqual([blocked.status_code, blocked.message], [400, "Team blocked"]);
     assert.equal((await call("Audited", { n: 1 })).message, "Invalid fields: team: is required");
+  });
+});
+
+describe("the context a middleware extends", () => {
+  test("its additions make a new context, so one may replace log; the context it was given is untouched", async () => {
+    const seen: Array<{ log: unknown; user: unknown }> = [];
+    const logs = captureLogs("info");
+    const withUser = middleware<{ user: string; log: Logger }>({
+      name: "withUser",
+      handle: ({ ctx }, next) => {
+        seen.push({ log: ctx.log, user: (ctx as unknown as { user?: unknown }).user });
+        return next({ user: "ada", log: ctx.log.child({ user: "ada" }) });
+      },
+    });
+    class WhoAmI extends Action.with({ schema: z.object({}), use: [withUser] }) {
+      run(_: Fields<typeof WhoAmI>, ctx: Context<{ user: string; log: Logger }>) {
+        ctx.log.info("who am I");
+        // The rest of the context still answers, through the one the middleware extended.
+        return ok("You", { user: ctx.user, action: ctx.action, deadline: typeof ctx.deadline, aborted: ctx.signal.aborted });
+      }
+    }
+    const d = dispatcherFor([WhoAmI], { log: logs.log });
+    const answer = await d.dispatch({ action: "WhoAmI", fields: {}, response_ref: "who" });
+    assert.deepEqual([answer.status_code, answer.fields], [200, { user: "ada", action: "WhoAmI", deadline: "number", aborted: false }]);
+    assert.equal(seen[0]!.user, undefined, "nothing was written into the context the middleware got");
+    const line = logs.lines().find((l) => l.msg === "who am I")!;
+    assert.deepEqual([line.user, line.action, line.response_ref], ["ada", "WhoAmI", "who"], "the replaced log, a child of the request's");
+    await d.drain();
+  });
+
+  test("ctx.get of a provider the action did not declare fails (500), even while another action has it started", async () => {
+    const logs = captureLogs("info");
+    const host = new ProviderHost({ log: logs.log, production: false });
+    const tally = provider({ name: "tally", start: () => ({ n: 1 }) });
+    class Declares extends Action.with({ schema: z.object({}), needs: [tally] }) {
+      run(_: Fields<typeof Declares>, ctx: Context) {
+        return ok("Counted", { n: ctx.get(tally).n });
+      }
+    }
+    class Forgets extends Action.with({ schema: z.object({}) }) {
+      run(_: Fields<typeof Forgets>, ctx: Context) {
+        return ok("Counted", { n: ctx.get(tally).n });
+      }
+    }
+    await host.start([tally]);
+    try {
+      const d = dispatcherFor([Declares, Forgets], { log: logs.log, providers: host });
+      assert.equal((await d.dispatch({ action: "Declares", fields: {}, response_ref: "a" })).status_code, 200);
+      assert.deepEqual(await d.dispatch({ action: "Forgets", fields: {}, response_ref: "b" }), { status: "error", status_code: 500, message: "Internal server error", fields: null });
+      const failed = logs.lines().find((l) => l.msg === "action failed" && l.response_ref === "b")!;
+      assert.match(String((failed.err as { message: string }).message), /Forgets reads the provider "tally" without declaring it: add it to the action's needs/);
+      await d.drain();
+    } finally {
+      await host.stop();
+    }
   });
 });
 
