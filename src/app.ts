@@ -4,6 +4,7 @@
  * it in-process. `stop()` is the graceful drain (README "Operations"; the plugboard behaviour it
  * must work with: docs/protocol.md, findings B and C).
  */
+import { existsSync } from "node:fs";
 import { EXIT_CODE } from "./ops/exit-codes.ts";
 import { sql, type Kysely } from "kysely";
 import { setTimeout as delay } from "node:timers/promises";
@@ -21,7 +22,7 @@ import { configuredCaller, type ServiceCaller } from "./calls/caller.ts";
 import { startEvents, type StartedEvents } from "./domain-events/start.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
-import { watchActions, type ActionsWatcher } from "./actions/watch.ts";
+import { watchFolder, type FolderWatcher } from "./watch-folder.ts";
 import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
 import { Metrics, observeAll } from "./ops/metrics.ts";
@@ -51,7 +52,7 @@ export class App {
   private fatalExitCode: number | undefined;
   /** Set by stopNow: the drain, if it finishes after all, leaves the exit code to it. */
   private forced = false;
-  private watcher: ActionsWatcher | undefined;
+  private watchers: FolderWatcher[] = [];
   /** How many times the dev loop has reloaded the actions: each reload imports them afresh. */
   private reloads = 0;
 
@@ -111,7 +112,6 @@ export class App {
       throw error;
     }
     const relay = events?.relay;
-    const runner = events?.subscribers;
     const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
     // In dev mode, calls go through the dev plugboard with its account token unless others are configured.
     const caller = configuredCaller(config.calls, log, {
@@ -148,7 +148,7 @@ export class App {
       answers: () => client.answers.stats,
       lanes: () => providers.lanes.map((stats) => stats()),
       ...(relay && postgres ? { events: () => ({ ...relay.stats, backlog: () => outboxBacklog(postgres.db) }) } : {}),
-      ...(runner ? { subscribers: () => runner.stats } : {}),
+      ...(events ? { subscribers: () => events.subscribers?.stats ?? new Map() } : {}),
     });
     let health: HealthServer | undefined;
     if (metrics && config.healthPort !== undefined) {
@@ -186,10 +186,16 @@ export class App {
         .startTaking({ canSend: () => client.takesHandedOver, send: (answer) => client.answers.sendHandedOver(answer.ref, answer.text) })
         .catch((error: unknown) => log.warn({ err: error }, "cannot take answers other replicas hand over (a drain of this replica still delivers its own)"));
     }
-    if (config.watchActions) app.watcher = watchActions(config.actionsDir, log, () => app.reload());
+    if (config.watchActions) {
+      app.watchers.push(watchFolder(config.actionsDir, "actions", log, () => app.reload()));
+      // Subscribers reload with a database only: without one, no events machinery runs.
+      if (events && existsSync(config.events.subscribersDir)) {
+        app.watchers.push(watchFolder(config.events.subscribersDir, "subscribers", log, () => app.reloadSubscribers()));
+      }
+    }
     if (board && postgres) board.showEvents(() => recentEvents(postgres.db));
     for (const service of board?.services().slice(1) ?? []) {
-      log.info({ service: service.name, service_id: service.id }, `the dev plugboard also hosts ${service.name} (service_id ${service.id}): its consumers join ${board!.socketUrl} with its token from PLUGBOARD_SERVICES`);
+      log.info({ hosted_service: service.name, service_id: service.id }, `the dev plugboard also hosts ${service.name} (service_id ${service.id}): its consumers join ${board!.socketUrl} with its token from PLUGBOARD_SERVICES`);
     }
     if (board) {
       // The dev account token is the local board's own secret, not the service TOKEN: printing it is fine.
@@ -235,6 +241,19 @@ export class App {
       { actions: registry.names, republished: changed, ms: Math.round(performance.now() - started) },
       changed ? "actions reloaded and published again" : "actions reloaded (published schemas unchanged)",
     );
+  }
+
+  /**
+   * The dev loop: the subscribers folder changed. The runner stops and one for the new set starts
+   * (src/domain-events/start.ts); what the old one had not acknowledged is delivered again.
+   */
+  async reloadSubscribers(): Promise<void> {
+    if (this.stopping || !this.events) return;
+    const started = performance.now();
+    const subscribers = await loadSubscribers(this.config.events.subscribersDir, this.log, ++this.reloads);
+    await this.started.providers.start(subscribers.flatMap((s) => s.providers ?? []).filter((p) => p !== postgres));
+    await this.events.useSubscribers(subscribers);
+    this.log.info({ subscribers: subscribers.map((s) => s.name), ms: Math.round(performance.now() - started) }, "subscribers reloaded");
   }
 
   /**
@@ -293,7 +312,7 @@ export class App {
   /** Closes everything once, however many paths (drain, deadline, second signal, fatal) ask. */
   private closeAll(options: { deliverWithinMs?: number } = {}): Promise<void> {
     this.closing ??= (async () => {
-      this.watcher?.close();
+      for (const watcher of this.watchers) watcher.close();
       await this.handover?.stopTaking();
       await this.client.stop(options).catch((error: unknown) => this.log.warn({ err: error }, "leaving the plugboard failed"));
       await this.events?.stop();

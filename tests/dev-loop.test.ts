@@ -1,16 +1,17 @@
 /**
  * The dev loop: `npm run dev` watches the actions folder. Adding, editing or removing an action
  * file publishes the new set within 3 s; a request running meanwhile finishes and is answered;
- * a file that breaks logs why and its last good version keeps serving. A real `npm run dev`
+ * a file that breaks logs why and its last good version keeps serving. Its subscribers folder is
+ * watched too: an edited subscriber handles the next event. A real `npm run dev`
  * process on an actions folder of its own (inside the repository, so that `zod` and
  * `vera-service` resolve as they do for actions/).
  */
 import assert from "node:assert/strict";
-import { mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { after, test } from "node:test";
-import { startNpmDev } from "./support/process.ts";
+import { serviceDatabaseEnv, startNpmDev } from "./support/process.ts";
 
 const dir = mkdtempSync(path.join("tests", "fixtures", ".dev-loop-"));
 after(() => rmSync(dir, { recursive: true, force: true }));
@@ -77,6 +78,51 @@ test("npm run dev republishes added, edited and removed actions in place, finish
     const gone = dev.lines().filter((l) => l.msg === "actions reloaded and published again").at(-1)!;
     assert.deepEqual(gone.actions, ["Hello"]);
     assert.notEqual((await post(url, { action: "Added", fields: {} })).status, 200);
+    assert.equal(dev.lines().filter((l) => l.level === 50 || l.level === 60).length, 0, dev.output().slice(-2000));
+  } finally {
+    dev.kill();
+    await dev.exited;
+  }
+});
+
+const greeter = (says: string) => `
+import { z } from "zod";
+import { subscriber } from "vera-service";
+
+export const welcome = subscriber({
+  name: "welcome",
+  events: ["user.registered"],
+  schema: z.object({}).passthrough(),
+  handle(event, ctx) {
+    ctx.log.info({ subject: event.subject, says: ${JSON.stringify(says)} }, "welcomed");
+  },
+});
+`;
+
+test("npm run dev reloads an edited subscriber: the next event is handled by the new version", async () => {
+  const app = mkdtempSync(path.join("tests", "fixtures", ".dev-loop-app-"));
+  after(() => rmSync(app, { recursive: true, force: true }));
+  const actions = path.join(app, "actions");
+  const subscribers = path.join(app, "subscribers");
+  for (const folder of [actions, subscribers]) mkdirSync(folder);
+  writeFileSync(path.join(actions, "account.ts"), `export { Register } from "vera-service/account";\n`);
+  writeFileSync(path.join(subscribers, "welcome.ts"), greeter("hello"));
+  const dev = startNpmDev({ ...(await serviceDatabaseEnv()), ACTIONS_DIR: actions, SUBSCRIBERS_DIR: subscribers, BCRYPT_COST: "4", DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-devloop-")) });
+  try {
+    await dev.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
+    const url = String(dev.lines().find((l) => typeof l.explorer === "string")!.explorer);
+    const register = async (email: string) => {
+      const answer = await post(url, { action: "Register", fields: { name: "Ada", email, password: "a long enough passphrase" } });
+      assert.equal(answer.status, 201, JSON.stringify(answer.body));
+    };
+    await register("first@example.com");
+    await dev.waitForLine((l) => l.msg === "welcomed" && l.says === "hello", 20_000);
+
+    writeFileSync(path.join(subscribers, "welcome.ts"), greeter("hello again"));
+    await dev.waitForLine((l) => l.msg === "subscribers reloaded", 10_000);
+    await register("second@example.com");
+    await dev.waitForLine((l) => l.msg === "welcomed" && l.says === "hello again", 20_000);
+    assert.equal(dev.lines().filter((l) => l.msg === "welcomed").length, 2, "each event handled once");
     assert.equal(dev.lines().filter((l) => l.level === 50 || l.level === 60).length, 0, dev.output().slice(-2000));
   } finally {
     dev.kill();

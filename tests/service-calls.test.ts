@@ -24,7 +24,7 @@ for (const [httpMode, messageFormat] of [["full", "text"], ["vera", "answer"]] a
     const first = startService({ ...common, PLUGBOARD_PORT: "0", PLUGBOARD_HTTP: httpMode, PLUGBOARD_SERVICES: `greeter:${GREETER_TOKEN}`, HEALTH_PORT: "0" });
     processes.push(first);
     const ready = await first.waitForLine((l) => typeof l.explorer === "string", 30_000);
-    const hosted = await first.waitForLine((l) => l.service === "greeter" && typeof l.service_id === "string");
+    const hosted = await first.waitForLine((l) => l.hosted_service === "greeter" && typeof l.service_id === "string");
     const second = startService({ ...common, WEBSOCKET_URL: String(ready.socket), TOKEN: GREETER_TOKEN });
     processes.push(second);
     await second.waitForLine((l) => l.msg === "joined the plugboard", 30_000);

@@ -22,7 +22,7 @@ function announce(log: Logger, board: DevPlugboard, tokenFromEnv: boolean): void
     `call it as callers of the Vera Plugboard do (PLUGBOARD_HTTP=${board.httpMode}): ${board.curlExample()}`,
   );
   for (const service of board.services().slice(1)) {
-    log.info({ service: service.name, service_id: service.id }, `also hosting ${service.name} (service_id ${service.id}): its consumers join with its token from PLUGBOARD_SERVICES`);
+    log.info({ hosted_service: service.name, service_id: service.id }, `also hosting ${service.name} (service_id ${service.id}): its consumers join with its token from PLUGBOARD_SERVICES`);
   }
   // The logger batches stdout writes; the developer needs this line now.
   flushLogs();

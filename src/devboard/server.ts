@@ -496,7 +496,7 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     });
     this.connections.set(id, connection);
     this.serviceOf.set(connection, service);
-    this.log.info({ consumer: id, serializer: handshake.serializer, service: service.identity.service.name }, "consumer connected");
+    this.log.info({ consumer: id, serializer: handshake.serializer, hosted_service: service.identity.service.name }, "consumer connected");
     this.announce("connect", connection.info());
   }
 

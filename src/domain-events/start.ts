@@ -19,7 +19,18 @@ import type { Subscriber, SubscriberStats } from "./subscribers.ts";
 
 export interface StartedEvents {
   relay: EventRelay;
-  subscribers: { readonly stats: Map<string, SubscriberStats> } | undefined;
+  /** The subscribers' runner now; undefined while there are none. */
+  readonly subscribers: { readonly stats: Map<string, SubscriberStats> } | undefined;
+  /**
+   * The dev loop's subscribers changed: the runner stops (what it is handling finishes; what it
+   * has not acknowledged is delivered again, at least once) and one for the new set starts.
+   */
+  useSubscribers(subscribers: readonly Subscriber[]): Promise<void>;
+  stop(): Promise<void>;
+}
+
+interface Runner {
+  readonly stats: Map<string, SubscriberStats>;
   stop(): Promise<void>;
 }
 
@@ -32,40 +43,49 @@ export function startEvents(
 ): StartedEvents {
   const { redisUrl, stream, maxLen, retentionMs, group } = config.events;
   const relayLog = log.child({ component: "events" });
-  const base = { db: database.db, group, subscribers, log: log.child({ component: "subscribers" }), get };
-  if (redisUrl === undefined) {
-    const relay = new EventRelay({ databaseUrl: database.url, sink: postgresSink(), retentionMs, log: relayLog }).start();
-    const runner = subscribers.length > 0 ? new LogSubscriberRunner({ ...base, databaseUrl: database.url }).start() : undefined;
-    return {
-      relay,
-      subscribers: runner,
-      async stop() {
-        await runner?.stop();
-        await relay.stop();
-      },
-    };
-  }
+  const base = { db: database.db, group, log: log.child({ component: "subscribers" }), get };
   // Each connection retries by itself; the relay and the runner log their failures, with a backoff.
-  const connect = (maxRetriesPerRequest: number | null) => {
-    const redis = new Redis(redisUrl, { maxRetriesPerRequest, retryStrategy: (tries) => Math.min(5000, 50 * tries) });
+  const connect = (url: string, maxRetriesPerRequest: number | null) => {
+    const redis = new Redis(url, { maxRetriesPerRequest, retryStrategy: (tries) => Math.min(5000, 50 * tries) });
     redis.on("error", () => undefined);
     return redis;
   };
-  const relayRedis = connect(1);
-  const relay = new EventRelay({ databaseUrl: database.url, sink: redisSink(relayRedis, stream, maxLen), retentionMs, log: relayLog }).start();
-  // The runner's own connection: XREADGROUP blocks it.
-  const runnerRedis = subscribers.length > 0 ? connect(null) : undefined;
-  const runner = runnerRedis ? new SubscriberRunner({ ...base, redis: runnerRedis, stream }).start() : undefined;
+  const relayRedis = redisUrl === undefined ? undefined : connect(redisUrl, 1);
+  const sink = relayRedis ? redisSink(relayRedis, stream, maxLen) : postgresSink();
+  const relay = new EventRelay({ databaseUrl: database.url, sink, retentionMs, log: relayLog }).start();
+
+  const startRunner = (list: readonly Subscriber[]): Runner | undefined => {
+    if (list.length === 0) return undefined;
+    if (redisUrl === undefined) return new LogSubscriberRunner({ ...base, subscribers: list, databaseUrl: database.url }).start();
+    // The runner's own connection: XREADGROUP blocks it.
+    const redis = connect(redisUrl, null);
+    const runner = new SubscriberRunner({ ...base, subscribers: list, redis, stream }).start();
+    return {
+      stats: runner.stats,
+      async stop() {
+        // A read blocks for a second at most; ending its connection ends it sooner.
+        const stopping = runner.stop();
+        redis.disconnect();
+        await stopping;
+      },
+    };
+  };
+
+  let runner = startRunner(subscribers);
   return {
     relay,
-    subscribers: runner,
+    get subscribers() {
+      return runner;
+    },
+    async useSubscribers(list) {
+      await runner?.stop();
+      runner = startRunner(list);
+    },
     async stop() {
-      // A read blocks for a second at most; ending its connection ends it sooner.
-      const stopping = runner?.stop();
-      runnerRedis?.disconnect();
-      await stopping;
+      await runner?.stop();
+      runner = undefined;
       await relay.stop();
-      relayRedis.disconnect();
+      relayRedis?.disconnect();
     },
   };
 }

@@ -1,20 +1,20 @@
 /**
- * The dev loop's eyes: watches the actions folder (ACTIONS_WATCH) and calls `changed` once a
- * burst of file events has settled — an editor's save is often several events (write, rename,
+ * The dev loop's eyes: watches a folder of the app (ACTIONS_WATCH: its actions, its subscribers)
+ * and calls `changed` once a burst of file events has settled — an editor's save is often several events (write, rename,
  * chmod) within a few milliseconds. Calls never overlap: a change during a reload is answered
  * by one more reload after it.
  */
 import { watch, type FSWatcher } from "node:fs";
-import type { Logger } from "../ops/logger.ts";
+import type { Logger } from "./ops/logger.ts";
 
 /** How long the folder must be quiet before a reload starts. */
 const SETTLE_MS = 100;
 
-export interface ActionsWatcher {
+export interface FolderWatcher {
   close(): void;
 }
 
-export function watchActions(dir: string, log: Logger, changed: () => Promise<void>): ActionsWatcher {
+export function watchFolder(dir: string, what: string, log: Logger, changed: () => Promise<void>): FolderWatcher {
   let timer: NodeJS.Timeout | undefined;
   let running: Promise<void> | undefined;
   let again = false;
@@ -26,7 +26,7 @@ export function watchActions(dir: string, log: Logger, changed: () => Promise<vo
       return;
     }
     running = changed()
-      .catch((error: unknown) => log.error({ err: error }, "reloading the actions failed: the last good set keeps serving"))
+      .catch((error: unknown) => log.error({ err: error }, `reloading the ${what} failed: the last good set keeps serving`))
       .finally(() => {
         running = undefined;
         if (again) {
@@ -40,8 +40,8 @@ export function watchActions(dir: string, log: Logger, changed: () => Promise<vo
     clearTimeout(timer);
     timer = setTimeout(reload, SETTLE_MS);
   });
-  watcher.on("error", (error) => log.warn({ err: error }, "watching the actions folder failed: changes are no longer picked up"));
-  log.info({ dir }, "watching the actions folder: a change republishes the actions");
+  watcher.on("error", (error) => log.warn({ err: error }, `watching the ${what} folder failed: changes are no longer picked up`));
+  log.info({ dir }, `watching the ${what} folder: a change reloads them`);
   return {
     close() {
       clearTimeout(timer);
