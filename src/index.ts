@@ -9,6 +9,8 @@ export { Lane, type LaneCaller, type LaneOptions, type LaneStats, type LaneTicke
 export { middleware, type Middleware, type MiddlewareCall, type MiddlewareDefinition } from "./actions/middleware.ts";
 export { provider, type Provider, type ProviderDefinition, type ProviderStart, type SettingsMode } from "./providers.ts";
 export { postgres, type Postgres } from "./db/postgres.ts";
+// The types an app's migrations and queries are written with, without a kysely dependency of their own.
+export type { Kysely, Transaction } from "kysely";
 export { runCommand, type CommandContext } from "./command.ts";
 export { commandLineOrExit, parseCommandLine, type CommandLine, type CommandLineSpec, type ParsedCommandLine } from "./cli/arguments.ts";
 export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./domain-events/subscribers.ts";

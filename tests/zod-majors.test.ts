@@ -192,3 +192,12 @@ test("an action whose schema is not a zod object is refused when it is registere
   }
   assert.throws(() => register(NotAnObject, "(test)"), /NotAnObject: its schema must be a zod object/);
 });
+
+test("nullable fields publish the same from zod 3, zod 4, and the zod/v4 inside zod 3.25 (what the account module's schemas are made with in an app on zod 3)", async () => {
+  const { z: z3v4 } = await import("zod3/v4");
+  const fields = <Z extends typeof z4>(z: Z) => z.object({ at: z.number().nullable(), name: z.string().min(2).nullable(), box: z.object({ x: z.number() }).nullable() });
+  const four = toJsonSchema(fields(z4));
+  assert.deepEqual(toJsonSchema(fields(z3v4 as unknown as typeof z4)), four);
+  assert.deepEqual(toJsonSchema(z3.object({ at: z3.number().nullable(), name: z3.string().min(2).nullable(), box: z3.object({ x: z3.number() }).nullable() })), four);
+  assert.deepEqual((four.properties as Record<string, unknown>).at, { type: ["number", "null"] });
+});

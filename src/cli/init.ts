@@ -3,9 +3,11 @@
  * build, start, test, typecheck), tsconfig.json, actions/Greet.ts and its test, .env.example, a
  * Dockerfile, a docker-compose.yml and a README (templates/init/). Its `vera-service`
  * dependency is the spec this command was itself run from: a version from the registry, or the
- * tarball or folder `npx --package …` installed, so the new app installs either way.
+ * tarball or folder `npx --package …` installed, so the new app installs either way. A tarball is
+ * copied into the app's vendor/ and named from there, so the app stands on its own: a clone of it
+ * installs, and its Dockerfile (whose build context is the app's folder) can install it too.
  */
-import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import path from "node:path";
 import fg from "fast-glob";
 import { parseCommandLine } from "./arguments.ts";
@@ -41,7 +43,7 @@ export async function init(args: string[]): Promise<number> {
     process.stderr.write(`vera-service init: ${target} exists and is not empty: nothing was written\n`);
     return EXIT_CODE.failed;
   }
-  const spec = parsed.values.from ?? ownSpec();
+  const from = parsed.values.from ?? ownSpec();
   const templates = path.join(packageInfo().root, "templates", "init");
   mkdirSync(target, { recursive: true });
   for (const file of fg.sync("**/*", { cwd: templates, dot: true })) {
@@ -50,6 +52,7 @@ export async function init(args: string[]): Promise<number> {
     cpSync(path.join(templates, file), to);
     writeFileSync(to, readFileSync(to, "utf8").replaceAll("{{name}}", name));
   }
+  const spec = vendored(from, target);
   const manifest = {
     name,
     version: "0.1.0",
@@ -80,6 +83,21 @@ export async function init(args: string[]): Promise<number> {
     ].join("\n"),
   );
   return EXIT_CODE.ok;
+}
+
+/**
+ * A `file:` spec of a tarball becomes a copy in the app's vendor/, named relative to the app; the
+ * Dockerfile's install stages copy vendor/ beside package.json. Any other spec is kept as it is.
+ */
+function vendored(spec: string, target: string): string {
+  const file = spec.startsWith("file:") ? path.resolve(spec.slice("file:".length)) : undefined;
+  if (!file || !/\.tgz$/.test(file) || !existsSync(file) || !statSync(file).isFile()) return spec;
+  mkdirSync(path.join(target, "vendor"));
+  cpSync(file, path.join(target, "vendor", path.basename(file)));
+  const dockerfile = path.join(target, "Dockerfile");
+  const manifests = "COPY package.json package-lock.json ./";
+  writeFileSync(dockerfile, readFileSync(dockerfile, "utf8").replaceAll(manifests, `${manifests}\nCOPY vendor ./vendor`));
+  return `file:vendor/${path.basename(file)}`;
 }
 
 /** A folder's name as a package name: lower case, other characters as "-". */

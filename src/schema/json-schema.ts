@@ -9,7 +9,10 @@
  * - the integer bounds zod 4 adds (±2^53−1), and the pattern it adds beside a `format`
  *   (email, uuid, date-time …), are left out;
  * - a record's `propertyNames: {type: "string"}` and a tuple's `additionalItems: false` are left out;
- * - a discriminated union is `anyOf`, as zod 3's.
+ * - a discriminated union is `anyOf`, as zod 3's;
+ * - a nullable primitive without checks is `type: [T, "null"]`, as zod-to-json-schema and zod 4.1
+ *   write it (the `zod/v4` inside zod 3.25, which the account module's schemas use in an app on
+ *   zod 3, writes `anyOf` with a null).
  */
 import { createRequire } from "node:module";
 import { toJSONSchema } from "zod/v4/core";
@@ -50,7 +53,17 @@ function normalized(value: unknown): JsonSchema {
   if (typeof out.format === "string" && typeof out.pattern === "string") delete out.pattern;
   if (isStringOnly(out.propertyNames)) delete out.propertyNames;
   if (out.type === "array" && Array.isArray(out.items) && out.additionalItems === false) delete out.additionalItems;
+  const nullable = Array.isArray(out.anyOf) && out.anyOf.length === 2 ? (out.anyOf as JsonSchema[]) : undefined;
+  if (nullable && isOnlyType(nullable[0]) && isOnlyType(nullable[1], "null") && nullable[0]!.type !== "null") {
+    const { anyOf: _, ...rest } = out;
+    return { type: [nullable[0]!.type, "null"], ...rest };
+  }
   return out;
+}
+
+/** `{type: T}` and nothing else (T a single type name, or `type` when given). */
+function isOnlyType(value: JsonSchema | undefined, type?: string): boolean {
+  return value !== undefined && Object.keys(value).length === 1 && typeof value.type === "string" && (type === undefined || value.type === type);
 }
 
 function isStringOnly(value: unknown): boolean {

@@ -45,6 +45,18 @@ export function startServiceIn(cwd: string, env: Record<string, string | undefin
   return collect(child, (signal) => child.kill(signal));
 }
 
+/** Any command, in a process group of its own (so that `kill` reaches what npm starts), its output collected. */
+export function startProcess(command: string, args: readonly string[], options: { cwd: string; env: Record<string, string | undefined> }): ServiceProcess {
+  const child = spawn(command, args, { cwd: options.cwd, env: options.env, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  return collect(child, (signal) => {
+    try {
+      process.kill(-child.pid!, signal);
+    } catch {
+      // already gone
+    }
+  });
+}
+
 /**
  * `npm run dev` (the TypeScript sources under tsx, dev mode) in a process group of its own, so
  * that `kill` reaches npm and the service together. Logs as JSON.

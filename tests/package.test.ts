@@ -1,0 +1,311 @@
+/**
+ * The framework as its users get it: packed (`npm pack`, which builds first), an app scaffolded
+ * from the tarball with `npx --package <tarball> vera-service init` in a folder outside this
+ * checkout, its dependencies installed from the registry, and run through its own scripts — the
+ * `vera-service` command. Nothing here reaches into this checkout's sources or node_modules
+ * except the dev plugboard the test hosts in-process to stand for a Vera Plugboard.
+ *
+ * The pack runs in a copy of the checkout (what a fresh clone holds), so that its build does
+ * not rewrite the dist/ the other process-level tests are running from.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { promisify } from "node:util";
+import { after, before, describe, test } from "node:test";
+import pg from "pg";
+import { DevPlugboard } from "../src/devboard/server.ts";
+import { ROOT } from "./support/build.ts";
+import { buildContext, removeStages, replayDockerfile } from "./support/dockerfile.ts";
+import { serviceDatabaseEnv, startProcess, type ServiceProcess } from "./support/process.ts";
+
+const exec = promisify(execFile);
+const npm = process.platform === "win32" ? "npm.cmd" : "npm";
+const npx = process.platform === "win32" ? "npx.cmd" : "npx";
+
+/** This process's environment without what the test runner and `npm test` put in it. */
+function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (/^npm_/i.test(key) || ["NODE_TEST_CONTEXT", "NODE_OPTIONS", "DATABASE_URL", "TEST_DATABASE_URL", "INIT_CWD"].includes(key)) continue;
+    env[key] = value;
+  }
+  return { ...env, LOG_FORMAT: "json", ...extra };
+}
+
+async function run(command: string, args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<{ stdout: string; stderr: string; ms: number }> {
+  const started = performance.now();
+  try {
+    const { stdout, stderr } = await exec(command, args, { cwd, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 });
+    return { stdout, stderr, ms: Math.round(performance.now() - started) };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    throw new Error(`${command} ${args.join(" ")} in ${cwd} failed (exit ${failed.code}):\n${`${failed.stdout ?? ""}${failed.stderr ?? ""}`.slice(-4000)}`);
+  }
+}
+
+/** `tsc --noEmit` in the app: its exit code and output (a failure is an answer here, not an error). */
+async function typecheck(app: string): Promise<{ code: number; output: string }> {
+  try {
+    await exec(npx, ["tsc", "--noEmit"], { cwd: app, env: cleanEnv() });
+    return { code: 0, output: "" };
+  } catch (error) {
+    const failed = error as { code?: number; stdout?: string; stderr?: string };
+    return { code: failed.code ?? 1, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
+  }
+}
+
+const GREET_URL = (explorer: string) => `${explorer.replace(/\/$/, "")}/`;
+
+async function post(url: string, action: string, fields: unknown): Promise<{ status: number; body: Record<string, unknown> }> {
+  const response = await fetch(url, { method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ action, fields }) });
+  return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+}
+
+/** An action of the app on its own table (migrations/0001_orders.ts), with a nested object. */
+const PLACE_ORDER = `import { z } from "zod";
+import { Action, ok, postgres, type Context, type Fields } from "vera-service";
+
+export class PlaceOrder extends Action.with({
+  description: "Places an order",
+  needs: [postgres],
+  schema: z.object({
+    sku: z.string().min(1).describe("The article"),
+    quantity: z.number().int().min(1).describe("How many"),
+    wrapping: z.object({ gift: z.boolean().describe("As a gift") }).optional().describe("How to wrap it"),
+  }),
+  output: z.object({ id: z.number() }),
+}) {
+  async run({ sku, quantity }: Fields<typeof PlaceOrder>, ctx: Context) {
+    const { db } = ctx.get(postgres);
+    const row = await db.insertInto("orders").values({ sku, quantity }).returning("id").executeTakeFirstOrThrow();
+    return ok("Placed", { id: Number(row.id) });
+  }
+}
+`;
+
+const ORDERS_MIGRATION = `import type { Kysely } from "vera-service";
+
+export async function up(db: Kysely<any>): Promise<void> {
+  await db.schema
+    .createTable("orders")
+    .addColumn("id", "serial", (c) => c.primaryKey())
+    .addColumn("sku", "text", (c) => c.notNull())
+    .addColumn("quantity", "integer", (c) => c.notNull())
+    .execute();
+}
+`;
+
+const ACCOUNT_LINE = `export { Register, Login, Logout, Verify, Show, Edit, Delete, Jwks } from "vera-service/account";\n`;
+
+describe("vera-service as a package: npm pack, npx vera-service init, an app outside the checkout", () => {
+  const here = mkdtempSync(path.join(tmpdir(), "vera-package-"));
+  const app = path.join(here, "my-service");
+  let tarball: string;
+  let board: DevPlugboard;
+  const children: ServiceProcess[] = [];
+  after(async () => {
+    for (const child of children) child.kill("SIGKILL");
+    await board?.stop();
+    rmSync(here, { recursive: true, force: true });
+  });
+
+  before(async () => {
+    board = await DevPlugboard.start({ requestTimeoutMs: 15_000 });
+  });
+
+  /** `npm start` in the app (its compiled dist/, plain node), joined to the test's plugboard. */
+  async function startApp(label: string): Promise<ServiceProcess> {
+    const child = startProcess(npm, ["start"], {
+      cwd: app,
+      env: cleanEnv({
+        ...(await serviceDatabaseEnv()),
+        WEBSOCKET_URL: board.socketUrl,
+        TOKEN: board.token,
+        JWT_SECRET: "package-test-secret-that-is-at-least-32-bytes",
+      }),
+    });
+    children.push(child);
+    const exited = child.exited.then(({ code }) => {
+      throw new Error(`${label}: npm start exited (${code}) before joining:\n${child.output().slice(-3000)}`);
+    });
+    await Promise.race([child.waitForLine((l) => l.msg === "joined the plugboard", 60_000), exited]);
+    exited.catch(() => undefined);
+    return child;
+  }
+
+  /** SIGTERM to the process group (npm and the service, as a terminal's Ctrl-C or a container stop): the service drains and stops cleanly. */
+  async function stop(child: ServiceProcess): Promise<void> {
+    child.kill("SIGTERM");
+    await child.waitForLine((l) => l.msg === "stopped cleanly", 30_000);
+    await child.exited;
+  }
+
+  test("npm pack builds first and ships dist/, the type declarations, the templates, README and LICENSE, and nothing else", async (t) => {
+    const checkout = path.join(here, "checkout");
+    const { stdout: files } = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT);
+    for (const file of files.split("\0").filter(Boolean)) {
+      if (!existsSync(path.join(ROOT, file))) continue;
+      mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
+      cpSync(path.join(ROOT, file), path.join(checkout, file));
+    }
+    symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"), "dir");
+    assert.ok(!existsSync(path.join(checkout, "dist")), "the copy holds no build output");
+    const packed = await run(npm, ["pack", "--json", "--pack-destination", here], checkout);
+    const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>;
+    tarball = path.join(here, path.basename(info!.filename));
+    t.diagnostic(`npm pack (build included): ${packed.ms} ms, ${info!.files.length} files`);
+    const shipped = info!.files.map((f) => f.path);
+    for (const needed of ["package.json", "README.md", "LICENSE", "dist/src/index.js", "dist/src/index.d.ts", "dist/src/testing.js", "dist/account/index.js", "dist/account/index.d.ts", "dist/src/cli/main.js", "templates/init/actions/Greet.ts"]) {
+      assert.ok(shipped.includes(needed), `ships ${needed}`);
+    }
+    const strays = shipped.filter((f) => !/^(package\.json|README\.md|LICENSE|dist\/(src|account)\/.*\.(js|mjs|d\.ts|json)|templates\/init\/.*)$/.test(f));
+    assert.deepEqual(strays, [], "nothing but dist/, the templates, README, LICENSE and package.json");
+    assert.deepEqual(shipped.filter((f) => /\.test\.|^tests\/|^bench\/|fixtures/.test(f)), ["templates/init/test/Greet.test.ts"], "no tests, bench or fixtures but the scaffold's own test");
+  });
+
+  test("npx --package <tarball> vera-service init writes an app that installs from the tarball and the registry, and answers Greet in dev", async (t) => {
+    const started = performance.now();
+    const init = await run(npx, ["--yes", "--package", tarball, "vera-service", "init", "my-service"], here);
+    assert.match(init.stdout, /wrote my-service in my-service/);
+    const manifest = JSON.parse(readFileSync(path.join(app, "package.json"), "utf8")) as { scripts: Record<string, string>; dependencies: Record<string, string> };
+    assert.deepEqual(Object.keys(manifest.scripts).sort(), ["build", "dev", "migrate", "start", "test", "typecheck"]);
+    assert.equal(manifest.dependencies["vera-service"], `file:vendor/${path.basename(tarball)}`, "the tarball it ran from, copied into the app");
+    assert.match(manifest.dependencies.zod!, /^\^4\./);
+    for (const file of ["tsconfig.json", "actions/Greet.ts", "test/Greet.test.ts", ".env.example", ".gitignore", ".dockerignore", "Dockerfile", "docker-compose.yml", "README.md"]) {
+      assert.ok(existsSync(path.join(app, file)), `writes ${file}`);
+    }
+    const install = await run(npm, ["install", "--no-audit", "--no-fund", `./vendor/${path.basename(tarball)}`], app);
+    t.diagnostic(`init ${init.ms} ms, npm install ${install.ms} ms`);
+
+    const dev = startProcess(npm, ["run", "dev"], { cwd: app, env: cleanEnv({ PLUGBOARD_PORT: "0" }) });
+    children.push(dev);
+    await dev.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
+    const url = GREET_URL(String(dev.lines().find((l) => typeof l.explorer === "string")!.explorer));
+    const greeted = await post(url, "Greet", { name: "Ada" });
+    assert.equal(greeted.status, 200, JSON.stringify(greeted.body));
+    assert.deepEqual(greeted.body.fields, { greeting: "Hello, Ada!" });
+    t.diagnostic(`init + install + first answer in dev: ${Math.round(performance.now() - started)} ms`);
+    const unknown = await post(url, "Greet", { name: "Ada", shout: true });
+    assert.equal(unknown.status, 400, JSON.stringify(unknown.body));
+    assert.ok(!existsSync(path.join(app, ".data")), "Greet needs no database: none was opened");
+
+    // The dev loop: an added action is published and answers.
+    writeFileSync(path.join(app, "actions", "Wave.ts"), `import { z } from "zod";\nimport { Action, ok } from "vera-service";\n\nexport class Wave extends Action.with({ description: "Waves", schema: z.object({}) }) {\n  run() {\n    return ok("Waved", {});\n  }\n}\n`);
+    await dev.waitForLine((l) => l.msg === "actions reloaded and published again" && (l.actions as string[]).includes("Wave"), 15_000);
+    assert.equal((await post(url, "Wave", {})).status, 200);
+    unlinkSync(path.join(app, "actions", "Wave.ts"));
+    await stop(dev);
+  });
+
+  test("the scaffold's npm test passes; tsc --noEmit passes, and fails on a misspelled field", async () => {
+    await run(npm, ["test"], app);
+    assert.equal((await typecheck(app)).code, 0);
+    writeFileSync(
+      path.join(app, "actions", "Typo.ts"),
+      `import { z } from "zod";\nimport { Action, ok, type Fields } from "vera-service";\n\nexport class Typo extends Action.with({ description: "Typo", schema: z.object({ name: z.string() }) }) {\n  run({ nmae }: Fields<typeof Typo>) {\n    return ok("Done", { nmae });\n  }\n}\n`,
+    );
+    const broken = await typecheck(app);
+    unlinkSync(path.join(app, "actions", "Typo.ts"));
+    assert.notEqual(broken.code, 0);
+    assert.match(broken.output, /Typo\.ts.*nmae/);
+  });
+
+  let publishedOnZod4: unknown;
+
+  test("with the account line and a migration: npm run build, then npm start on plain node behind a plugboard — Greet, unknown fields at every depth, the app's table, Register and Login", async () => {
+    writeFileSync(path.join(app, "actions", "account.ts"), ACCOUNT_LINE);
+    writeFileSync(path.join(app, "actions", "PlaceOrder.ts"), PLACE_ORDER);
+    mkdirSync(path.join(app, "migrations"));
+    writeFileSync(path.join(app, "migrations", "0001_orders.ts"), ORDERS_MIGRATION);
+    assert.equal((await typecheck(app)).code, 0, "the account line and a migration type-check");
+    await run(npm, ["run", "build"], app);
+    assert.ok(existsSync(path.join(app, "dist", "actions", "PlaceOrder.js")) && existsSync(path.join(app, "dist", "migrations", "0001_orders.js")));
+
+    const service = await startApp("zod 4");
+    publishedOnZod4 = board.publishedActions();
+    await exerciseApp(service);
+    await stop(service);
+  });
+
+  async function exerciseApp(service: ServiceProcess): Promise<void> {
+    assert.equal((await board.request("Greet", { name: "Ada" })).status, 200);
+    const unknown = await board.request("Greet", { name: "Ada", shout: true });
+    assert.equal(unknown.status, 400, JSON.stringify(unknown.body));
+    const deep = await board.request("PlaceOrder", { sku: "W-1", quantity: 3, wrapping: { gift: true, color: "red" } });
+    assert.equal(deep.status, 400, `an unknown field one level down: ${JSON.stringify(deep.body)}`);
+    const placed = await board.request("PlaceOrder", { sku: "W-1", quantity: 3, wrapping: { gift: true } });
+    assert.equal(placed.status, 200, JSON.stringify(placed.body));
+
+    const username = `ada_${Math.random().toString(36).slice(2, 8)}`;
+    const registered = await board.request("Register", { name: "Ada", username, password: "correct horse battery" });
+    assert.equal(registered.status, 201, JSON.stringify(registered.body));
+    const login = await board.request("Login", { username, password: "correct horse battery" });
+    assert.equal(login.status, 200, JSON.stringify(login.body));
+    assert.equal(service.lines().filter((l) => [50, 60, "error", "fatal"].includes(l.level as string)).length, 0, service.output().slice(-2000));
+  }
+
+  test("the app's migration made its table, recorded as the app's", async () => {
+    const { DATABASE_URL } = await serviceDatabaseEnv();
+    const service = startProcess(npm, ["run", "migrate"], { cwd: app, env: cleanEnv({ DATABASE_URL }) });
+    assert.equal((await service.exited).code, 0, service.output());
+    const client = new pg.Client({ connectionString: DATABASE_URL });
+    await client.connect();
+    try {
+      const tables = await client.query<{ table_name: string }>("select table_name from information_schema.tables where table_schema = 'public' order by table_name");
+      const names = tables.rows.map((r) => r.table_name);
+      for (const table of ["orders", "users", "vera_app_migration", "vera_account_migration", "vera_framework_migration"]) assert.ok(names.includes(table), `${table} in ${names.join(", ")}`);
+      const applied = await client.query<{ name: string }>("select name from vera_app_migration");
+      assert.deepEqual(applied.rows.map((r) => r.name), ["0001_orders"]);
+    } finally {
+      await client.end();
+    }
+  });
+
+  test("the scaffold's Dockerfile, replayed: a build stage, a runtime stage on plain node without TypeScript, and its service answers", async (t) => {
+    await run("git", ["init", "-q"], app);
+    const context = buildContext(app);
+    t.after(() => rmSync(context, { recursive: true, force: true }));
+    assert.ok(!existsSync(path.join(context, "node_modules")) && !existsSync(path.join(context, "dist")), "the context is what a clone holds");
+    const npmCache = mkdtempSync(path.join(tmpdir(), "vera-npm-cache-"));
+    t.after(() => rmSync(npmCache, { recursive: true, force: true }));
+    const stages = replayDockerfile(path.join(context, "Dockerfile"), context, { env: { npm_config_cache: npmCache } });
+    t.after(() => removeStages(stages));
+    const runtime = stages.at(-1)!;
+    for (const tool of ["tsx", "typescript", "esbuild"]) assert.ok(!existsSync(path.join(runtime.workdir, "node_modules", tool)), `no ${tool} in the image`);
+    assert.ok(runtime.user && runtime.user !== "root", "runs as a non-root user");
+    const cmd = runtime.cmd!;
+    assert.equal(cmd[0], "node", "plain node");
+    const child = startProcess(process.execPath, cmd.slice(1), {
+      cwd: runtime.workdir,
+      env: {
+        PATH: process.env.PATH,
+        ...runtime.env,
+        HEALTH_PORT: "0",
+        WEBSOCKET_URL: board.socketUrl,
+        TOKEN: board.token,
+        JWT_SECRET: "package-test-secret-that-is-at-least-32-bytes",
+        ...(await serviceDatabaseEnv()),
+      },
+    });
+    children.push(child);
+    await child.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
+    assert.equal((await board.request("Greet", { name: "Ada" })).status, 200);
+    assert.equal((await board.request("Register", { name: "Ada", username: "ada_image", password: "correct horse battery" })).status, 201);
+    await stop(child);
+  });
+
+  test("the same app on zod 3 (npm install zod@3): it type-checks, builds, refuses unknown fields at every depth and publishes the same schemas", async () => {
+    await run(npm, ["install", "--no-audit", "--no-fund", "zod@3"], app);
+    const installed = JSON.parse(readFileSync(path.join(app, "node_modules", "zod", "package.json"), "utf8")) as { version: string };
+    assert.match(installed.version, /^3\./);
+    assert.equal((await typecheck(app)).code, 0, "zod 3 type-checks");
+    await run(npm, ["run", "build"], app);
+    const service = await startApp("zod 3");
+    assert.deepEqual(board.publishedActions(), publishedOnZod4, "the published schemas are the same with either major");
+    await exerciseApp(service);
+    await stop(service);
+  });
+});
