@@ -19,6 +19,7 @@ import { createTestDatabase, startTestDatabase } from "../tests/support/database
 import { buildForTests, compiledFixtures } from "../tests/support/build.ts";
 import { closedLoop, median, percentile, type LoadResult } from "./load.ts";
 import { burstFigures } from "./bursts.ts";
+import { packageFigures } from "./package.ts";
 import { eventsPipeline } from "./events.ts";
 import { measured, probe, spawnConsumer, spawnHelper, stopChild, waitJoined, type Measured, type Probe, type Runtime } from "./consumer.ts";
 
@@ -191,8 +192,15 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  if (only !== undefined && only !== "dispatch" && only !== "events" && only !== "bursts" && only !== "hold") {
-    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure, \`npm run bench -- dispatch\`, \`-- events\`, \`-- bursts\` or \`-- hold\` one section`);
+  if (only !== undefined && !["dispatch", "events", "bursts", "hold", "package"].includes(only)) {
+    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure but the package's, \`npm run bench -- dispatch\`, \`-- events\`, \`-- bursts\`, \`-- hold\` or \`-- package\` one section`);
+  }
+  if (only === "package") {
+    // Needs the registry, and none of the servers below (bench/package.ts).
+    const rows: Row[] = [];
+    await packageFigures(rows);
+    printTable(rows);
+    return;
   }
   // The consumer runs the build output: make it current (npm start's own pre-step), with the
   // examples compiled beside it (examples/Greet.ts, the trivial action).
