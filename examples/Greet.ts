@@ -1,6 +1,7 @@
 /**
- * An example action (not served: the service loads actions/ only). Copy it into actions/
- * to try it: `cp examples/Greet.ts actions/` and `npm run dev`.
+ * An example action (not served: this repository's service loads app/actions/ only). Copy it
+ * there to try it: `cp examples/Greet.ts app/actions/` and `npm run dev`. `vera-service init`
+ * writes the same action into a new service (templates/init/actions/Greet.ts).
  */
 import { z } from "zod";
 import { Action, ok, type Fields } from "vera-service";

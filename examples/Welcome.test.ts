@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { after, test } from "node:test";
 import { startTestKit } from "vera-service/testing";
-import { testUser } from "../account/testing.ts";
+import { testUser } from "vera-service/account";
 import { Welcome } from "./Welcome.ts";
 
 const kit = await startTestKit({ actions: [Welcome] });

@@ -1,10 +1,10 @@
 /**
- * An example guarded action (not served: the service loads actions/ only); its test is
+ * An example guarded action (not served: this repository's service loads app/actions/ only); its test is
  * examples/Welcome.test.ts. Copy both into your app to start from them.
  */
 import { z } from "zod";
 import { Action, ok, type Fields } from "vera-service";
-import { signedIn, type SignedInContext } from "../account/index.ts";
+import { signedIn, type SignedInContext } from "vera-service/account";
 
 export class Welcome extends Action.with({
   description: "Greets the signed-in user",

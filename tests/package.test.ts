@@ -64,41 +64,48 @@ async function post(url: string, action: string, fields: unknown): Promise<{ sta
   return { status: response.status, body: (await response.json()) as Record<string, unknown> };
 }
 
-/** An action of the app on its own table (migrations/0001_orders.ts), with a nested object. */
-const PLACE_ORDER = `import { z } from "zod";
-import { Action, ok, postgres, type Context, type Fields } from "vera-service";
+/**
+ * The README's "Build your own service": its section, the files it shows (each code block that
+ * starts with a `// <path>` line), and the commands it names.
+ */
+const README_SECTION = (() => {
+  const readme = readFileSync(path.join(ROOT, "README.md"), "utf8");
+  const from = readme.indexOf("## Build your own service");
+  assert.ok(from >= 0, "the README has a Build your own service section");
+  return readme.slice(from, readme.indexOf("\n## ", from + 1));
+})();
+const README_FILES = new Map(
+  [...README_SECTION.matchAll(/```ts\n\/\/ ([^\n]+)\n([\s\S]*?)```/g)].map((m) => [m[1]!, `// ${m[1]}\n${m[2]}`] as const),
+);
+const readmeFile = (name: string) => {
+  const text = README_FILES.get(name);
+  assert.ok(text, `the README shows ${name}`);
+  return text;
+};
 
-export class PlaceOrder extends Action.with({
-  description: "Places an order",
-  needs: [postgres],
-  schema: z.object({
-    sku: z.string().min(1).describe("The article"),
-    quantity: z.number().int().min(1).describe("How many"),
-    wrapping: z.object({ gift: z.boolean().describe("As a gift") }).optional().describe("How to wrap it"),
-  }),
-  output: z.object({ id: z.number() }),
-}) {
-  async run({ sku, quantity }: Fields<typeof PlaceOrder>, ctx: Context) {
-    const { db } = ctx.get(postgres);
-    const row = await db.insertInto("orders").values({ sku, quantity }).returning("id").executeTakeFirstOrThrow();
-    return ok("Placed", { id: Number(row.id) });
-  }
-}
-`;
-
-const ORDERS_MIGRATION = `import type { Kysely } from "vera-service";
-
-export async function up(db: Kysely<any>): Promise<void> {
-  await db.schema
-    .createTable("orders")
-    .addColumn("id", "serial", (c) => c.primaryKey())
-    .addColumn("sku", "text", (c) => c.notNull())
-    .addColumn("quantity", "integer", (c) => c.notNull())
-    .execute();
-}
-`;
-
-const ACCOUNT_LINE = `export { Register, Login, Logout, Verify, Show, Edit, Delete, Jwks } from "vera-service/account";\n`;
+/**
+ * Every command the section names, and where this file runs it (the Docker commands: the
+ * Dockerfile replayed; `docker compose` cannot run here, the scaffold's compose file is checked).
+ */
+const SECTION_COMMANDS: Record<string, string> = {
+  "npx vera-service init my-service": "init, from the tarball (npx --package)",
+  "npx --package ./vera-service-0.1.0.tgz vera-service init my-service": "init",
+  "npm pack": "the pack",
+  "cd my-service": "every command runs in the app's folder",
+  "npm install": "init's test",
+  "npm run dev": "init's test: answers, then reloads an added action",
+  "npm run bench -- package": "bench/package.ts (the same steps, timed)",
+  "npm install zod@3": "the zod 3 test",
+  "npm run migrate": "the migration's test",
+  "vera-service migrate --check": "the migration's test",
+  "npm test": "the scaffold's npm test",
+  "npm run build": "the build + start test, and the zod 3 one",
+  "npm start": "the build + start test, and the zod 3 one",
+  "docker build -t my-service .": "the Dockerfile replayed",
+  "docker compose up --build": "the compose file's check",
+  "vera-service --help": "the help test",
+  "vera-service roles": "the help test (its --help, with the account line)",
+};
 
 describe("vera-service as a package: npm pack, npx vera-service init, an app outside the checkout", () => {
   const here = mkdtempSync(path.join(tmpdir(), "vera-package-"));
@@ -177,7 +184,9 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     for (const file of ["tsconfig.json", "actions/Greet.ts", "test/Greet.test.ts", ".env.example", ".gitignore", ".dockerignore", "Dockerfile", "docker-compose.yml", "README.md"]) {
       assert.ok(existsSync(path.join(app, file)), `writes ${file}`);
     }
-    const install = await run(npm, ["install", "--no-audit", "--no-fund", `./vendor/${path.basename(tarball)}`], app);
+    // The vendored tarball is the dependency: \`npm install\` installs it, the rest from the registry.
+    const install = await run(npm, ["install", "--no-audit", "--no-fund"], app);
+    assert.ok(existsSync(path.join(app, "node_modules", "vera-service", "dist", "src", "index.js")));
     t.diagnostic(`init ${init.ms} ms, npm install ${install.ms} ms`);
 
     const dev = startProcess(npm, ["run", "dev"], { cwd: app, env: cleanEnv({ PLUGBOARD_PORT: "0" }) });
@@ -216,10 +225,9 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
   let publishedOnZod4: unknown;
 
   test("with the account line and a migration: npm run build, then npm start on plain node behind a plugboard — Greet, unknown fields at every depth, the app's table, Register and Login", async () => {
-    writeFileSync(path.join(app, "actions", "account.ts"), ACCOUNT_LINE);
-    writeFileSync(path.join(app, "actions", "PlaceOrder.ts"), PLACE_ORDER);
+    // The files the README shows, as it shows them.
     mkdirSync(path.join(app, "migrations"));
-    writeFileSync(path.join(app, "migrations", "0001_orders.ts"), ORDERS_MIGRATION);
+    for (const file of ["actions/account.ts", "actions/PlaceOrder.ts", "migrations/0001_orders.ts"]) writeFileSync(path.join(app, file), readmeFile(file));
     assert.equal((await typecheck(app)).code, 0, "the account line and a migration type-check");
     await run(npm, ["run", "build"], app);
     assert.ok(existsSync(path.join(app, "dist", "actions", "PlaceOrder.js")) && existsSync(path.join(app, "dist", "migrations", "0001_orders.js")));
@@ -251,6 +259,7 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     const { DATABASE_URL } = await serviceDatabaseEnv();
     const service = startProcess(npm, ["run", "migrate"], { cwd: app, env: cleanEnv({ DATABASE_URL }) });
     assert.equal((await service.exited).code, 0, service.output());
+    await run(npx, ["vera-service", "migrate", "--check"], app, { DATABASE_URL });
     const client = new pg.Client({ connectionString: DATABASE_URL });
     await client.connect();
     try {
@@ -295,6 +304,22 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     assert.equal((await board.request("Greet", { name: "Ada" })).status, 200);
     assert.equal((await board.request("Register", { name: "Ada", username: "ada_image", password: "correct horse battery" })).status, 201);
     await stop(child);
+
+    // docker compose up --build: the scaffold's compose file builds this image for the service
+    // and for its dev plugboard, whose command is a file the image holds.
+    const compose = readFileSync(path.join(app, "docker-compose.yml"), "utf8");
+    for (const service of ["postgres", "plugboard", "my-service"]) assert.match(compose, new RegExp(`^  ${service}:$`, "m"));
+    const plugboard = /command: (\[.*\])/.exec(compose.slice(compose.indexOf("  plugboard:")));
+    const command = JSON.parse(plugboard![1]!) as string[];
+    assert.equal(command[0], "node");
+    assert.ok(existsSync(path.join(runtime.workdir, command[1]!)), `the image holds ${command[1]}`);
+  });
+
+  test("vera-service --help lists the commands, the account module's roles among them; each has --help", async () => {
+    const { stdout } = await run(npx, ["vera-service", "--help"], app);
+    for (const command of ["init", "dev", "build", "start", "migrate", "client", "plugboard"]) assert.match(stdout, new RegExp(`^  ${command}\\b`, "m"), `lists ${command}`);
+    assert.match(stdout, /the account module: roles/);
+    for (const command of ["init", "dev", "build", "start", "migrate", "roles"]) assert.match((await run(npx, ["vera-service", command, "--help"], app)).stdout, /^usage: /);
   });
 
   test("the same app on zod 3 (npm install zod@3): it type-checks, builds, refuses unknown fields at every depth and publishes the same schemas", async () => {
@@ -308,4 +333,12 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     await exerciseApp(service);
     await stop(service);
   });
+});
+
+test("the README's Build your own service: every command it names is run here", () => {
+  const named = new Set<string>();
+  for (const block of README_SECTION.matchAll(/```sh\n([\s\S]*?)```/g)) for (const line of block[1]!.split("\n")) if (line.trim()) named.add(line.replace(/\s+#.*$/, "").trim());
+  for (const [, command] of README_SECTION.matchAll(/`((?:npm|npx|vera-service|docker|cd) [^`]+)`/g)) named.add(command!);
+  const missing = [...named].filter((command) => !SECTION_COMMANDS[command]);
+  assert.deepEqual(missing, [], "a command the README names, that tests/package.test.ts does not say where it runs");
 });

@@ -176,7 +176,8 @@ test("`npm run migrate` migrates a fresh database and exits 0", async () => {
 });
 
 test("the README lists exactly the metrics src/ops/metrics.ts exports", () => {
-  const documented = new Set([...README.matchAll(/`(vera_[a-z_]+)/g)].map((m) => m[1]!));
+  // Every `vera_…` name but the migrations' bookkeeping tables (`vera_app_migration` …).
+  const documented = new Set([...README.matchAll(/`(vera_[a-z_]+)/g)].map((m) => m[1]!).filter((name) => !name.endsWith("_migration")));
   assert.deepEqual([...documented].sort(), Object.values(METRIC_NAMES).sort());
 });
 
