@@ -3,11 +3,21 @@
  * their confusable skeleton; emails case-insensitively (NFC, then lower case); phones as E.164.
  * The normalized form is stored next to the original.
  */
-import { parsePhoneNumberWithError, ParseError } from "libphonenumber-js/max";
-import unhomoglyph from "unhomoglyph";
+import { createRequire } from "node:module";
 import { caseFold } from "unicode-case-folding";
 import { badRequest, type ActionResponse } from "vera-service";
 import { ACCOUNT_MESSAGES } from "./messages.ts";
+
+/**
+ * The phone parser's metadata (libphonenumber-js/max) and the confusables table (unhomoglyph)
+ * are loaded by their first use, synchronously (both ship CommonJS): a replica that is never
+ * given a phone number, or only verifies tokens, never holds them.
+ */
+const require = createRequire(import.meta.url);
+let phoneLibrary: typeof import("libphonenumber-js/max") | undefined;
+const phoneNumbers = () => (phoneLibrary ??= require("libphonenumber-js/max") as typeof import("libphonenumber-js/max"));
+let confusables: ((text: string) => string) | undefined;
+const unhomoglyph = (text: string) => (confusables ??= require("unhomoglyph") as (text: string) => string)(text);
 
 export type IdentifierKind = "username" | "email" | "phone_number";
 
@@ -157,6 +167,7 @@ export type PhoneResult = { ok: true; e164: string } | { ok: false; problem: str
  * stored number must keep working.
  */
 export function parsePhone(text: string, options: { validate: boolean }): PhoneResult {
+  const { parsePhoneNumberWithError, ParseError } = phoneNumbers();
   let phone;
   try {
     phone = parsePhoneNumberWithError(text, { extract: false });

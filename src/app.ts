@@ -6,26 +6,23 @@
  */
 import { existsSync } from "node:fs";
 import { EXIT_CODE } from "./ops/exit-codes.ts";
-import { sql, type Kysely } from "kysely";
 import { setTimeout as delay } from "node:timers/promises";
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import { Dispatcher, configuredLimits, type DispatchObserver } from "./actions/dispatcher.ts";
 import { loadActions, type Registry } from "./actions/registry.ts";
-import { Handover } from "./plugboard/handover.ts";
+import type { Handover } from "./plugboard/handover.ts";
 import { PlugboardClient, type PlugboardClientOptions } from "./plugboard/client.ts";
 import type { DevPlugboard } from "./devboard/server.ts";
 import { startProviders, type StartedProviders } from "./start-providers.ts";
 import { loadSubscribers } from "./domain-events/load-subscribers.ts";
-import { recentEvents } from "./domain-events/recent.ts";
 import { configuredCaller, type ServiceCaller } from "./calls/caller.ts";
-import { startEvents, type StartedEvents } from "./domain-events/start.ts";
+import type { StartedEvents } from "./domain-events/start.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { dependencyOrder, type ProviderHost } from "./providers.ts";
 import { watchFolder, type FolderWatcher } from "./watch-folder.ts";
-import { pingDatabase } from "./db/database.ts";
 import { HealthServer } from "./ops/health.ts";
-import { Metrics, observeAll } from "./ops/metrics.ts";
+import type { Metrics } from "./ops/metrics.ts";
 import { handlers } from "./plugboard/pushes/index.ts";
 
 /** How long a forced stop waits for aborted actions to answer, and for one last join to deliver them. */
@@ -105,14 +102,17 @@ export class App {
     const { providers, postgres } = started;
     let events: StartedEvents | undefined;
     try {
-      events = postgres && startEvents(postgres, subscribers, config, log, (provider) => providers.get(provider));
+      // The events machinery, pg's own sessions and (with REDIS_URL) ioredis load only with a database.
+      events = postgres && (await (await import("./domain-events/start.ts")).startEvents(postgres, subscribers, config, log, (provider) => providers.get(provider)));
     } catch (error) {
       await started.close();
       await board?.stop();
       throw error;
     }
     const relay = events?.relay;
-    const metrics = config.healthPort === undefined ? undefined : new Metrics(registry.names);
+    // prom-client loads only when HEALTH_PORT serves the metrics.
+    const metricsModule = config.healthPort === undefined ? undefined : await import("./ops/metrics.ts");
+    const metrics = metricsModule && new metricsModule.Metrics(registry.names);
     // In dev mode, calls go through the dev plugboard with its account token unless others are configured.
     const caller = configuredCaller(config.calls, log, {
       ...(board ? { fallback: { httpUrl: board.url, apiToken: board.accountToken } } : {}),
@@ -125,7 +125,7 @@ export class App {
       checkOutputs: !config.production,
       log,
       ...configuredLimits(config),
-      observer: metrics ? observeAll(metrics, options.observer) : options.observer,
+      observer: metricsModule && metrics ? metricsModule.observeAll(metrics, options.observer) : options.observer,
     });
     let app: App | undefined;
     const client = new PlugboardClient({
@@ -147,7 +147,7 @@ export class App {
       numConsumers: () => client.state.numConsumers,
       answers: () => client.answers.stats,
       lanes: () => providers.lanes.map((stats) => stats()),
-      ...(relay && postgres ? { events: () => ({ ...relay.stats, backlog: () => outboxBacklog(postgres.db) }) } : {}),
+      ...(relay && events ? { events: () => ({ ...relay.stats, backlog: () => events.backlog() }) } : {}),
       ...(events ? { subscribers: () => events.subscribers?.stats ?? new Map() } : {}),
     });
     let health: HealthServer | undefined;
@@ -161,7 +161,7 @@ export class App {
             // A draining replica leaves the channel on purpose; it is alive until it exits.
             isJoined: () => client.isJoined || dispatcher.isDraining,
             isDraining: () => dispatcher.isDraining,
-            ...(postgres ? { pingDatabase: () => pingDatabase(postgres.db) } : {}),
+            ...(postgres ? { pingDatabase: async () => (await import("./db/database.ts")).pingDatabase(postgres.db) } : {}),
             metrics: () => metrics.exposition(),
             ...(relay ? { eventsRelay: () => relay.state } : {}),
           },
@@ -180,6 +180,7 @@ export class App {
     // With a database, replicas hand each other the answers a drain finishes after its leave
     // (src/plugboard/handover.ts): a drain then leaves the channel once.
     if (postgres) {
+      const { Handover } = await import("./plugboard/handover.ts");
       const handover = new Handover(postgres.db, postgres.url, log.child({ component: "handover" }));
       app.handover = handover;
       handover
@@ -193,7 +194,10 @@ export class App {
         app.watchers.push(watchFolder(config.events.subscribersDir, "subscribers", log, () => app.reloadSubscribers()));
       }
     }
-    if (board && postgres) board.showEvents(() => recentEvents(postgres.db));
+    if (board && postgres) {
+      const { recentEvents } = await import("./domain-events/recent.ts");
+      board.showEvents(() => recentEvents(postgres.db));
+    }
     for (const service of board?.services().slice(1) ?? []) {
       log.info({ hosted_service: service.name, service_id: service.id }, `the dev plugboard also hosts ${service.name} (service_id ${service.id}): its consumers join ${board!.socketUrl} with its token from PLUGBOARD_SERVICES`);
     }
@@ -323,11 +327,4 @@ export class App {
     })();
     return this.closing;
   }
-}
-
-/** The events not yet relayed, and the age of the oldest: for the metrics, at scrape time. */
-async function outboxBacklog(db: Kysely<any>): Promise<{ count: number; oldestSeconds: number }> {
-  const { rows } = await sql<{ count: string; oldest: number | null }>`
-    select count(*) as count, extract(epoch from now() - min(created_at))::float8 as oldest from events where published_at is null`.execute(db);
-  return { count: Number(rows[0]?.count ?? 0), oldestSeconds: Math.max(0, rows[0]?.oldest ?? 0) };
 }

@@ -12,7 +12,7 @@ import { createLogger, flushLogs, type Logger } from "./ops/logger.ts";
 import { loadConfigOrExit } from "./ops/startup.ts";
 import type { Provider } from "./providers.ts";
 import { startProviders } from "./start-providers.ts";
-import { describeDatabase } from "./db/database.ts";
+import { describeDatabase } from "./db/describe-database.ts";
 import { innermostMessage, isUnavailable } from "./db/errors.ts";
 
 export interface CommandContext {

@@ -11,7 +11,7 @@ import type { AnySchema } from "./schema/types.ts";
 import { readSettings, ConfigError } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
 import type { LaneStats } from "./actions/lane.ts";
-import type { MigrationSource } from "./db/migrator.ts";
+import type { MigrationSource } from "./db/migration-sources.ts";
 
 /** Whether the service runs behind a real plugboard, and whether under tests (NODE_ENV=test). */
 export interface SettingsMode {

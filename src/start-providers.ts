@@ -7,8 +7,8 @@
  */
 import type { Config } from "./config.ts";
 import type { Logger } from "./ops/logger.ts";
-import { openPostgres, postgres, type Postgres } from "./db/postgres.ts";
-import { FRAMEWORK_MIGRATIONS, type MigrationSource } from "./db/migrator.ts";
+import { postgres, type Postgres } from "./db/postgres.ts";
+import { FRAMEWORK_MIGRATIONS, type MigrationSource } from "./db/migration-sources.ts";
 import { dependencyOrder, ProviderHost, type Provider } from "./providers.ts";
 
 export interface StartedProviders {
@@ -29,7 +29,8 @@ export async function startProviders(
   providers.check(wanted);
   // The database connects (and migrates) while the providers that do not need it start.
   const order = dependencyOrder(wanted);
-  const database = order.includes(postgres) ? openPostgres(config, log, migrationSources(order, config)) : undefined;
+  // pg, kysely and the embedded server load only here, when a provider needs the database.
+  const database = order.includes(postgres) ? import("./db/open-postgres.ts").then(({ openPostgres }) => openPostgres(config, log, migrationSources(order, config))) : undefined;
   database?.catch(() => undefined); // awaited below
   if (database) providers.supply(postgres, database.then((d) => d.value));
   const close = async () => {

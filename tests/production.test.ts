@@ -7,13 +7,14 @@
  */
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
-import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { pathToFileURL } from "node:url";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { DIST } from "./support/build.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService, type ServiceProcess } from "./support/process.ts";
+import { recordingModules } from "./support/loaded-modules.ts";
 import { EXIT_CODE } from "../src/ops/exit-codes.ts";
 
 const SECRET = "production-test-secret-at-least-32-bytes";
@@ -114,22 +115,6 @@ test("dev mode: the same broken and duplicate files are warnings, and the servic
   assert.equal((await service.exited).code, EXIT_CODE.ok);
 });
 
-/** Starts the compiled service with a loader hook that appends every module URL it loads to a file. */
-function recordingModules(env: Record<string, string>): { service: ServiceProcess; loaded: () => string[] } {
-  const dir = tempDir("vera-modules-");
-  const log = path.join(dir, "loaded.txt");
-  writeFileSync(log, "");
-  writeFileSync(
-    path.join(dir, "hooks.mjs"),
-    `import { appendFileSync } from "node:fs";
-export async function load(url, context, next) { appendFileSync(${JSON.stringify(log)}, url + "\\n"); return next(url, context); }\n`,
-  );
-  writeFileSync(path.join(dir, "register.mjs"), `import { register } from "node:module";\nregister(${JSON.stringify(pathToFileURL(path.join(dir, "hooks.mjs")).href)});\n`);
-  const service = startService(env, { nodeArgs: ["--import", pathToFileURL(path.join(dir, "register.mjs")).href] });
-  processes.push(service);
-  return { service, loaded: () => readFileSync(log, "utf8").split("\n").filter(Boolean) };
-}
-
 test("a production process loads no module of src/devboard/ and no TypeScript; a dev one does load the board", async () => {
   const board = await DevPlugboard.start();
   boards.push(board);
@@ -144,6 +129,7 @@ test("a production process loads no module of src/devboard/ and no TypeScript; a
     LOG_LEVEL: "info",
     ...(await serviceDatabaseEnv()),
   });
+  processes.push(prod.service);
   await prod.service.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
   assert.equal((await board.request("Echo", { text: "hi" })).status, 200);
   const loaded = prod.loaded();
@@ -157,6 +143,7 @@ test("a production process loads no module of src/devboard/ and no TypeScript; a
 
   // The control: the same hook sees the board's modules when there is no WEBSOCKET_URL.
   const dev = recordingModules({ PLUGBOARD_PORT: "0", DATA_DIR: tempDir("vera-dev-"), LOG_LEVEL: "info", ...(await serviceDatabaseEnv()) });
+  processes.push(dev.service);
   await dev.service.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
   assert.ok(dev.loaded().some((url) => url.endsWith("/dist/src/devboard/server.js")));
   dev.service.kill("SIGTERM");

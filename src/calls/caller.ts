@@ -19,8 +19,7 @@
  * - Logged per call at debug (target, action, outcome, status code, attempts, ms) and counted
  *   in the metrics (src/ops/metrics.ts); never the fields, the answer or the API token.
  */
-import CircuitBreaker from "opossum";
-import pRetry from "p-retry";
+import type CircuitBreaker from "opossum";
 import type { Logger } from "../ops/logger.ts";
 import { readAnswer, type ReadAnswer } from "./answers.ts";
 import type { CallFailureReason, CallOptions, CallResult, ServiceTarget } from "./types.ts";
@@ -96,6 +95,11 @@ export function configuredCaller(
   return new ServiceCaller({ httpUrl, apiToken, timeoutMs: calls.timeoutMs, log: log.child({ component: "calls" }), ...(options.observer ? { observer: options.observer } : {}) });
 }
 
+/** opossum and p-retry, loaded by the first call: a service that never calls another never loads them. */
+let libraries: Promise<{ CircuitBreaker: typeof CircuitBreaker; pRetry: typeof import("p-retry").default }> | undefined;
+const loadLibraries = () =>
+  (libraries ??= Promise.all([import("opossum"), import("p-retry")]).then(([opossum, retry]) => ({ CircuitBreaker: opossum.default, pRetry: retry.default })));
+
 export class ServiceCaller {
   private readonly breakers = new Map<string, CircuitBreaker<[string, unknown, AbortSignal], ReadAnswer>>();
   private readonly endpoint: string;
@@ -124,7 +128,8 @@ export class ServiceCaller {
     if (budgetMs <= 0 || options.signal?.aborted) return done(failure("deadline", 504, "No time was left for the call"));
     const deadline = AbortSignal.timeout(budgetMs);
     const signal = options.signal ? AbortSignal.any([deadline, options.signal]) : deadline;
-    const breaker = this.breakerFor(serviceId, label);
+    const { CircuitBreaker, pRetry } = await loadLibraries();
+    const breaker = this.breakerFor(CircuitBreaker, serviceId, label);
     const retry = this.options.retry ?? {};
     try {
       const answer = await pRetry(
@@ -169,12 +174,12 @@ export class ServiceCaller {
     for (const breaker of this.breakers.values()) breaker.shutdown();
   }
 
-  private breakerFor(serviceId: string, label: string): CircuitBreaker<[string, unknown, AbortSignal], ReadAnswer> {
+  private breakerFor(Breaker: typeof CircuitBreaker, serviceId: string, label: string): CircuitBreaker<[string, unknown, AbortSignal], ReadAnswer> {
     let breaker = this.breakers.get(serviceId);
     if (breaker) return breaker;
     const settings = this.options.breaker ?? {};
     const windowMs = settings.windowMs ?? 10_000;
-    breaker = new CircuitBreaker((action: string, fields: unknown, signal: AbortSignal) => this.attempt(serviceId, action, fields, signal), {
+    breaker = new Breaker((action: string, fields: unknown, signal: AbortSignal) => this.attempt(serviceId, action, fields, signal), {
       timeout: false, // the call's deadline aborts the request (above)
       volumeThreshold: settings.volumeThreshold ?? 5,
       errorThresholdPercentage: settings.errorThresholdPercentage ?? 50,

@@ -98,9 +98,3 @@ function discardingBrokenClients(pool: pg.Pool, log: Logger): PostgresPool {
   return { connect, end: () => pool.end() };
 }
 
-/** A database URL fit for a person to read: who, where and which database, never the password. */
-export function describeDatabase(url: string): string {
-  const parsed = new URL(url);
-  const user = parsed.username ? `${decodeURIComponent(parsed.username)}@` : "";
-  return `postgres://${user}${parsed.host || parsed.searchParams.get("host") || "localhost"}${parsed.pathname}`;
-}

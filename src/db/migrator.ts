@@ -13,21 +13,15 @@ import { setTimeout as delay } from "node:timers/promises";
 import { existsSync } from "node:fs";
 import { readdir } from "node:fs/promises";
 import { extname, join } from "node:path";
-import { fileURLToPath, pathToFileURL } from "node:url";
+import { pathToFileURL } from "node:url";
 import { Migrator, sql, type Kysely, type Migration, type MigrationProvider } from "kysely";
 import type { Logger } from "../ops/logger.ts";
 
 import { adoptCombinedBookkeeping } from "./combined-bookkeeping.ts";
 
-/** A folder of migrations and who owns them. */
-export interface MigrationSource {
-  /** Lower-case letters, digits and _: names the bookkeeping table, `vera_<owner>_migration`. */
-  owner: string;
-  dir: string;
-}
+import { FRAMEWORK_MIGRATIONS, type MigrationSource } from "./migration-sources.ts";
 
-/** The framework's own tables. */
-export const FRAMEWORK_MIGRATIONS: MigrationSource = { owner: "framework", dir: fileURLToPath(new URL("../migrations/", import.meta.url)) };
+export { FRAMEWORK_MIGRATIONS, type MigrationSource };
 
 const tableOf = (owner: string) => `vera_${owner}_migration`;
 

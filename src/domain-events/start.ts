@@ -4,9 +4,11 @@
  * relay publishes to the Redis stream and subscribers read it (src/domain-events/redis-subscribers.ts);
  * without it, the events stay in PostgreSQL and subscribers read them there
  * (src/domain-events/log-subscribers.ts). The App starts it after the providers and stops it before
- * them; operator commands and the test kit never do.
+ * them; operator commands and the test kit never do. The App loads this module only with a
+ * database, and ioredis only with REDIS_URL.
  */
-import { Redis } from "ioredis";
+import type { Redis } from "ioredis";
+import { sql } from "kysely";
 import type { Config } from "../config.ts";
 import type { Postgres } from "../db/postgres.ts";
 import type { Logger } from "../ops/logger.ts";
@@ -26,6 +28,8 @@ export interface StartedEvents {
    * has not acknowledged is delivered again, at least once) and one for the new set starts.
    */
   useSubscribers(subscribers: readonly Subscriber[]): Promise<void>;
+  /** The events not yet relayed, and the age of the oldest: for the metrics, at scrape time. */
+  backlog(): Promise<{ count: number; oldestSeconds: number }>;
   stop(): Promise<void>;
 }
 
@@ -34,19 +38,20 @@ interface Runner {
   stop(): Promise<void>;
 }
 
-export function startEvents(
+export async function startEvents(
   database: Postgres,
   subscribers: readonly Subscriber[],
   config: Readonly<Config>,
   log: Logger,
   get: <T>(provider: Provider<T>) => T,
-): StartedEvents {
+): Promise<StartedEvents> {
   const { redisUrl, stream, maxLen, retentionMs, group } = config.events;
   const relayLog = log.child({ component: "events" });
   const base = { db: database.db, group, log: log.child({ component: "subscribers" }), get };
+  const RedisClient = redisUrl === undefined ? undefined : (await import("ioredis")).Redis;
   // Each connection retries by itself; the relay and the runner log their failures, with a backoff.
-  const connect = (url: string, maxRetriesPerRequest: number | null) => {
-    const redis = new Redis(url, { maxRetriesPerRequest, retryStrategy: (tries) => Math.min(5000, 50 * tries) });
+  const connect = (url: string, maxRetriesPerRequest: number | null): Redis => {
+    const redis = new RedisClient!(url, { maxRetriesPerRequest, retryStrategy: (tries) => Math.min(5000, 50 * tries) });
     redis.on("error", () => undefined);
     return redis;
   };
@@ -80,6 +85,11 @@ export function startEvents(
     async useSubscribers(list) {
       await runner?.stop();
       runner = startRunner(list);
+    },
+    async backlog() {
+      const { rows } = await sql<{ count: string; oldest: number | null }>`
+        select count(*) as count, extract(epoch from now() - min(created_at))::float8 as oldest from events where published_at is null`.execute(database.db);
+      return { count: Number(rows[0]?.count ?? 0), oldestSeconds: Math.max(0, rows[0]?.oldest ?? 0) };
     },
     async stop() {
       await runner?.stop();

@@ -7,7 +7,7 @@ import { fileURLToPath } from "node:url";
 import type { Kysely } from "kysely";
 import { loadConfig, readSettings } from "../../src/config.ts";
 import { createDatabase } from "../../src/db/database.ts";
-import { migrateWithOwnPool } from "../../src/db/postgres.ts";
+import { migrateWithOwnPool } from "../../src/db/open-postgres.ts";
 import { SERVICE_MIGRATIONS } from "./database.ts";
 import type { Logger } from "../../src/ops/logger.ts";
 import type { Database } from "../../account/schema.ts";
