@@ -5,14 +5,14 @@
  */
 import { fork, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { DevPlugboard } from "../src/devboard/server.ts";
 import type { LoadResult } from "./load.ts";
+import { ROOT, startCommand } from "../tests/support/build.ts";
 
-/** `npm start`'s command, "node <flags> dist/src/main.js": the consumer runs as it does in production. */
-const START = (JSON.parse(readFileSync("package.json", "utf8")) as { scripts: { start: string } }).scripts.start.split(/\s+/);
-const START_FLAGS = START.slice(1, -1);
-const COMPILED_ENTRY = START.at(-1)!;
+/** `npm start`'s command, "node <flags> dist/src/cli/main.js start --dir dist/app": the consumer runs as it does in production. */
+const START = startCommand();
 
 /** Production: the compiled entry, plain node. tsx: the sources through the TypeScript loader, as before the build. */
 export type Runtime = "node" | "tsx";
@@ -22,6 +22,10 @@ export interface Probe {
   loopP99Ms: number;
   rssBytes: number;
   rssAfterGcBytes: number;
+  heapTotalBytes: number;
+  heapUsedBytes: number;
+  externalBytes: number;
+  arrayBuffersBytes: number;
 }
 
 /** Makes dist/ current (npm start's own pre-step), so the consumer runs what the sources say. */
@@ -51,10 +55,13 @@ const PRODUCTION_ENV = { NODE_ENV: "production", HEALTH_PORT: "0", LOG_LEVEL: "w
  * `env`). The preloads (bench/loop-probe.mjs, and bench/profile-probe.mjs when asked) answer over
  * the IPC channel.
  */
-export function spawnConsumer(runtime: Runtime, env: Record<string, string>, options: { profile?: boolean } = {}): ChildProcess {
+export function spawnConsumer(runtime: Runtime, env: Record<string, string>, options: { profile?: boolean; execPath?: string } = {}): ChildProcess {
   const probeFlags = ["--expose-gc", "--import", "./bench/loop-probe.mjs", ...(options.profile ? ["--import", "./bench/profile-probe.mjs"] : [])];
-  return fork(runtime === "node" ? COMPILED_ENTRY : "src/main.ts", [], {
-    execArgv: [...START_FLAGS, ...(runtime === "tsx" ? ["--import", "tsx"] : []), ...probeFlags],
+  // Under tsx: the same command on the sources, the app's TypeScript folder.
+  const [entry, args] = runtime === "node" ? [START.entry, START.args] : [path.join(ROOT, "src/cli/main.ts"), ["start", "--dir", path.join(ROOT, "app")]];
+  return fork(entry, args, {
+    ...(options.execPath ? { execPath: options.execPath } : {}),
+    execArgv: [...START.flags, ...(runtime === "tsx" ? ["--import", "tsx"] : []), ...probeFlags],
     env: { PATH: process.env.PATH, ...PRODUCTION_ENV, ...env },
     stdio: ["ignore", "ignore", "inherit", "ipc"],
   });

@@ -14,11 +14,17 @@ process.on("message", (message) => {
   if (message !== "probe") return;
   const rssBytes = process.memoryUsage().rss;
   globalThis.gc?.();
+  const after = process.memoryUsage();
   process.send?.({
     loopMaxMs: histogram.max / 1e6,
     loopP99Ms: histogram.percentile(99) / 1e6,
     rssBytes,
-    rssAfterGcBytes: process.memoryUsage().rss,
+    rssAfterGcBytes: after.rss,
+    // Where it is, after the GC: V8's heap (reserved and used), and memory outside it.
+    heapTotalBytes: after.heapTotal,
+    heapUsedBytes: after.heapUsed,
+    externalBytes: after.external,
+    arrayBuffersBytes: after.arrayBuffers,
   });
   histogram.reset();
 });

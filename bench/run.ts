@@ -20,6 +20,7 @@ import { buildForTests, compiledFixtures } from "../tests/support/build.ts";
 import { closedLoop, median, percentile, type LoadResult } from "./load.ts";
 import { burstFigures } from "./bursts.ts";
 import { packageFigures } from "./package.ts";
+import { memoryFigures } from "./memory.ts";
 import { eventsPipeline } from "./events.ts";
 import { measured, probe, spawnConsumer, spawnHelper, stopChild, waitJoined, type Measured, type Probe, type Runtime } from "./consumer.ts";
 
@@ -192,8 +193,8 @@ function printTable(rows: Row[]): void {
 
 async function main(): Promise<void> {
   const only = process.argv[2];
-  if (only !== undefined && !["dispatch", "events", "bursts", "hold", "package"].includes(only)) {
-    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure but the package's, \`npm run bench -- dispatch\`, \`-- events\`, \`-- bursts\`, \`-- hold\` or \`-- package\` one section`);
+  if (only !== undefined && !["dispatch", "events", "bursts", "hold", "package", "memory"].includes(only)) {
+    throw new Error(`unknown section "${only}": \`npm run bench\` runs every figure but the package's, \`npm run bench -- dispatch\`, \`-- events\`, \`-- bursts\`, \`-- hold\`, \`-- package\` or \`-- memory\` one section`);
   }
   if (only === "package") {
     // Needs the registry, and none of the servers below (bench/package.ts).
@@ -234,6 +235,9 @@ async function main(): Promise<void> {
     }
     if (only === undefined || only === "hold") await holdFigures(rows);
     if (only === undefined || only === "events") await eventFigures(rows);
+    if (only === undefined || only === "memory") {
+      await memoryFigures(rows, async () => (await createTestDatabase({ adminUrl: database.env.TEST_DATABASE_URL })).url);
+    }
     if (only === "bursts") await burstFigures(rows, burstEnv, SCALE);
     if (only !== undefined) return;
 

@@ -4,9 +4,17 @@
  * It never touches the request path: checks read the app's state and ping the database with a
  * short timeout, so a hanging database turns into a 503 instead of a hanging probe.
  */
-import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { IncomingMessage, Server, ServerResponse } from "node:http";
+import { createRequire } from "node:module";
 import type { AddressInfo } from "node:net";
 import type { Logger } from "./logger.ts";
+
+/**
+ * node:http through require, not import: an ESM import reads every export of the module, and on
+ * Node 22+ that runs the getters of http.WebSocket, CloseEvent and MessageEvent, which load
+ * undici — 13 MB of RSS (bench/RESULTS.md, "What a replica holds") for a server that uses none of it.
+ */
+const { createServer } = createRequire(import.meta.url)("node:http") as typeof import("node:http");
 
 /** What the checks read. */
 export interface HealthChecks {
