@@ -213,7 +213,7 @@ describe("the import rule", () => {
       const text = readFileSync(file, "utf8");
       for (const folder of ["actions", "subscribers", "migrations"]) {
         const beside = new RegExp(`new URL\\(["'](\\.\\./)+${folder}/?["']`);
-        if (file === "src/db/migrator.ts" && folder === "migrations") {
+        if (file === "src/db/migration-sources.ts" && folder === "migrations") {
           // The framework's own migrations, src/migrations/: its tables, not the app's.
           assert.match(text, /new URL\("\.\.\/migrations\/", import\.meta\.url\)/);
           continue;
