@@ -174,14 +174,20 @@ export class App {
       }
       log.info({ health_port: health.port }, `health and metrics on port ${health.port}: /healthz, /readyz, /metrics`);
     }
+    // What follows the client's start is loaded before it: from client.start() to the return
+    // nothing may wait, or a join (and a SIGTERM after it) could come before the caller has
+    // installed its signal handlers (src/cli/serve.ts).
+    const [handoverModule, recentModule] = await Promise.all([
+      postgres ? import("./plugboard/handover.ts") : undefined,
+      board && postgres ? import("./domain-events/recent.ts") : undefined,
+    ]);
     app = new App(config, log, started, events, registry, dispatcher, client, board, health, metrics);
     app.caller = caller;
     client.start();
     // With a database, replicas hand each other the answers a drain finishes after its leave
     // (src/plugboard/handover.ts): a drain then leaves the channel once.
-    if (postgres) {
-      const { Handover } = await import("./plugboard/handover.ts");
-      const handover = new Handover(postgres.db, postgres.url, log.child({ component: "handover" }));
+    if (postgres && handoverModule) {
+      const handover = new handoverModule.Handover(postgres.db, postgres.url, log.child({ component: "handover" }));
       app.handover = handover;
       handover
         .startTaking({ canSend: () => client.takesHandedOver, send: (answer) => client.answers.sendHandedOver(answer.ref, answer.text) })
@@ -194,10 +200,7 @@ export class App {
         app.watchers.push(watchFolder(config.events.subscribersDir, "subscribers", log, () => app.reloadSubscribers()));
       }
     }
-    if (board && postgres) {
-      const { recentEvents } = await import("./domain-events/recent.ts");
-      board.showEvents(() => recentEvents(postgres.db));
-    }
+    if (board && postgres && recentModule) board.showEvents(() => recentModule.recentEvents(postgres.db));
     for (const service of board?.services().slice(1) ?? []) {
       log.info({ hosted_service: service.name, service_id: service.id }, `the dev plugboard also hosts ${service.name} (service_id ${service.id}): its consumers join ${board!.socketUrl} with its token from PLUGBOARD_SERVICES`);
     }

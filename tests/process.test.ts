@@ -112,6 +112,29 @@ test("a second SIGTERM stops at once, with a log line", async () => {
   assert.ok(service.lines().some((l) => /stopping at once: second SIGTERM/.test(String(l.msg))));
 });
 
+test("a SIGTERM while the service starts: it finishes starting, then drains and exits 0 (no half-started process killed)", async () => {
+  const board = await DevPlugboard.start({ requestTimeoutMs: 15_000 });
+  boards.push(board);
+  const service = startService({
+    WEBSOCKET_URL: board.socketUrl,
+    TOKEN: board.token,
+    JWT_SECRET: SECRET,
+    ACTIONS_DIR: compiledFixtures("actions"),
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-process-")),
+    ...(await serviceDatabaseEnv()),
+  });
+  processes.push(service);
+  // The actions are loaded first; the database is opened and migrated after.
+  await service.waitForLine((l) => l.msg === "actions loaded", 30_000);
+  service.kill("SIGTERM");
+  await service.waitForLine((l) => l.msg === "shutting down once started");
+  const { code } = await service.exited;
+  assert.equal(code, EXIT_CODE.ok, service.output().slice(-2000));
+  const messages = service.lines().map((l) => l.msg);
+  assert.ok(messages.includes("stopped cleanly"), service.output().slice(-2000));
+  assert.ok(messages.indexOf("shutting down once started") < messages.indexOf("shutting down"), "the signal was taken during the start and acted on once started");
+});
+
 test("the shutdown deadline ends a drain that cannot finish", async () => {
   const { board, service } = await serve({ SHUTDOWN_TIMEOUT_MS: "500", ACTION_TIMEOUT_MS: "20000" });
   void board.request("Hang", {});

@@ -14,7 +14,30 @@ export async function serve(): Promise<number> {
   const log = createLogger({ level: config.logLevel, format: config.logFormat, service: config.serviceName });
   process.on("unhandledRejection", (reason) => log.error({ err: reason }, "unhandled promise rejection"));
 
-  let app: App;
+  // Signals are taken from the start: one that comes while the app starts stops it as soon as it
+  // has (a process killed half-started could leave the embedded database's lock or a half-joined
+  // channel); a second one during the start ends the process at once.
+  let app: App | undefined;
+  let signals = 0;
+  let pending: NodeJS.Signals | undefined;
+  const onSignal = (signal: NodeJS.Signals) => {
+    signals++;
+    if (!app) {
+      if (signals > 1) process.exit(EXIT_CODE.failed);
+      log.info({ signal }, "shutting down once started");
+      pending = signal;
+      return;
+    }
+    if (signals === 1 || pending) {
+      pending = undefined;
+      log.info({ signal }, "shutting down");
+      void app.stop();
+    } else {
+      void app.stopNow(`second ${signal}`);
+    }
+  };
+  process.on("SIGTERM", onSignal);
+  process.on("SIGINT", onSignal);
   try {
     const { App } = await import("../app.ts");
     app = await App.start({ config, log });
@@ -28,19 +51,10 @@ export async function serve(): Promise<number> {
     log.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_CODE.failed;
   }
-
-  let signals = 0;
-  const onSignal = (signal: NodeJS.Signals) => {
-    signals++;
-    if (signals === 1) {
-      log.info({ signal }, "shutting down");
-      void app.stop();
-    } else {
-      void app.stopNow(`second ${signal}`);
-    }
-  };
-  process.on("SIGTERM", onSignal);
-  process.on("SIGINT", onSignal);
+  if (pending) {
+    signals = 0;
+    onSignal(pending);
+  }
   const code = await app.done;
   flushLogs();
   return code;
