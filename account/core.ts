@@ -7,7 +7,6 @@
 export { accounts, ACCOUNT_MIGRATIONS, type Accounts } from "./accounts.ts";
 export { signedIn, requirePermission, requireRole, JWT_FIELD, type Permitted, type PermittedContext, type SignedIn, type SignedInContext } from "./guard.ts";
 export { ADMIN_ROLE, ROLE_NAME, grants } from "./roles.ts";
-export { recordEvent, type DomainEvent, type Envelope } from "./events.ts";
 export { attemptClaim, attemptPassword, THROTTLE_KEY } from "./attempts.ts";
 export { authenticate } from "./authenticate.ts";
 export { confirmPassword } from "./confirm-password.ts";

@@ -14,6 +14,7 @@ export type { Kysely, Transaction } from "kysely";
 export { runCommand, type CommandContext } from "./command.ts";
 export { commandLineOrExit, parseCommandLine, type CommandLine, type CommandLineSpec, type ParsedCommandLine } from "./cli/arguments.ts";
 export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./domain-events/subscribers.ts";
+export { envelopeOf, recordEvent, type DomainEvent, type Envelope } from "./domain-events/record.ts";
 export { isUniqueViolation } from "./db/errors.ts";
 export {
   serviceTarget,

@@ -10,6 +10,7 @@ import type { Logger } from "./ops/logger.ts";
 import { postgres, type Postgres } from "./db/postgres.ts";
 import { FRAMEWORK_MIGRATIONS, type MigrationSource } from "./db/migration-sources.ts";
 import { dependencyOrder, ProviderHost, type Provider } from "./providers.ts";
+import { useEventSource } from "./domain-events/record.ts";
 
 export interface StartedProviders {
   providers: ProviderHost;
@@ -25,6 +26,8 @@ export async function startProviders(
   config: Readonly<Config>,
   log: Logger,
 ): Promise<StartedProviders> {
+  // Every domain event this process records names the service it comes from.
+  useEventSource(config.serviceName);
   const providers = new ProviderHost({ log, production: config.production, test: config.nodeEnv === "test", dataDir: config.dataDir, env: config.env });
   providers.check(wanted);
   // The database connects (and migrates) while the providers that do not need it start.

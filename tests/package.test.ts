@@ -224,13 +224,13 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
 
   let publishedOnZod4: unknown;
 
-  test("with the account line and a migration: npm run build, then npm start on plain node behind a plugboard — Greet, unknown fields at every depth, the app's table, Register and Login", async () => {
+  test("with the account line, a migration and a subscriber: npm run build, then npm start on plain node behind a plugboard — Greet, unknown fields at every depth, the app's table and its event, Register and Login", async () => {
     // The files the README shows, as it shows them.
-    mkdirSync(path.join(app, "migrations"));
-    for (const file of ["actions/account.ts", "actions/PlaceOrder.ts", "migrations/0001_orders.ts"]) writeFileSync(path.join(app, file), readmeFile(file));
+    for (const folder of ["migrations", "subscribers"]) mkdirSync(path.join(app, folder));
+    for (const file of ["actions/account.ts", "actions/PlaceOrder.ts", "migrations/0001_orders.ts", "subscribers/pack-order.ts"]) writeFileSync(path.join(app, file), readmeFile(file));
     assert.equal((await typecheck(app)).code, 0, "the account line and a migration type-check");
     await run(npm, ["run", "build"], app);
-    assert.ok(existsSync(path.join(app, "dist", "actions", "PlaceOrder.js")) && existsSync(path.join(app, "dist", "migrations", "0001_orders.js")));
+    assert.ok(["actions/PlaceOrder.js", "migrations/0001_orders.js", "subscribers/pack-order.js"].every((file) => existsSync(path.join(app, "dist", file))));
 
     const service = await startApp("zod 4");
     publishedOnZod4 = board.publishedActions();
@@ -246,6 +246,10 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     assert.equal(deep.status, 400, `an unknown field one level down: ${JSON.stringify(deep.body)}`);
     const placed = await board.request("PlaceOrder", { sku: "W-1", quantity: 3, wrapping: { gift: true } });
     assert.equal(placed.status, 200, JSON.stringify(placed.body));
+    // Its event, recorded in the order's transaction, reaches the app's subscriber, named after the service.
+    const id = (placed.body as { fields: { id: number } }).fields.id;
+    const packed = await service.waitForLine((l) => l.msg === "order to pack" && l.order === `order:${id}`, 20_000);
+    assert.deepEqual([packed.sku, packed.source], ["W-1", "my-service"]);
 
     const username = `ada_${Math.random().toString(36).slice(2, 8)}`;
     const registered = await board.request("Register", { name: "Ada", username, password: "correct horse battery" });

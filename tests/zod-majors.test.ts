@@ -8,7 +8,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { z as z3 } from "zod3";
 import { z as z4 } from "zod";
-import { Action, middleware, ok, type Context, type Fields } from "vera-service";
+import { Action, middleware, ok, subscriber, type Context, type Fields } from "vera-service";
 import { dispatcherFor } from "./support/dispatcher.ts";
 import { publish, register } from "../src/actions/registry.ts";
 import { deepStrict } from "../src/schema/strict.ts";
@@ -200,4 +200,13 @@ test("nullable fields publish the same from zod 3, zod 4, and the zod/v4 inside 
   assert.deepEqual(toJsonSchema(fields(z3v4 as unknown as typeof z4)), four);
   assert.deepEqual(toJsonSchema(z3.object({ at: z3.number().nullable(), name: z3.string().min(2).nullable(), box: z3.object({ x: z3.number() }).nullable() })), four);
   assert.deepEqual((four.properties as Record<string, unknown>).at, { type: ["number", "null"] });
+});
+
+test("a subscriber's schema of either zod is taken; anything else is refused when the subscriber is declared", () => {
+  for (const schema of [z3.object({ sku: z3.string() }), z4.object({ sku: z4.string() })]) {
+    const declared = subscriber({ name: "pack", events: ["order.placed"], schema, handle: () => undefined });
+    assert.deepEqual(parseWith(declared.schema, { sku: "W-1" }), { success: true, data: { sku: "W-1" } });
+    assert.equal(parseWith(declared.schema, { sku: 7 }).success, false);
+  }
+  assert.throws(() => subscriber({ name: "odd", events: ["x"], schema: { "~standard": { version: 1, vendor: "other" } }, handle: () => undefined }), /subscriber "odd" is not a zod schema/);
 });

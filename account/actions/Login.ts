@@ -1,6 +1,6 @@
 import { z } from "zod/v4";
-import { Action, type Fields, badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse, type Context } from "vera-service";
-import { attemptPassword, THROTTLE_KEY, normalizeEmail, normalizeUsername, parsePhone, type AccountKey, invalidFields, OUTER_BOUNDS, passwordByteError, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, mintToken, tokenAnswer, tokenFields, unixSeconds, type User, accounts, recordEvent } from "../core.ts";
+import { Action, type Fields, badRequest, notFound, ok, tooManyRequests, unauthorized, type ActionResponse, type Context, recordEvent } from "vera-service";
+import { attemptPassword, THROTTLE_KEY, normalizeEmail, normalizeUsername, parsePhone, type AccountKey, invalidFields, OUTER_BOUNDS, passwordByteError, ACCOUNT_MESSAGES, LIFETIME_MESSAGES, mintToken, tokenAnswer, tokenFields, unixSeconds, type User, accounts } from "../core.ts";
 
 export class Login extends Action.with({
   description: "Sign in with one of username, email or phone_number",

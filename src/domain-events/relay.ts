@@ -1,6 +1,6 @@
 /**
  * The events relay: from the `events` outbox in PostgreSQL (written in the transaction of each
- * change, account/events.ts) to a sink (src/domain-events/sinks.ts): one Redis stream, or without Redis
+ * change, src/domain-events/record.ts) to a sink (src/domain-events/sinks.ts): one Redis stream, or without Redis
  * PostgreSQL itself, at least once, in commit order.
  *
  * - One relay at a time: every replica runs one, and the one holding a PostgreSQL advisory lock

@@ -11,7 +11,9 @@
  * `data` checked by the subscriber's schema first.
  */
 import type { Kysely } from "kysely";
-import type { z } from "zod/v4";
+import { zodMajor } from "../schema/flavor.ts";
+import { NotASchemaError, parseWith } from "../schema/parse.ts";
+import type { AnySchema, OutputOf } from "../schema/types.ts";
 import type { Logger } from "../ops/logger.ts";
 import { ProviderNotStartedError, type Provider } from "../providers.ts";
 
@@ -31,24 +33,25 @@ export interface SubscriberContext {
   get<T>(provider: Provider<T>): T;
 }
 
-export interface SubscriberDefinition<S extends z.ZodTypeAny> {
+export interface SubscriberDefinition<S extends AnySchema> {
   /** Unique per service: the idempotency records are kept under it. */
   name: string;
   events: readonly string[];
-  /** The shape of `data` this subscriber relies on; an event whose data does not match is dead-lettered at once. */
+  /** The shape of `data` this subscriber relies on (a schema of the app's zod, 3.25+ or 4); an event whose data does not match is dead-lettered at once. */
   schema: S;
   /** Providers the handler reads with ctx.get (the app starts them with the actions'). */
   providers?: ReadonlyArray<Provider<any>>;
-  handle(event: ReceivedEvent<z.infer<S>>, ctx: SubscriberContext): Promise<void> | void;
+  handle(event: ReceivedEvent<OutputOf<S>>, ctx: SubscriberContext): Promise<void> | void;
 }
 
-export type Subscriber = SubscriberDefinition<z.ZodTypeAny> & { readonly [SUBSCRIBER]: true };
+export type Subscriber = SubscriberDefinition<AnySchema> & { readonly [SUBSCRIBER]: true };
 
 const SUBSCRIBER = Symbol("vera-service subscriber");
 
 /** Declares a subscriber; a file in subscribers/ exports it (src/domain-events/load-subscribers.ts finds it). */
-export function subscriber<S extends z.ZodTypeAny>(definition: SubscriberDefinition<S>): Subscriber {
-  return { ...(definition as SubscriberDefinition<z.ZodTypeAny>), [SUBSCRIBER]: true };
+export function subscriber<S extends AnySchema>(definition: SubscriberDefinition<S>): Subscriber {
+  if (zodMajor(definition.schema) === undefined) throw new NotASchemaError(`the schema of subscriber ${JSON.stringify(definition.name)}`);
+  return { ...(definition as unknown as SubscriberDefinition<AnySchema>), [SUBSCRIBER]: true };
 }
 
 export function isSubscriber(value: unknown): value is Subscriber {
@@ -145,7 +148,7 @@ export class Handlers {
     for (const s of subscribers) {
       if (finished.has(`${s.name} ${event.id}`)) continue;
       const stats = this.stats.get(s.name)!;
-      const data = s.schema.safeParse(event.envelope.data);
+      const data = parseWith(s.schema, event.envelope.data);
       if (!data.success) {
         // Retrying cannot change the data: a dead letter at once.
         stats.deadLettered++;
