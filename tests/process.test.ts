@@ -21,7 +21,8 @@ after(async () => {
 
 const SECRET = "test-secret-that-is-at-least-32-bytes-long";
 
-async function serve(env: Record<string, string> = {}) {
+/** The compiled service behind a dev plugboard of its own, on a fresh database, not yet joined. */
+async function starting(env: Record<string, string> = {}) {
   const board = await DevPlugboard.start({ requestTimeoutMs: 15_000 });
   boards.push(board);
   const service = startService({
@@ -34,6 +35,11 @@ async function serve(env: Record<string, string> = {}) {
     ...env,
   });
   processes.push(service);
+  return { board, service };
+}
+
+async function serve(env: Record<string, string> = {}) {
+  const { board, service } = await starting(env);
   await service.waitForLine((l) => l.msg === "joined the plugboard", 30_000);
   return { board, service };
 }
@@ -113,17 +119,7 @@ test("a second SIGTERM stops at once, with a log line", async () => {
 });
 
 test("a SIGTERM while the service starts: it finishes starting, then drains and exits 0 (no half-started process killed)", async () => {
-  const board = await DevPlugboard.start({ requestTimeoutMs: 15_000 });
-  boards.push(board);
-  const service = startService({
-    WEBSOCKET_URL: board.socketUrl,
-    TOKEN: board.token,
-    JWT_SECRET: SECRET,
-    ACTIONS_DIR: compiledFixtures("actions"),
-    DATA_DIR: mkdtempSync(path.join(tmpdir(), "vera-process-")),
-    ...(await serviceDatabaseEnv()),
-  });
-  processes.push(service);
+  const { service } = await starting();
   // The actions are loaded first; the database is opened and migrated after.
   await service.waitForLine((l) => l.msg === "actions loaded", 30_000);
   service.kill("SIGTERM");
