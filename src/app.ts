@@ -83,7 +83,7 @@ export class App {
       // The dev plugboard's code is loaded only in dev mode: production never imports src/devboard/.
       board = config.websocketUrl
         ? undefined
-        : await (await import("./devboard/server.ts")).DevPlugboard.start({
+        : await (await import("./devboard/server.ts")).startDevPlugboard(config.serviceName, {
             port: config.plugboard.port,
             host: config.plugboard.host,
             allowedHosts: config.plugboard.allowedHosts,

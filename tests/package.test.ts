@@ -89,7 +89,7 @@ const readmeFile = (name: string) => {
  */
 const SECTION_COMMANDS: Record<string, string> = {
   "npx vera-service init my-service": "init, from the tarball (npx --package)",
-  "npx --package ./vera-service-0.1.0.tgz vera-service init my-service": "init",
+  "npx --package /path/to/vera-service-0.1.0.tgz vera-service init my-service": "init",
   "npm pack": "the pack",
   "cd my-service": "every command runs in the app's folder",
   "npm install": "init's test",

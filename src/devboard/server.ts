@@ -561,3 +561,8 @@ export class DevPlugboard extends EventEmitter<BoardEvents> {
     this.log.debug({ port: this.boundPort }, "dev plugboard stopped");
   }
 }
+
+/** The board of dev mode: it hosts the service under its own name, with the id that name always gets. */
+export function startDevPlugboard(serviceName: string, options: Omit<DevPlugboardOptions, "service">): Promise<DevPlugboard> {
+  return DevPlugboard.start({ ...options, service: { id: serviceIdFor(serviceName), name: serviceName } });
+}
