@@ -2,7 +2,7 @@
  * Revoked tokens by jti. Revoking is one statement that is safe under races: of two logouts
  * of the same token, exactly one inserts the row.
  */
-import { recordEvent } from "./events.ts";
+import { recordEvent } from "vera-service";
 import { sql, type Kysely } from "kysely";
 import type { Database } from "./schema.ts";
 

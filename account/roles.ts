@@ -1,7 +1,7 @@
 /**
  * Roles and who holds them (account/migrations/0005_roles.ts). A role grants permissions: `resource:action`
  * strings, `resource:*` for every action on a resource, `*` for everything (the built-in `admin`).
- * Granting and revoking each write their domain event (account/events.ts) in the same
+ * Granting and revoking each write their domain event (src/domain-events/record.ts) in the same
  * transaction; revoking also moves the account's valid-after time, so every token minted before
  * it (carrying the role in its `roles` claim) stops working, as after a password change.
  *
@@ -12,7 +12,7 @@
  */
 import { sql, type Kysely } from "kysely";
 import type { Database } from "./schema.ts";
-import { recordEvent } from "./events.ts";
+import { recordEvent } from "vera-service";
 
 export const ROLE_NAME = /^[a-z][a-z0-9_-]{0,63}$/;
 export const PERMISSION = /^(\*|[a-z][a-z0-9_.-]{0,63}:(\*|[a-z][a-z0-9_.-]{0,63}))$/;

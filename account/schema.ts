@@ -79,7 +79,7 @@ export interface UserRolesTable {
   granted_at: DefaultedTimestamp;
 }
 
-/** The outbox of domain events (account/events.ts): written in the transaction of the change. */
+/** The outbox of domain events (src/domain-events/record.ts): written in the transaction of the change. */
 export interface EventsTable {
   id: Generated<string>;
   event_id: string;

@@ -31,5 +31,6 @@ export async function testUser(
   });
   const lifetime = tokens.lifetime({});
   if (!lifetime.ok) throw new Error(`no token lifetime: ${lifetime.problem}`);
-  return { user, jwt: tokens.sign(String(user.id), lifetime.lifetime).jwt, password };
+  // A new account holds no roles yet; its token says so, as Register's does.
+  return { user, jwt: tokens.sign(String(user.id), lifetime.lifetime, []).jwt, password };
 }

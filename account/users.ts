@@ -2,7 +2,6 @@
  * Accounts in the `users` table. Knows nothing of status codes: it returns rows or throws
  * UserExistsError; the actions decide what the caller hears.
  */
-import { recordEvent } from "./events.ts";
 import { isLastStarHolder } from "./roles.ts";
 import { sql, type Kysely } from "kysely";
 import {
@@ -15,7 +14,7 @@ import {
   type AccountKey,
   type IdentifierKind,
 } from "./identifiers.ts";
-import { isUniqueViolation } from "vera-service";
+import { isUniqueViolation, recordEvent } from "vera-service";
 import { USER_UNIQUE_INDEXES, type Database, type User } from "./schema.ts";
 
 /** A live account already holds the username, email or phone number. */

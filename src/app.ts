@@ -110,8 +110,11 @@ export class App {
       throw error;
     }
     const relay = events?.relay;
-    // prom-client loads only when HEALTH_PORT serves the metrics.
-    const metricsModule = config.healthPort === undefined ? undefined : await import("./ops/metrics.ts");
+    // prom-client loads only when HEALTH_PORT serves the metrics; the database's module is loaded already when it opened.
+    const [metricsModule, database] = await Promise.all([
+      config.healthPort === undefined ? undefined : import("./ops/metrics.ts"),
+      postgres ? import("./db/database.ts") : undefined,
+    ]);
     const metrics = metricsModule && new metricsModule.Metrics(registry.names);
     // In dev mode, calls go through the dev plugboard with its account token unless others are configured.
     const caller = configuredCaller(config.calls, log, {
@@ -125,7 +128,7 @@ export class App {
       checkOutputs: !config.production,
       log,
       ...configuredLimits(config),
-      observer: metricsModule && metrics ? metricsModule.observeAll(metrics, options.observer) : options.observer,
+      observer: metrics ? metricsModule!.observeAll(metrics, options.observer) : options.observer,
     });
     let app: App | undefined;
     const client = new PlugboardClient({
@@ -161,7 +164,7 @@ export class App {
             // A draining replica leaves the channel on purpose; it is alive until it exits.
             isJoined: () => client.isJoined || dispatcher.isDraining,
             isDraining: () => dispatcher.isDraining,
-            ...(postgres ? { pingDatabase: async () => (await import("./db/database.ts")).pingDatabase(postgres.db) } : {}),
+            ...(postgres && database ? { pingDatabase: () => database.pingDatabase(postgres.db) } : {}),
             metrics: () => metrics.exposition(),
             ...(relay ? { eventsRelay: () => relay.state } : {}),
           },

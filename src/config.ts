@@ -3,8 +3,8 @@
  * is checked with zod, and is handed out as a frozen object. A bad value stops the process
  * before it connects anywhere: loadConfig throws a ConfigError listing every problem.
  */
-import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
+import { findPackageJson } from "./package-json.ts";
 import { z } from "zod/v4";
 import { parseWith, type SchemaIssue } from "./schema/parse.ts";
 import type { AnySchema } from "./schema/types.ts";
@@ -292,21 +292,8 @@ export function loadConfig(source: NodeJS.ProcessEnv = process.env): Readonly<Co
 
 /** The name in the nearest package.json at or above the app's folder (dist/ has none: its app's is above). */
 function appPackageName(appDir: string): string | undefined {
-  for (let dir = appDir, i = 0; i < 4; i++) {
-    const file = path.join(dir, "package.json");
-    if (existsSync(file)) {
-      try {
-        const { name } = JSON.parse(readFileSync(file, "utf8")) as { name?: unknown };
-        return typeof name === "string" && name !== "" ? name : undefined;
-      } catch {
-        return undefined;
-      }
-    }
-    const parent = path.dirname(dir);
-    if (parent === dir) break;
-    dir = parent;
-  }
-  return undefined;
+  const name = findPackageJson(appDir, { levels: 4 })?.manifest.name;
+  return typeof name === "string" && name !== "" ? name : undefined;
 }
 
 /** The plugboard's HTTP side (`POST /`) from its socket URL: the same host, http(s) for ws(s). */

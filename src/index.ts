@@ -12,7 +12,7 @@ export { postgres, type Postgres } from "./db/postgres.ts";
 // The types an app's migrations and queries are written with, without a kysely dependency of their own.
 export type { Kysely, Transaction } from "kysely";
 export { runCommand, type CommandContext } from "./command.ts";
-export { commandLineOrExit, parseCommandLine, type CommandLine, type CommandLineSpec, type ParsedCommandLine } from "./cli/arguments.ts";
+export { parseCommandLine, type CommandLine, type CommandLineSpec, type ParsedCommandLine } from "./cli/arguments.ts";
 export { subscriber, type ReceivedEvent, type Subscriber, type SubscriberContext, type SubscriberDefinition } from "./domain-events/subscribers.ts";
 export { envelopeOf, recordEvent, type DomainEvent, type Envelope } from "./domain-events/record.ts";
 export { isUniqueViolation } from "./db/errors.ts";

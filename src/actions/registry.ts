@@ -250,14 +250,22 @@ export function register(cls: ActionClass, file: string): RegisteredAction {
 export const SOURCE_PATTERN = "**/*.{ts,mts,js,mjs}";
 export const IGNORED = ["**/*.d.ts", "**/*.test.*", "**/node_modules/**", "**/_*"];
 
+/**
+ * Imports a file of the app; with a version (the dev loop's reloads), afresh: a module is cached
+ * by its URL, so each reload asks for a new one.
+ */
+export async function importFresh(file: string, version?: number): Promise<Record<string, unknown>> {
+  const url = pathToFileURL(file).href;
+  return (await import(version === undefined ? url : `${url}?v=${version}`)) as Record<string, unknown>;
+}
+
 export interface LoadActionsOptions {
   dir: string;
   log: Logger;
   /** Production: an import failure, a duplicate name or no action at all throws ActionLoadError. */
   strict?: boolean;
   /**
-   * A reload (the dev loop, src/actions/watch.ts): the files are imported afresh (a module is
-   * cached by its URL, so each reload asks for a new one), and a file that fails to import or
+   * A reload (the dev loop, src/watch-folder.ts): the files are imported afresh (importFresh), and a file that fails to import or
    * declares an action wrongly keeps serving its actions from `previous`.
    */
   reload?: { version: number; previous: Registry };
@@ -278,8 +286,7 @@ export async function loadActions(options: LoadActionsOptions): Promise<Registry
     const rel = path.relative(process.cwd(), file);
     let mod: Record<string, unknown>;
     try {
-      const url = pathToFileURL(file).href;
-      mod = (await import(reload ? `${url}?v=${reload.version}` : url)) as Record<string, unknown>;
+      mod = await importFresh(file, reload?.version);
     } catch (error) {
       if (strict) throw new ActionLoadError(importFailure(rel, error), { cause: error });
       log.warn({ file: rel, err: error }, reload ? "action file failed to import: its last good version keeps serving" : "skipped action file: it failed to import");

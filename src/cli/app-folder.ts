@@ -42,6 +42,23 @@ export function builtOrSources(root = "."): string {
   return Object.values(APP_FOLDERS).some((folder) => existsSync(path.join(dist, folder))) ? dist : root;
 }
 
+/**
+ * A subcommand's app: its root (APP_DIR set from it), with TypeScript made loadable when it holds
+ * some (`typescript`, default yes); or, when it cannot be, undefined after one line on stderr
+ * naming the command (and `hint`), for the caller to exit 2.
+ */
+export async function openApp(command: string, dir: string | undefined, fallback: string, options: { typescript?: boolean; hint?: string } = {}): Promise<string | undefined> {
+  try {
+    const root = useAppDir(dir, fallback);
+    if (options.typescript ?? true) await loadTypeScriptFor(root);
+    return root;
+  } catch (error) {
+    if (!(error instanceof AppFolderError)) throw error;
+    process.stderr.write(`vera-service ${command}: ${error.message}${options.hint ? ` (${options.hint})` : ""}\n`);
+    return undefined;
+  }
+}
+
 /** Whether a folder of the app holds TypeScript files (so needs a loader to be imported). */
 function holdsTypeScript(appDir: string): boolean {
   const folders = Object.values(APP_FOLDERS).map((f) => path.join(appDir, f)).filter((f) => existsSync(f));

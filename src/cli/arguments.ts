@@ -47,15 +47,6 @@ export function parseCommandLine<O extends Options>(args: readonly string[], spe
   return { ok: true, values: values as CommandLine<O>["values"], positionals: parsed.positionals };
 }
 
-/** parseCommandLine for a tool's entry: prints the help or the refusal and exits, or returns the arguments. */
-export function commandLineOrExit<O extends Options>(args: readonly string[], spec: CommandLineSpec<O>): CommandLine<O> {
-  const parsed = parseCommandLine(args, spec);
-  if (parsed.ok) return parsed;
-  if (parsed.exitCode === 0) process.stdout.write(`${spec.usage}\n`);
-  else process.stderr.write(`${parsed.problem}\n${spec.usage}\n`);
-  process.exit(parsed.exitCode);
-}
-
 /** node's messages end with advice about `--` that fits its own CLI, not a tool's. */
 function plain(message: string): string {
   return message.replace(/\. To specify a positional argument starting with a '-'.*$/s, "").replace(/^Unknown option/, "unknown option");

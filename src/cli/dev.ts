@@ -5,7 +5,7 @@
  * graceful stop.
  */
 import { parseCommandLine } from "./arguments.ts";
-import { AppFolderError, DIR_OPTION, loadTypeScriptFor, useAppDir } from "./app-folder.ts";
+import { DIR_OPTION, openApp } from "./app-folder.ts";
 import { EXIT_CODE } from "../ops/exit-codes.ts";
 import { printParseResult } from "./print.ts";
 
@@ -19,14 +19,7 @@ export const USAGE = `usage: vera-service dev [--dir <folder>]
 export async function dev(args: string[]): Promise<number> {
   const parsed = parseCommandLine(args, { usage: USAGE, options: DIR_OPTION });
   if (!parsed.ok) return printParseResult(parsed, USAGE);
-  try {
-    const dir = useAppDir(parsed.values.dir, ".");
-    await loadTypeScriptFor(dir);
-  } catch (error) {
-    if (!(error instanceof AppFolderError)) throw error;
-    process.stderr.write(`vera-service dev: ${error.message}\n`);
-    return EXIT_CODE.usage;
-  }
+  if ((await openApp("dev", parsed.values.dir, ".")) === undefined) return EXIT_CODE.usage;
   process.env.ACTIONS_WATCH ??= "1";
   return (await import("./serve.ts")).serve();
 }

@@ -49,8 +49,7 @@ export async function init(args: string[]): Promise<number> {
   for (const file of fg.sync("**/*", { cwd: templates, dot: true })) {
     const to = path.join(target, DOTTED.has(file) ? `.${file}` : file);
     mkdirSync(path.dirname(to), { recursive: true });
-    cpSync(path.join(templates, file), to);
-    writeFileSync(to, readFileSync(to, "utf8").replaceAll("{{name}}", name));
+    writeFileSync(to, readFileSync(path.join(templates, file), "utf8").replaceAll("{{name}}", name));
   }
   const spec = vendored(from, target);
   const manifest = {

@@ -14,12 +14,12 @@ import { createLogger } from "../ops/logger.ts";
 import { loadConfigOrExit } from "../ops/startup.ts";
 import { EXIT_CODE } from "../ops/exit-codes.ts";
 import { embeddedDatabase } from "../embedded.ts";
-import { createDatabase } from "../db/database.ts";
+import { withMigrationPool } from "../db/open-postgres.ts";
 import { describeDatabase } from "../db/describe-database.ts";
 import { innermostMessage, isUnavailable } from "../db/errors.ts";
 import { checkPending, migrateToLatest } from "../db/migrator.ts";
 import { migrationSources } from "../start-providers.ts";
-import { AppFolderError, appProviders, builtOrSources, DIR_OPTION, loadTypeScriptFor, useAppDir } from "./app-folder.ts";
+import { appProviders, builtOrSources, DIR_OPTION, openApp } from "./app-folder.ts";
 import { printParseResult } from "./print.ts";
 
 export const USAGE = `usage: vera-service migrate [--dir <folder>] [--check]
@@ -35,13 +35,7 @@ export async function migrate(args: string[]): Promise<number> {
   const parsed = parseCommandLine(args, { usage: USAGE, options: { ...DIR_OPTION, check: { type: "boolean" } } });
   if (!parsed.ok) return printParseResult(parsed, USAGE);
   const { values } = parsed;
-  try {
-    await loadTypeScriptFor(useAppDir(values.dir, builtOrSources()));
-  } catch (error) {
-    if (!(error instanceof AppFolderError)) throw error;
-    process.stderr.write(`vera-service migrate: ${error.message}\n`);
-    return EXIT_CODE.usage;
-  }
+  if ((await openApp("migrate", values.dir, builtOrSources())) === undefined) return EXIT_CODE.usage;
   const config = loadConfigOrExit(undefined, process.stderr);
   // Logs on stderr: stdout is the command's own output.
   const log = createLogger({ level: config.env.LOG_LEVEL === undefined ? "warn" : config.logLevel, format: config.logFormat, destination: process.stderr, service: config.serviceName });
@@ -52,25 +46,25 @@ export async function migrate(args: string[]): Promise<number> {
   const sources = migrationSources(await appProviders(config, log), config);
   say(values.check ? `checking ${where}; nothing will be changed` : `migrating ${where}`);
   const embedded = config.database ? undefined : await embeddedDatabase(config, log);
-  const db = createDatabase({ url: config.database?.url ?? embedded!.url, poolMax: 2, statementTimeoutMs: 0 }, log);
   try {
-    if (values.check) {
-      const { pending, problems } = await checkPending(db, sources);
-      say(pending.length > 0 ? `pending migrations: ${pending.join(", ")}` : "schema up to date: nothing pending");
-      for (const { migration, problem } of problems) say(`${migration}: ${problem}`);
-      say(problems.length > 0 ? `${problems.length} problem(s): the migrations would stop; nothing was changed` : "no problems found; nothing was changed");
-      return problems.length > 0 ? EXIT_CODE.failed : EXIT_CODE.ok;
-    }
-    const applied = await migrateToLatest(db, log, { sources });
-    say(applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "schema already up to date");
-    return EXIT_CODE.ok;
+    return await withMigrationPool(config.database?.url ?? embedded!.url, log, async (db) => {
+      if (values.check) {
+        const { pending, problems } = await checkPending(db, sources);
+        say(pending.length > 0 ? `pending migrations: ${pending.join(", ")}` : "schema up to date: nothing pending");
+        for (const { migration, problem } of problems) say(`${migration}: ${problem}`);
+        say(problems.length > 0 ? `${problems.length} problem(s): the migrations would stop; nothing was changed` : "no problems found; nothing was changed");
+        return problems.length > 0 ? EXIT_CODE.failed : EXIT_CODE.ok;
+      }
+      const applied = await migrateToLatest(db, log, { sources });
+      say(applied.length > 0 ? `applied ${applied.length} migration(s): ${applied.join(", ")}` : "schema already up to date");
+      return EXIT_CODE.ok;
+    });
   } catch (error) {
     // One plain line for a database that cannot be reached; the whole error for anything else.
     if (isUnavailable(error)) process.stderr.write(`vera-service migrate: cannot reach ${where}: ${innermostMessage(error)}\n`);
     else log.fatal({ err: error }, values.check ? "the check failed" : "migration failed");
     return EXIT_CODE.failed;
   } finally {
-    await db.destroy();
     await embedded?.release();
   }
 }

@@ -19,21 +19,16 @@ export async function serve(): Promise<number> {
   // channel); a second one during the start ends the process at once.
   let app: App | undefined;
   let signals = 0;
-  let pending: NodeJS.Signals | undefined;
   const onSignal = (signal: NodeJS.Signals) => {
     signals++;
-    if (!app) {
-      if (signals > 1) process.exit(EXIT_CODE.failed);
-      log.info({ signal }, "shutting down once started");
-      pending = signal;
-      return;
-    }
-    if (signals === 1 || pending) {
-      pending = undefined;
+    if (signals > 1) {
+      if (app) void app.stopNow(`second ${signal}`);
+      else process.exit(EXIT_CODE.failed);
+    } else if (app) {
       log.info({ signal }, "shutting down");
       void app.stop();
     } else {
-      void app.stopNow(`second ${signal}`);
+      log.info({ signal }, "shutting down once started");
     }
   };
   process.on("SIGTERM", onSignal);
@@ -51,9 +46,9 @@ export async function serve(): Promise<number> {
     log.fatal({ err: error }, `could not start: ${error instanceof Error ? error.message : String(error)}`);
     return EXIT_CODE.failed;
   }
-  if (pending) {
-    signals = 0;
-    onSignal(pending);
+  if (signals > 0) {
+    log.info("shutting down");
+    void app.stop();
   }
   const code = await app.done;
   flushLogs();

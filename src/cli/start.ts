@@ -4,7 +4,7 @@
  */
 import path from "node:path";
 import { parseCommandLine } from "./arguments.ts";
-import { AppFolderError, DIR_OPTION, useAppDir } from "./app-folder.ts";
+import { DIR_OPTION, openApp } from "./app-folder.ts";
 import { APP_FOLDERS } from "../config.ts";
 import { EXIT_CODE } from "../ops/exit-codes.ts";
 import { existsSync } from "node:fs";
@@ -19,14 +19,9 @@ export const USAGE = `usage: vera-service start [--dir <folder>]
 export async function start(args: string[]): Promise<number> {
   const parsed = parseCommandLine(args, { usage: USAGE, options: DIR_OPTION });
   if (!parsed.ok) return printParseResult(parsed, USAGE);
-  let dir: string;
-  try {
-    dir = useAppDir(parsed.values.dir, "dist");
-  } catch (error) {
-    if (!(error instanceof AppFolderError)) throw error;
-    process.stderr.write(`vera-service start: ${error.message} (compile the app first: vera-service build)\n`);
-    return EXIT_CODE.usage;
-  }
+  // Production runs compiled JavaScript: no TypeScript loader.
+  const dir = await openApp("start", parsed.values.dir, "dist", { typescript: false, hint: "compile the app first: vera-service build" });
+  if (dir === undefined) return EXIT_CODE.usage;
   if (!existsSync(path.join(dir, APP_FOLDERS.actions))) {
     process.stderr.write(`vera-service start: ${path.relative(process.cwd(), dir) || "."} has no ${APP_FOLDERS.actions}/ (compile the app first: vera-service build)\n`);
     return EXIT_CODE.usage;

@@ -3,6 +3,7 @@
  * configured, the migrations of every owner under the lock, then the pool. Loaded only when an
  * action needs the database (src/start-providers.ts).
  */
+import type { Kysely } from "kysely";
 import type { Config } from "../config.ts";
 import type { Logger } from "../ops/logger.ts";
 import { embeddedDatabase } from "../embedded.ts";
@@ -36,9 +37,14 @@ export async function openPostgres(config: Readonly<Config>, log: Logger, source
  * take longer than any request may, and waiting for another replica's migration too.
  */
 export async function migrateWithOwnPool(url: string, log: Logger, sources: readonly MigrationSource[]): Promise<void> {
+  await withMigrationPool(url, log, (db) => migrateToLatest(db, log, { sources }));
+}
+
+/** `work` on a migrations' pool of its own (two connections, no statement timeout), closed after. */
+export async function withMigrationPool<T>(url: string, log: Logger, work: (db: Kysely<any>) => Promise<T>): Promise<T> {
   const db = createDatabase({ url, poolMax: 2, statementTimeoutMs: 0 }, log);
   try {
-    await migrateToLatest(db, log, { sources });
+    return await work(db);
   } finally {
     await db.destroy();
   }

@@ -41,8 +41,6 @@ export class Handover {
   private taking = false;
   private again = false;
   private taker: Taker | undefined;
-  /** Answers taken from other replicas and sent. */
-  taken = 0;
 
   constructor(
     private readonly db: Kysely<any>,
@@ -103,10 +101,7 @@ export class Handover {
         const { rows } = await sql<{ ref: string; answer: string }>`
           delete from handed_answers where ref in (select ref from handed_answers order by handed_at limit ${BATCH} for update skip locked)
           returning ref, answer`.execute(this.db);
-        for (const row of rows) {
-          this.taker?.send({ ref: row.ref, text: row.answer });
-          this.taken++;
-        }
+        for (const row of rows) this.taker?.send({ ref: row.ref, text: row.answer });
         if (rows.length === BATCH) this.again = true;
       } while (this.again);
     } catch (error) {
