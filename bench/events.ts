@@ -15,7 +15,7 @@ import { postgresSink, redisSink } from "../src/domain-events/sinks.ts";
 import { LogSubscriberRunner } from "../src/domain-events/log-subscribers.ts";
 import { subscriber } from "../src/domain-events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
-import { recordEvent } from "../account/events.ts";
+import { recordEvent } from "../src/domain-events/record.ts";
 import type { Database } from "../account/schema.ts";
 import { percentile } from "./load.ts";
 

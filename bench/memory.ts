@@ -54,7 +54,14 @@ interface Replica {
   statuses: string;
 }
 
-async function replica(execPath: string, env: Record<string, string>, request: (i: number) => { action: string; fields: unknown }, prepare?: (board: DevPlugboard) => Promise<void>): Promise<Replica> {
+async function replica(
+  execPath: string,
+  env: Record<string, string>,
+  request: (i: number) => { action: string; fields: unknown },
+  /** The statuses the load must get: a figure of a load that failed is no figure. */
+  expected: readonly number[],
+  prepare?: (board: DevPlugboard) => Promise<void>,
+): Promise<Replica> {
   const board = await DevPlugboard.start({ log: quiet });
   const started = performance.now();
   const child = spawnConsumer("node", { ANSWER_HOLD_MS: "0", WEBSOCKET_URL: board.socketUrl, TOKEN: board.token, ...env }, { execPath });
@@ -65,6 +72,8 @@ async function replica(execPath: string, env: Record<string, string>, request: (
     await sleep(500);
     const idle = await probe(child);
     const load = await closedLoop(board, { count: 100_000, inFlight: 64, request });
+    const unexpected = [...load.statuses.keys()].filter((status) => !expected.includes(status));
+    if (unexpected.length > 0) throw new Error(`the load got ${[...load.statuses].map(([status, count]) => `${count}×${status}`).join(" ")}: not a figure`);
     await sleep(200);
     const loaded = await probe(child);
     return { joinedMs, idle, loaded, statuses: [...load.statuses].map(([status, count]) => `${count}×${status}`).join(" ") };
@@ -83,13 +92,14 @@ export async function memoryFigures(rows: Row[], databaseUrl: () => Promise<stri
   const jwtSecret = "bench-memory-secret-bench-memory-secret-01";
   for (let round = 0; round < ROUNDS; round++) {
     bare.push(await bareNode(execPath));
-    greet.push(await replica(execPath, { ACTIONS_DIR: compiledFixtures("greet-only") }, (i) => ({ action: "Greet", fields: { name: `n${i % 100}` } })));
+    greet.push(await replica(execPath, { ACTIONS_DIR: compiledFixtures("greet-only") }, (i) => ({ action: "Greet", fields: { name: `n${i % 100}` } }), [200]));
     let jwt = "";
     account.push(
       await replica(
         execPath,
         { JWT_SECRET: jwtSecret, DATABASE_URL: await databaseUrl(), BCRYPT_COST: "10" },
         (i) => (i % 2 === 0 ? { action: "Logout", fields: { jwt: "not-a-jwt" } } : { action: "Verify", fields: { jwt } }),
+        [401, 200],
         async (board) => {
           await board.request("Register", { name: "Bench", username: "bench_memory", password: "correct horse battery" });
           const login = await board.request("Login", { username: "bench_memory", password: "correct horse battery" });

@@ -13,26 +13,23 @@
  * install + first answer under 60 s.
  */
 import { execFile, spawn } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
 import { median } from "./load.ts";
+import { ROOT } from "../tests/support/build.ts";
+import { cleanCopy, commandEnv } from "../tests/support/clean-copy.ts";
 
 type Row = string[];
 
 const exec = promisify(execFile);
-const ROOT = path.resolve(import.meta.dirname, "..");
 const ROUNDS = 3;
 const seconds = (ms: number) => `${(ms / 1000).toFixed(1)} s`;
 const range = (values: number[]) => `${seconds(Math.min(...values))}–${seconds(Math.max(...values))}`;
 
-/** This process's environment for npm, with an npm cache of the round's own. */
-function npmEnv(cache: string): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) if (!/^npm_/i.test(key) && key !== "INIT_CWD") env[key] = value;
-  return { ...env, npm_config_cache: cache, npm_config_audit: "false", npm_config_fund: "false", LOG_FORMAT: "json" };
-}
+/** A command's environment (tests/support/clean-copy.ts), with an npm cache of the round's own. */
+const npmEnv = (cache: string): NodeJS.ProcessEnv => commandEnv({ npm_config_cache: cache, npm_config_audit: "false", npm_config_fund: "false" });
 
 async function timed(command: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): Promise<{ ms: number; stdout: string }> {
   const started = performance.now();
@@ -40,21 +37,12 @@ async function timed(command: string, args: string[], cwd: string, env: NodeJS.P
   return { ms: performance.now() - started, stdout };
 }
 
-/** A copy of the checkout as a fresh clone holds it, its node_modules borrowed (the build's TypeScript). */
-async function cleanCopy(into: string): Promise<void> {
-  const { stdout } = await exec("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], { cwd: ROOT, maxBuffer: 64 * 1024 * 1024 });
-  for (const file of stdout.split("\0").filter(Boolean)) {
-    if (!existsSync(path.join(ROOT, file))) continue;
-    mkdirSync(path.dirname(path.join(into, file)), { recursive: true });
-    cpSync(path.join(ROOT, file), path.join(into, file));
-  }
-  symlinkSync(path.join(ROOT, "node_modules"), path.join(into, "node_modules"), "dir");
-}
-
 /** `npm run dev` in `app` until Greet answers through its dev plugboard; returns the time from spawn. */
 async function firstAnswer(app: string, env: NodeJS.ProcessEnv): Promise<number> {
   const started = performance.now();
   const child = spawn("npm", ["run", "dev"], { cwd: app, env: { ...env, PLUGBOARD_PORT: "0" }, stdio: ["ignore", "pipe", "pipe"], detached: true });
+  const closed = new Promise((resolve) => child.once("close", resolve));
+  child.stderr.resume();
   try {
     const explorer = await new Promise<string>((resolve, reject) => {
       let out = "";
@@ -73,11 +61,13 @@ async function firstAnswer(app: string, env: NodeJS.ProcessEnv): Promise<number>
     if (response.status !== 200) throw new Error(`Greet answered ${response.status}`);
     return performance.now() - started;
   } finally {
+    // The round's folder is removed next: the service and its npm leave it first.
     try {
       process.kill(-child.pid!, "SIGTERM");
     } catch {
       // gone already
     }
+    await closed;
   }
 }
 
@@ -98,7 +88,7 @@ export async function packageFigures(rows: Row[]): Promise<void> {
       if (round % 2 === 1) await bare();
 
       const copy = path.join(here, "checkout");
-      await cleanCopy(copy);
+      cleanCopy(ROOT, copy, { borrowNodeModules: true });
       figures.build.push((await timed("node", ["scripts/build.mjs"], copy, env)).ms);
       rmSync(path.join(copy, "dist"), { recursive: true, force: true });
       const packed = await timed("npm", ["pack", "--json", "--pack-destination", here], copy, env);

@@ -1,12 +1,12 @@
 /**
  * Every account change writes its domain event to the `events` outbox in the same transaction
- * (account/events.ts): the right type, subject and data, the envelope the other systems read,
+ * (src/domain-events/record.ts): the right type, subject and data, the envelope the other systems read,
  * and never a password, digest, token or JWT.
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { register, startAccounts, type Accounts } from "./support/accounts.ts";
-import type { Envelope } from "../account/events.ts";
+import type { Envelope } from "../src/domain-events/record.ts";
 import { sql } from "kysely";
 
 let accounts: Accounts;

@@ -16,7 +16,7 @@ import { createLogger } from "../src/ops/logger.ts";
 import { until } from "./support/consumer.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService } from "./support/process.ts";
-import { recordEvent, type Envelope } from "../account/events.ts";
+import { recordEvent, type Envelope } from "../src/domain-events/record.ts";
 import type { Database } from "../account/schema.ts";
 
 const silent = createLogger({ level: process.env.RELAY_DEBUG ? "debug" : "silent" });

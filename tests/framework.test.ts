@@ -103,13 +103,13 @@ describe("custom middleware", () => {
 
 describe("the context a middleware extends", () => {
   test("its additions make a new context, so one may replace log; the context it was given is untouched", async () => {
-    const seen: Array<{ log: unknown; user: unknown }> = [];
+    const given: Array<{ ctx: object; log: unknown }> = [];
     const logs = captureLogs("info");
     const withUser = middleware<{ user: string; log: Logger }>({
       name: "withUser",
-      handle: ({ ctx }, next) => {
-        seen.push({ log: ctx.log, user: (ctx as unknown as { user?: unknown }).user });
-        return next({ user: "ada", log: ctx.log.child({ user: "ada" }) });
+      handle: async ({ ctx }, next) => {
+        given.push({ ctx, log: ctx.log });
+        return await next({ user: "ada", log: ctx.log.child({ user: "ada" }) });
       },
     });
     class WhoAmI extends Action.with({ schema: z.object({}), use: [withUser] }) {
@@ -122,7 +122,10 @@ describe("the context a middleware extends", () => {
     const d = dispatcherFor([WhoAmI], { log: logs.log });
     const answer = await d.dispatch({ action: "WhoAmI", fields: {}, response_ref: "who" });
     assert.deepEqual([answer.status_code, answer.fields], [200, { user: "ada", action: "WhoAmI", deadline: "number", aborted: false }]);
-    assert.equal(seen[0]!.user, undefined, "nothing was written into the context the middleware got");
+    // Read after the action ran: the additions went into a new context, not into this one.
+    const { ctx: original, log: originalLog } = given[0]!;
+    assert.equal((original as { user?: unknown }).user, undefined, "nothing was written into the context the middleware got");
+    assert.equal((original as { log?: unknown }).log, originalLog, "its log is still the request's");
     const line = logs.lines().find((l) => l.msg === "who am I")!;
     assert.deepEqual([line.user, line.action, line.response_ref], ["ada", "WhoAmI", "who"], "the replaced log, a child of the request's");
     await d.drain();

@@ -19,7 +19,7 @@ import { postgresSink } from "../src/domain-events/sinks.ts";
 import { LogSubscriberRunner, type LogRunnerOptions } from "../src/domain-events/log-subscribers.ts";
 import { subscriber, type Subscriber } from "../src/domain-events/subscribers.ts";
 import { createLogger } from "../src/ops/logger.ts";
-import { recordEvent } from "../account/events.ts";
+import { recordEvent } from "../src/domain-events/record.ts";
 import { migrateToLatest } from "../src/db/migrator.ts";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { compiledFixtures, serviceDatabaseEnv, startService } from "./support/process.ts";

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, unlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { promisify } from "node:util";
@@ -19,42 +19,62 @@ import pg from "pg";
 import { DevPlugboard } from "../src/devboard/server.ts";
 import { ROOT } from "./support/build.ts";
 import { buildContext, removeStages, replayDockerfile } from "./support/dockerfile.ts";
+import { cleanCopy, commandEnv } from "./support/clean-copy.ts";
 import { serviceDatabaseEnv, startProcess, type ServiceProcess } from "./support/process.ts";
 
 const exec = promisify(execFile);
 const npm = process.platform === "win32" ? "npm.cmd" : "npm";
 const npx = process.platform === "win32" ? "npx.cmd" : "npx";
 
-/** This process's environment without what the test runner and `npm test` put in it. */
-function cleanEnv(extra: Record<string, string | undefined> = {}): Record<string, string | undefined> {
-  const env: Record<string, string | undefined> = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (/^npm_/i.test(key) || ["NODE_TEST_CONTEXT", "NODE_OPTIONS", "DATABASE_URL", "TEST_DATABASE_URL", "INIT_CWD"].includes(key)) continue;
-    env[key] = value;
+/**
+ * The commands this file ran, as a person would type them: `npx --yes --package <tarball>
+ * vera-service init …` is `vera-service init …`, `npm install --no-audit --no-fund` is
+ * `npm install`. The README check at the end holds the README's commands to these.
+ */
+const ran = new Set<string>();
+const UNSPOKEN_FLAGS = new Set(["--yes", "--no-audit", "--no-fund", "--json"]);
+const UNSPOKEN_WITH_VALUE = new Set(["--package", "--pack-destination"]);
+function spoken(words: readonly string[]): string {
+  const kept: string[] = [];
+  for (let i = 0; i < words.length; i++) {
+    if (UNSPOKEN_WITH_VALUE.has(words[i]!)) i++;
+    else if (!UNSPOKEN_FLAGS.has(words[i]!)) kept.push(words[i]!);
   }
-  return { ...env, LOG_FORMAT: "json", ...extra };
+  // `npx vera-service …` and `vera-service …` are one command.
+  return kept.join(" ").replace(/^npx(\.cmd)? /, "").replace(/^npm\.cmd /, "npm ");
 }
 
-async function run(command: string, args: string[], cwd: string, env: Record<string, string | undefined> = {}): Promise<{ stdout: string; stderr: string; ms: number }> {
+/** Runs a command to its end; a non-zero exit throws with the output, unless `allowFailure` (then `code` says). */
+async function run(
+  command: string,
+  args: string[],
+  cwd: string,
+  env: Record<string, string | undefined> = {},
+  options: { allowFailure?: boolean } = {},
+): Promise<{ code: number; stdout: string; stderr: string; ms: number }> {
+  ran.add(spoken([command, ...args]));
   const started = performance.now();
   try {
-    const { stdout, stderr } = await exec(command, args, { cwd, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 });
-    return { stdout, stderr, ms: Math.round(performance.now() - started) };
+    const { stdout, stderr } = await exec(command, args, { cwd, env: commandEnv(env), maxBuffer: 64 * 1024 * 1024 });
+    return { code: 0, stdout, stderr, ms: Math.round(performance.now() - started) };
   } catch (error) {
     const failed = error as { code?: number; stdout?: string; stderr?: string };
-    throw new Error(`${command} ${args.join(" ")} in ${cwd} failed (exit ${failed.code}):\n${`${failed.stdout ?? ""}${failed.stderr ?? ""}`.slice(-4000)}`);
+    const output = `${failed.stdout ?? ""}${failed.stderr ?? ""}`;
+    if (options.allowFailure) return { code: failed.code ?? 1, stdout: failed.stdout ?? "", stderr: failed.stderr ?? "", ms: Math.round(performance.now() - started) };
+    throw new Error(`${command} ${args.join(" ")} in ${cwd} failed (exit ${failed.code}):\n${output.slice(-4000)}`);
   }
+}
+
+/** A long-running command (npm run dev, npm start …), recorded as run. */
+function launch(command: string, args: string[], options: { cwd: string; env: Record<string, string | undefined> }): ServiceProcess {
+  ran.add(spoken([command, ...args]));
+  return startProcess(command, args, options);
 }
 
 /** `tsc --noEmit` in the app: its exit code and output (a failure is an answer here, not an error). */
 async function typecheck(app: string): Promise<{ code: number; output: string }> {
-  try {
-    await exec(npx, ["tsc", "--noEmit"], { cwd: app, env: cleanEnv() });
-    return { code: 0, output: "" };
-  } catch (error) {
-    const failed = error as { code?: number; stdout?: string; stderr?: string };
-    return { code: failed.code ?? 1, output: `${failed.stdout ?? ""}${failed.stderr ?? ""}` };
-  }
+  const { code, stdout, stderr } = await run(npx, ["tsc", "--noEmit"], app, {}, { allowFailure: true });
+  return { code, output: `${stdout}${stderr}` };
 }
 
 const GREET_URL = (explorer: string) => `${explorer.replace(/\/$/, "")}/`;
@@ -83,28 +103,12 @@ const readmeFile = (name: string) => {
   return text;
 };
 
-/**
- * Every command the section names, and where this file runs it (the Docker commands: the
- * Dockerfile replayed; `docker compose` cannot run here, the scaffold's compose file is checked).
- */
-const SECTION_COMMANDS: Record<string, string> = {
-  "npx vera-service init my-service": "init, from the tarball (npx --package)",
-  "npx --package /path/to/vera-service-0.1.0.tgz vera-service init my-service": "init",
-  "npm pack": "the pack",
-  "cd my-service": "every command runs in the app's folder",
-  "npm install": "init's test",
-  "npm run dev": "init's test: answers, then reloads an added action",
-  "npm run bench -- package": "bench/package.ts (the same steps, timed)",
-  "npm install zod@3": "the zod 3 test",
-  "npm run migrate": "the migration's test",
-  "vera-service migrate --check": "the migration's test",
-  "npm test": "the scaffold's npm test",
-  "npm run build": "the build + start test, and the zod 3 one",
-  "npm start": "the build + start test, and the zod 3 one",
-  "docker build -t my-service .": "the Dockerfile replayed",
-  "docker compose up --build": "the compose file's check",
-  "vera-service --help": "the help test",
-  "vera-service roles": "the help test (its --help, with the account line)",
+/** The commands of the section this file does not run, and what stands for each. */
+const NOT_RUN_HERE: Record<string, string> = {
+  "cd my-service": "every command here runs in the app's folder",
+  "npm run bench -- package": "bench/package.ts: the same steps, timed",
+  "docker build -t my-service .": "the scaffold's Dockerfile, replayed stage by stage (no Docker on these machines)",
+  "docker compose up --build": "the scaffold's compose file, checked against the replayed image",
 };
 
 describe("vera-service as a package: npm pack, npx vera-service init, an app outside the checkout", () => {
@@ -125,9 +129,9 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
 
   /** `npm start` in the app (its compiled dist/, plain node), joined to the test's plugboard. */
   async function startApp(label: string): Promise<ServiceProcess> {
-    const child = startProcess(npm, ["start"], {
+    const child = launch(npm, ["start"], {
       cwd: app,
-      env: cleanEnv({
+      env: commandEnv({
         ...(await serviceDatabaseEnv()),
         WEBSOCKET_URL: board.socketUrl,
         TOKEN: board.token,
@@ -135,11 +139,9 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
       }),
     });
     children.push(child);
-    const exited = child.exited.then(({ code }) => {
-      throw new Error(`${label}: npm start exited (${code}) before joining:\n${child.output().slice(-3000)}`);
+    await child.waitForLine((l) => l.msg === "joined the plugboard", 60_000).catch((error: Error) => {
+      throw new Error(`${label}: ${error.message}`);
     });
-    await Promise.race([child.waitForLine((l) => l.msg === "joined the plugboard", 60_000), exited]);
-    exited.catch(() => undefined);
     return child;
   }
 
@@ -152,13 +154,7 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
 
   test("npm pack builds first and ships dist/, the type declarations, the templates, README and LICENSE, and nothing else", async (t) => {
     const checkout = path.join(here, "checkout");
-    const { stdout: files } = await run("git", ["ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT);
-    for (const file of files.split("\0").filter(Boolean)) {
-      if (!existsSync(path.join(ROOT, file))) continue;
-      mkdirSync(path.dirname(path.join(checkout, file)), { recursive: true });
-      cpSync(path.join(ROOT, file), path.join(checkout, file));
-    }
-    symlinkSync(path.join(ROOT, "node_modules"), path.join(checkout, "node_modules"), "dir");
+    cleanCopy(ROOT, checkout, { borrowNodeModules: true });
     assert.ok(!existsSync(path.join(checkout, "dist")), "the copy holds no build output");
     const packed = await run(npm, ["pack", "--json", "--pack-destination", here], checkout);
     const [info] = JSON.parse(packed.stdout.slice(packed.stdout.indexOf("["))) as Array<{ filename: string; files: Array<{ path: string }> }>;
@@ -175,6 +171,7 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
 
   test("npx --package <tarball> vera-service init writes an app that installs from the tarball and the registry, and answers Greet in dev", async (t) => {
     const started = performance.now();
+    assert.ok(tarball, "the pack test made the tarball");
     const init = await run(npx, ["--yes", "--package", tarball, "vera-service", "init", "my-service"], here);
     assert.match(init.stdout, /wrote my-service in my-service/);
     const manifest = JSON.parse(readFileSync(path.join(app, "package.json"), "utf8")) as { scripts: Record<string, string>; dependencies: Record<string, string> };
@@ -189,7 +186,7 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     assert.ok(existsSync(path.join(app, "node_modules", "vera-service", "dist", "src", "index.js")));
     t.diagnostic(`init ${init.ms} ms, npm install ${install.ms} ms`);
 
-    const dev = startProcess(npm, ["run", "dev"], { cwd: app, env: cleanEnv({ PLUGBOARD_PORT: "0" }) });
+    const dev = launch(npm, ["run", "dev"], { cwd: app, env: commandEnv({ PLUGBOARD_PORT: "0" }) });
     children.push(dev);
     await dev.waitForLine((l) => l.msg === "joined the plugboard", 60_000);
     const url = GREET_URL(String(dev.lines().find((l) => typeof l.explorer === "string")!.explorer));
@@ -202,10 +199,11 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     assert.ok(!existsSync(path.join(app, ".data")), "Greet needs no database: none was opened");
 
     // The dev loop: an added action is published and answers.
-    writeFileSync(path.join(app, "actions", "Wave.ts"), `import { z } from "zod";\nimport { Action, ok } from "vera-service";\n\nexport class Wave extends Action.with({ description: "Waves", schema: z.object({}) }) {\n  run() {\n    return ok("Waved", {});\n  }\n}\n`);
+    const wave = path.join(app, "actions", "Wave.ts");
+    t.after(() => rmSync(wave, { force: true })); // the later tests build without it
+    writeFileSync(wave, `import { z } from "zod";\nimport { Action, ok } from "vera-service";\n\nexport class Wave extends Action.with({ description: "Waves", schema: z.object({}) }) {\n  run() {\n    return ok("Waved", {});\n  }\n}\n`);
     await dev.waitForLine((l) => l.msg === "actions reloaded and published again" && (l.actions as string[]).includes("Wave"), 15_000);
     assert.equal((await post(url, "Wave", {})).status, 200);
-    unlinkSync(path.join(app, "actions", "Wave.ts"));
     await stop(dev);
   });
 
@@ -261,7 +259,7 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
 
   test("the app's migration made its table, recorded as the app's", async () => {
     const { DATABASE_URL } = await serviceDatabaseEnv();
-    const service = startProcess(npm, ["run", "migrate"], { cwd: app, env: cleanEnv({ DATABASE_URL }) });
+    const service = launch(npm, ["run", "migrate"], { cwd: app, env: commandEnv({ DATABASE_URL }) });
     assert.equal((await service.exited).code, 0, service.output());
     await run(npx, ["vera-service", "migrate", "--check"], app, { DATABASE_URL });
     const client = new pg.Client({ connectionString: DATABASE_URL });
@@ -333,16 +331,20 @@ describe("vera-service as a package: npm pack, npx vera-service init, an app out
     assert.equal((await typecheck(app)).code, 0, "zod 3 type-checks");
     await run(npm, ["run", "build"], app);
     const service = await startApp("zod 3");
+    assert.ok(publishedOnZod4, "the zod 4 test published its schemas");
     assert.deepEqual(board.publishedActions(), publishedOnZod4, "the published schemas are the same with either major");
     await exerciseApp(service);
     await stop(service);
   });
 });
 
-test("the README's Build your own service: every command it names is run here", () => {
+test("the README's Build your own service: every command it names was run above", () => {
   const named = new Set<string>();
   for (const block of README_SECTION.matchAll(/```sh\n([\s\S]*?)```/g)) for (const line of block[1]!.split("\n")) if (line.trim()) named.add(line.replace(/\s+#.*$/, "").trim());
   for (const [, command] of README_SECTION.matchAll(/`((?:npm|npx|vera-service|docker|cd) [^`]+)`/g)) named.add(command!);
-  const missing = [...named].filter((command) => !SECTION_COMMANDS[command]);
-  assert.deepEqual(missing, [], "a command the README names, that tests/package.test.ts does not say where it runs");
+  assert.ok(named.has("npm run dev") && named.has("npm start"), `the section's commands are found: ${[...named].join(" | ")}`);
+  // A README command is run when a command run above is it, or it with more arguments (`vera-service roles` as `vera-service roles --help`).
+  const isRun = (command: string) => [...ran].some((done) => done === command || done.startsWith(`${command} `));
+  const missing = [...named].filter((command) => !NOT_RUN_HERE[command] && !isRun(spoken(command.split(/\s+/))));
+  assert.deepEqual(missing, [], `commands the README names that this file did not run (it ran: ${[...ran].join(" | ")})`);
 });

@@ -19,6 +19,7 @@ import { spawnSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { cleanCopy } from "./clean-copy.ts";
 
 export interface Instruction {
   name: string;
@@ -67,8 +68,6 @@ function ignorePattern(pattern: string): RegExp {
  * folder of its own. Returns that folder.
  */
 export function buildContext(root: string): string {
-  const listed = spawnSync("git", ["ls-files", "--cached", "--others", "--exclude-standard", "-z"], { cwd: root, encoding: "utf8" });
-  if (listed.status !== 0) throw new Error(`git ls-files failed: ${listed.stderr}`);
   const dockerignore = path.join(root, ".dockerignore");
   const rules = existsSync(dockerignore)
     ? readFileSync(dockerignore, "utf8")
@@ -86,11 +85,7 @@ export function buildContext(root: string): string {
     return out;
   };
   const context = mkdtempSync(path.join(tmpdir(), "vera-context-"));
-  for (const file of listed.stdout.split("\0").filter(Boolean)) {
-    if (ignored(file) || !existsSync(path.join(root, file))) continue;
-    mkdirSync(path.dirname(path.join(context, file)), { recursive: true });
-    cpSync(path.join(root, file), path.join(context, file));
-  }
+  cleanCopy(root, context, { skip: ignored });
   return context;
 }
 

@@ -57,12 +57,14 @@ process.on("SIGUSR2", () => {
   };
 }
 
-/** The packages among modules (paths or URLs): the names under node_modules/, scoped ones whole. */
+/** The packages among modules (paths or URLs): the name after each one's last node_modules/, scoped ones whole. */
 export function packagesOf(modules: readonly string[]): Set<string> {
   const names = new Set<string>();
   for (const module of modules) {
-    const found = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(module) ?? /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(module);
-    if (found) names.add(found[1]!);
+    const at = module.lastIndexOf("node_modules/");
+    if (at < 0) continue;
+    const [scope, name] = module.slice(at + "node_modules/".length).split("/");
+    names.add(scope!.startsWith("@") ? `${scope}/${name}` : scope!);
   }
   return names;
 }

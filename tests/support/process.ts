@@ -78,6 +78,9 @@ function collect(child: ChildProcess, kill: (signal: NodeJS.Signals) => void): S
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
     child.on("exit", (code, signal) => resolve({ code, signal })),
   );
+  // Every writer of its output is gone (the process, and any child it left holding the pipes).
+  let outputEnded = false;
+  child.on("close", () => (outputEnded = true));
   const lines = () =>
     out
       .split("\n")
@@ -97,8 +100,11 @@ function collect(child: ChildProcess, kill: (signal: NodeJS.Signals) => void): S
     async waitForLine(predicate, timeoutMs = 10_000) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
+        // Read whether the output has ended before looking: a line written just before the end is still found.
+        const ended = outputEnded;
         const found = lines().find(predicate);
         if (found) return found;
+        if (ended) throw new Error(`no such log line: the process ended its output first; output:\n${out.slice(-3000)}`);
         if (Date.now() > deadline) throw new Error(`no such log line within ${timeoutMs} ms; output:\n${out.slice(-3000)}`);
         await new Promise((resolve) => setTimeout(resolve, 20));
       }
