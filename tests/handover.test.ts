@@ -5,6 +5,7 @@
  */
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { sql } from "kysely";
 import { Handover, type HandedAnswer } from "../src/plugboard/handover.ts";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
 import { captureLogs } from "./support/logs.ts";
@@ -56,4 +57,13 @@ test("with nobody able to send, the giver gets every answer back after the wait,
   assert.deepEqual(late.sent, []);
   await busy.handover.stopTaking();
   await late.handover.stopTaking();
+});
+
+test("an answer older than the plugboard's 30 s is dropped, never sent; a fresh one beside it is taken", async () => {
+  await sql`insert into handed_answers (ref, answer, handed_at) values ('stale-1', '{}', clock_timestamp() - interval '31 seconds'), ('fresh-1', '{}', clock_timestamp())`.execute(database.db);
+  const taker = replica();
+  await taker.handover.startTaking(taker.taker);
+  await until(async () => (await database.db.selectFrom("handed_answers" as never).selectAll().execute()).length === 0);
+  assert.deepEqual(taker.sent, ["fresh-1"]);
+  await taker.handover.stopTaking();
 });

@@ -96,10 +96,13 @@ export class Handover {
         this.again = false;
         // Not joined now: leave them to another replica.
         if (!this.taker?.canSend()) return;
-        // A caller older than the plugboard's 30 s has been answered 408 already.
-        await sql`delete from handed_answers where handed_at < clock_timestamp() - make_interval(secs => ${PLUGBOARD_REQUEST_TIMEOUT_MS / 1000})`.execute(this.db);
+        // One round trip (the sweep runs every second on every replica): the answers older than
+        // the plugboard's 30 s go (their callers were answered 408 already), the others are taken.
         const { rows } = await sql<{ ref: string; answer: string }>`
-          delete from handed_answers where ref in (select ref from handed_answers order by handed_at limit ${BATCH} for update skip locked)
+          with expired as (delete from handed_answers where handed_at < clock_timestamp() - make_interval(secs => ${PLUGBOARD_REQUEST_TIMEOUT_MS / 1000}))
+          delete from handed_answers where ref in (
+            select ref from handed_answers where handed_at >= clock_timestamp() - make_interval(secs => ${PLUGBOARD_REQUEST_TIMEOUT_MS / 1000})
+            order by handed_at limit ${BATCH} for update skip locked)
           returning ref, answer`.execute(this.db);
         for (const row of rows) this.taker?.send({ ref: row.ref, text: row.answer });
         if (rows.length === BATCH) this.again = true;
