@@ -84,6 +84,8 @@ const DEFAULT_MAX_ANSWER_BYTES = 1024 * 1024;
 interface Job {
   action: RegisteredAction;
   fields: unknown;
+  /** Each middleware's own fields, in `use` order (validateFields split them). */
+  middlewareFields: ReadonlyArray<Record<string, unknown>>;
   ref: string;
   receivedAt: number;
   resolve(answer: ActionResponse): void;
@@ -197,7 +199,7 @@ export class Dispatcher {
       this.options.log.warn({ action: action.name, response_ref: request.response_ref }, "queue full: request refused");
       return reply(unavailable(MESSAGES.overloaded));
     }
-    const job: Job = { action, fields: validated.data, ref: request.response_ref, receivedAt: Date.now(), resolve: reply };
+    const job: Job = { action, fields: validated.data, middlewareFields: validated.middleware, ref: request.response_ref, receivedAt: Date.now(), resolve: reply };
     if (!this.slots.full && hasRoom(action)) this.start(job);
     else this.queue.push(job);
     this.options.observer?.queueChanged?.(this.inFlight, this.queue.length);
@@ -236,7 +238,7 @@ export class Dispatcher {
 
     let result: unknown;
     try {
-      result = job.action.middleware.length === 0 ? job.action.instance.run(job.fields as never, ctx as never) : this.behindMiddleware(job.action, job.fields, ctx);
+      result = job.action.middleware.length === 0 ? job.action.instance.run(job.fields as never, ctx as never) : this.behindMiddleware(job, ctx);
     } catch (error) {
       return finish(this.classify(error, ctx));
     }
@@ -279,21 +281,13 @@ export class Dispatcher {
    * Runs the action behind its middleware, outermost first. Each middleware gets its own
    * fields; `run` gets the rest, and the context with what each middleware added.
    */
-  private behindMiddleware(action: RegisteredAction, fields: unknown, base: RequestContext): Promise<ActionResponse> {
-    const rest = { ...(fields as Record<string, unknown>) };
-    const own = action.middlewareFields.map((names) => {
-      const taken: Record<string, unknown> = {};
-      for (const name of names) {
-        if (name in rest) taken[name] = rest[name];
-        delete rest[name];
-      }
-      return taken;
-    });
+  private behindMiddleware(job: Job, base: RequestContext): Promise<ActionResponse> {
+    const { action } = job;
     const step = async (i: number, ctx: BaseContext): Promise<ActionResponse> => {
       if (base.aborted) return timedOut();
-      if (i === action.middleware.length) return action.instance.run(rest as never, ctx as never);
+      if (i === action.middleware.length) return action.instance.run(job.fields as never, ctx as never);
       const mw: Middleware<object> = action.middleware[i]!;
-      return mw.handle({ action: action.name, fields: own[i]!, ctx }, (adds) => step(i + 1, extendContext(ctx, adds)));
+      return mw.handle({ action: action.name, fields: job.middlewareFields[i]!, ctx }, (adds) => step(i + 1, extendContext(ctx, adds)));
     };
     return step(0, base);
   }

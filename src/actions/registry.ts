@@ -36,8 +36,6 @@ export interface RegisteredAction {
   validator: FieldsValidator;
   /** Outermost first. */
   middleware: readonly Middleware<any>[];
-  /** For each middleware, the names of the fields it takes before `run`. */
-  middlewareFields: readonly (readonly string[])[];
   /** Every provider it needs, its middleware's included: what its ctx.get may read. */
   needs: readonly Provider<unknown>[];
   /** `needs` as a set, for ctx.get's check. */
@@ -225,17 +223,17 @@ export function register(cls: ActionClass, file: string): RegisteredAction {
   }
   checkFields(cls);
   const needs = [...new Set([...cls.needs, ...cls.use.flatMap((mw) => mw.needs)])];
-  const middlewareFields = cls.use.flatMap((mw) => Object.entries(mw.fields));
+  const owned = new Set(cls.use.flatMap((mw) => Object.keys(mw.fields)));
   return {
     name: cls.name,
     cls,
     validator: {
-      middleware: middlewareFields.map(([name, schema]) => [name, deepStrict(schema)] as const),
+      middleware: cls.use.map((mw) => Object.entries(mw.fields).map(([name, schema]) => [name, deepStrict(schema)] as const)),
+      owned,
       own: deepStrict(cls.schema),
-      known: new Set([...middlewareFields.map(([name]) => name), ...Object.keys(shapeOf(cls.schema))]),
+      known: new Set([...owned, ...Object.keys(shapeOf(cls.schema))]),
     },
     middleware: cls.use,
-    middlewareFields: cls.use.map((mw) => Object.keys(mw.fields)),
     needs,
     declared: new Set(needs),
     timeoutMs,

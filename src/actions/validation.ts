@@ -12,7 +12,8 @@ export interface FieldError {
 }
 
 /** A failed validation: the first MAX_LISTED_ERRORS problems, and how many more there were. */
-export type Validated = { ok: true; data: unknown } | { ok: false; errors: FieldError[]; omitted: number };
+/** The action's own fields, and each middleware's (in `use` order), checked. */
+export type Validated = { ok: true; data: unknown; middleware: ReadonlyArray<Record<string, unknown>> } | { ok: false; errors: FieldError[]; omitted: number };
 
 /**
  * Bounds on what a 400 says, so that no request can turn into a larger answer: a request with
@@ -36,7 +37,10 @@ function fieldError(field: string, message: string): FieldError {
  * object, strict at every depth (src/schema/strict.ts), and every field name either knows.
  */
 export interface FieldsValidator {
-  middleware: ReadonlyArray<readonly [name: string, schema: unknown]>;
+  /** Per middleware of the action, outermost first: its fields' schemas by name. */
+  middleware: ReadonlyArray<ReadonlyArray<readonly [name: string, schema: unknown]>>;
+  /** Every middleware field's name: not the action's own. */
+  owned: ReadonlySet<string>;
   own: unknown;
   known: ReadonlySet<string>;
 }
@@ -71,29 +75,28 @@ export function validateFields(validator: FieldsValidator, fields: unknown): Val
       }
     }
   };
-  let data: Record<string, unknown>;
-  if (validator.middleware.length === 0) {
-    const result = parseWith<Record<string, unknown>>(validator.own, present);
-    if (!result.success) report(result.issues, []);
-    data = result.success ? result.data : {};
-  } else {
-    // The middleware's fields one by one, the action's own object with the rest (unknown names included).
+  // Each middleware's fields one by one, into its own object; the action's own object with the
+  // rest (unknown names included).
+  let rest = present;
+  if (validator.owned.size > 0) {
+    rest = Object.create(null) as Record<string, unknown>;
+    for (const key of Object.keys(present)) if (!validator.owned.has(key)) rest[key] = present[key];
+  }
+  const middleware = validator.middleware.map((schemas) => {
     const taken: Record<string, unknown> = {};
-    const rest: Record<string, unknown> = Object.create(null);
-    const owned = new Set(validator.middleware.map(([name]) => name));
-    for (const key of Object.keys(present)) if (!owned.has(key)) rest[key] = present[key];
-    for (const [name, schema] of validator.middleware) {
+    for (const [name, schema] of schemas) {
       const result = parseWith(schema, Object.hasOwn(present, name) ? present[name] : undefined);
       if (!result.success) report(result.issues, [name]);
       else if (result.data !== undefined) taken[name] = result.data;
     }
-    const result = parseWith<Record<string, unknown>>(validator.own, rest);
-    if (!result.success) report(result.issues, []);
-    data = result.success ? { ...result.data, ...taken } : {};
-  }
-  if (total > 0) return { ok: false, errors, omitted: total - errors.length };
-  if (hasNul(data)) return { ok: false, errors: [fieldError(findNul(data, []) ?? "fields", "must not contain NUL characters")], omitted: 0 };
-  return { ok: true, data };
+    return taken;
+  });
+  const result = parseWith<Record<string, unknown>>(validator.own, rest);
+  if (!result.success) report(result.issues, []);
+  if (total > 0 || !result.success) return { ok: false, errors, omitted: total - errors.length };
+  const withNul = [result.data, ...middleware].find(hasNul);
+  if (withNul) return { ok: false, errors: [fieldError(findNul(withNul, []) ?? "fields", "must not contain NUL characters")], omitted: 0 };
+  return { ok: true, data: result.data, middleware };
 }
 
 /** How many top-level keys are not known, and the first MAX_LISTED_ERRORS of them. */
