@@ -77,6 +77,12 @@ export class App {
     // Production stops on an action file that fails to import, a duplicate name, or no action at all.
     const registry = await loadActions({ dir: config.actionsDir, log, strict: config.production });
     const subscribers = await loadSubscribers(config.events.subscribersDir, log);
+    // What has started so far, stopped last first should a later step fail.
+    const undo: Array<() => Promise<unknown>> = [];
+    const failed = async (error: unknown): Promise<never> => {
+      for (const step of undo.reverse()) await step().catch(() => undefined);
+      throw error;
+    };
     let board: DevPlugboard | undefined;
     let started: StartedProviders;
     try {
@@ -94,20 +100,20 @@ export class App {
             services: config.plugboard.services,
             log: log.child({ component: "devboard" }),
           });
+      if (board) undo.push(board.stop.bind(board));
       started = await startProviders([...registry.providers, ...subscribers.flatMap((s) => s.providers ?? [])], config, log);
+      undo.push(started.close);
     } catch (error) {
-      await board?.stop();
-      throw error;
+      return failed(error);
     }
     const { providers, postgres } = started;
     let events: StartedEvents | undefined;
     try {
       // The events machinery, pg's own sessions and (with REDIS_URL) ioredis load only with a database.
       events = postgres && (await (await import("./domain-events/start.ts")).startEvents(postgres, subscribers, config, log, (provider) => providers.get(provider)));
+      if (events) undo.push(events.stop);
     } catch (error) {
-      await started.close();
-      await board?.stop();
-      throw error;
+      return failed(error);
     }
     const relay = events?.relay;
     // prom-client loads only when HEALTH_PORT serves the metrics; the database's module is loaded already when it opened.
@@ -170,10 +176,7 @@ export class App {
           },
         });
       } catch (error) {
-        await events?.stop();
-        await started.close();
-        await board?.stop();
-        throw error;
+        return failed(error);
       }
       log.info({ health_port: health.port }, `health and metrics on port ${health.port}: /healthz, /readyz, /metrics`);
     }
