@@ -270,19 +270,20 @@ export class Metrics implements DispatchObserver {
       },
     });
     const metrics = this;
+    const subscriberEvents = countedSince(function* () {
+      for (const [subscriber, stats] of metrics.sources?.subscribers?.() ?? []) {
+        yield [{ subscriber, outcome: "handled" }, stats.handled] as const;
+        yield [{ subscriber, outcome: "failed" }, stats.failed] as const;
+        yield [{ subscriber, outcome: "dead_lettered" }, stats.deadLettered] as const;
+      }
+    });
     new Counter({
       name: METRIC_NAMES.subscriberEvents,
       help: "Events a subscriber handled, handler failures (each retried), and events dead-lettered, by subscriber",
       labelNames: ["subscriber", "outcome"],
       registers,
       collect() {
-        // The counts only grow: set each series to its total.
-        this.reset();
-        for (const [subscriber, stats] of metrics.sources?.subscribers?.() ?? []) {
-          this.inc({ subscriber, outcome: "handled" }, stats.handled);
-          this.inc({ subscriber, outcome: "failed" }, stats.failed);
-          this.inc({ subscriber, outcome: "dead_lettered" }, stats.deadLettered);
-        }
+        subscriberEvents(this);
       },
     });
     new Gauge({
@@ -316,33 +317,27 @@ export class Metrics implements DispatchObserver {
         reconnects(this);
       },
     });
-    const refusedSeen = new Map<string, number>();
+    const laneRefused = countedSince(() => (metrics.sources?.lanes?.() ?? []).map((lane) => [{ lane: lane.name }, lane.refused] as const));
     new Counter({
       name: METRIC_NAMES.laneRefused,
       help: "Jobs a heavy-work lane refused at once (503): they could not have started within its longest wait (BCRYPT_MAX_WAIT_MS for bcrypt) or finished before their deadline",
       labelNames: ["lane"],
       registers,
       collect() {
-        for (const lane of metrics.sources?.lanes?.() ?? []) {
-          this.inc({ lane: lane.name }, Math.max(0, lane.refused - (refusedSeen.get(lane.name) ?? 0)));
-          refusedSeen.set(lane.name, lane.refused);
-        }
+        laneRefused(this);
       },
     });
-    const answersSeen: Record<string, number> = {};
+    const answers = countedSince(() => {
+      const stats = metrics.sources?.answers();
+      return ANSWER_OUTCOMES.map((outcome) => [{ outcome }, stats?.[outcome] ?? 0] as const);
+    });
     new Counter({
       name: METRIC_NAMES.answers,
       help: "Answers kept across disconnects: held then sent, resent after a rejoin, expired (older than 30 s), duplicates of a request; oversized: sent as a 500 because the plugboard refused frames that large",
       labelNames: ["outcome"],
       registers,
       collect() {
-        const stats = metrics.sources?.answers();
-        for (const outcome of ANSWER_OUTCOMES) {
-          const now = stats?.[outcome] ?? 0;
-          const seen = answersSeen[outcome] ?? 0;
-          this.inc({ outcome }, Math.max(0, now - seen));
-          answersSeen[outcome] = now;
-        }
+        answers(this);
       },
     });
     this.registerEventMetrics(registers);
@@ -377,13 +372,22 @@ export class Metrics implements DispatchObserver {
   }
 }
 
-/** Counters fed at scrape time by what a source has counted so far (sources only count up). */
-function countedSince(read: () => number): (counter: Counter) => void {
-  let seen = 0;
+/**
+ * Counters fed at scrape time by what a source has counted so far: a total, or one per set of
+ * labels. Only what was added since the last scrape is counted; a source that starts again from 0
+ * (a subscriber reloaded in dev) is counted on from there, so the counter never goes down.
+ */
+function countedSince(read: () => number | Iterable<readonly [labels: Record<string, string>, total: number]>): (counter: Counter<string>) => void {
+  const seen = new Map<string, number>();
   return (counter) => {
-    const now = read();
-    if (now > seen) counter.inc(now - seen);
-    seen = now;
+    const readings = read();
+    for (const [labels, total] of typeof readings === "number" ? [[{}, readings] as const] : readings) {
+      const key = JSON.stringify(labels);
+      const before = seen.get(key) ?? 0;
+      // An increment of 0 still makes the series, so a scrape shows it at 0 from the start.
+      counter.inc(labels, Math.max(0, total - before));
+      seen.set(key, total);
+    }
   };
 }
 
