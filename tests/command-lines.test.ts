@@ -8,14 +8,14 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn, spawnSync } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { mkdtempSync } from "node:fs";
 import { networkInterfaces, tmpdir } from "node:os";
 import path from "node:path";
 import { sql } from "kysely";
 import { cliArgs, DIST } from "./support/build.ts";
 import { createTestDatabase, type FreshDatabase } from "./support/database.ts";
-import { compiledFixtures, startService } from "./support/process.ts";
+import { compiledFixtures, runNode, startService } from "./support/process.ts";
 import { freePort } from "../src/net.ts";
 import { until } from "./support/consumer.ts";
 
@@ -35,15 +35,7 @@ const TOOLS = {
 function run(tool: keyof typeof TOOLS, args: string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
   // init and build have no script here (this repository's build is scripts/build.mjs): the command itself.
   const command = tool === "init" || tool === "build" ? [path.join(DIST, "src/cli/main.js"), tool, ...args] : cliArgs(tool, ...args);
-  const child = spawn(process.execPath, command, {
-    env: { PATH: process.env.PATH, NODE_ENV: "test", BCRYPT_COST: "4", PLUGBOARD_PORT: "0", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-  child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+  return runNode(command, { PLUGBOARD_PORT: "0", ...env });
 }
 
 const tables = async (database: FreshDatabase) =>

@@ -5,7 +5,7 @@
  */
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { runNode } from "./support/process.ts";
 import path from "node:path";
 import { cliArgs, DIST } from "./support/build.ts";
 import { createTestDatabase } from "./support/database.ts";
@@ -16,15 +16,7 @@ import type { Kysely } from "kysely";
 import type { Database } from "../account/schema.ts";
 
 function roles(env: Record<string, string>, ...args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, cliArgs("roles", ...args), {
-    env: { PATH: process.env.PATH, NODE_ENV: "test", BCRYPT_COST: "4", ...env },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stdout = "";
-  let stderr = "";
-  child.stdout.setEncoding("utf8").on("data", (c: string) => (stdout += c));
-  child.stderr.setEncoding("utf8").on("data", (c: string) => (stderr += c));
-  return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout, stderr })));
+  return runNode(cliArgs("roles", ...args), env);
 }
 
 test("arguments: each command's shape, and clear refusals", () => {

@@ -114,3 +114,16 @@ function collect(child: ChildProcess, kill: (signal: NodeJS.Signals) => void): S
     },
   };
 }
+
+/** A command of the package run to its end by node (`cliArgs(…)`), in test mode at the lowest bcrypt cost: its exit code and output. */
+export function runNode(args: readonly string[], env: Record<string, string> = {}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, args, {
+    env: { PATH: process.env.PATH, NODE_ENV: "test", BCRYPT_COST: "4", ...env },
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (c: string) => (stdout += c));
+  child.stderr!.setEncoding("utf8").on("data", (c: string) => (stderr += c));
+  return new Promise((resolve) => child.on("close", (code) => resolve({ code, stdout, stderr })));
+}
