@@ -241,22 +241,29 @@ export class PlugboardClient {
     const leaveRef = this.socket.makeRef();
     const conn = (this.socket as unknown as { conn: WebSocket }).conn;
     const frame = encodedFrames(joinRef, TOPIC.service, EVENT.response);
+    const replied = this.untilLeaveReply(leaveRef);
+    conn.send(encode({ join_ref: joinRef, ref: joinRef, topic: TOPIC.service, event: PHX.join, payload: {} }, "v2"));
+    for (const { ref, text } of answers) conn.send(frame(ref, text));
+    conn.send(encode({ join_ref: joinRef, ref: leaveRef, topic: TOPIC.service, event: PHX.leave, payload: {} }, "v2"));
+    return replied;
+  }
+
+  /** Resolves on the reply to the phx_leave of `ref`, or after leaveTimeoutMs (then `onTimeout` runs first). */
+  private untilLeaveReply(ref: string, onTimeout?: () => void): Promise<void> {
     return new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
         this.pendingLeave = undefined;
+        onTimeout?.();
         resolve();
       }, this.options.leaveTimeoutMs ?? 2_000);
       this.pendingLeave = {
-        ref: leaveRef,
+        ref,
         done: () => {
           clearTimeout(timer);
           this.pendingLeave = undefined;
           resolve();
         },
       };
-      conn.send(encode({ join_ref: joinRef, ref: joinRef, topic: TOPIC.service, event: PHX.join, payload: {} }, "v2"));
-      for (const { ref, text } of answers) conn.send(frame(ref, text));
-      conn.send(encode({ join_ref: joinRef, ref: leaveRef, topic: TOPIC.service, event: PHX.leave, payload: {} }, "v2"));
     });
   }
 
@@ -320,23 +327,10 @@ export class PlugboardClient {
     this.joined = false;
     const channel = this.channel;
     const ref = this.socket.makeRef();
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(() => {
-        this.pendingLeave = undefined;
-        // No answer: let phoenix.js forget the channel, so it never rejoins it by itself.
-        channel.leave(0);
-        resolve();
-      }, this.options.leaveTimeoutMs ?? 2_000);
-      this.pendingLeave = {
-        ref,
-        done: () => {
-          clearTimeout(timer);
-          this.pendingLeave = undefined;
-          resolve();
-        },
-      };
-      this.socket.push({ topic: TOPIC.service, event: PHX.leave, payload: {}, ref, join_ref: joinRefOf(channel) });
-    });
+    // No answer: let phoenix.js forget the channel, so it never rejoins it by itself.
+    const replied = this.untilLeaveReply(ref, () => channel.leave(0));
+    this.socket.push({ topic: TOPIC.service, event: PHX.leave, payload: {}, ref, join_ref: joinRefOf(channel) });
+    return replied;
   }
 
   /**
